@@ -1,0 +1,305 @@
+//! Every on-disk artifact: its name in a build directory, its format, and atomic writes.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+use crate::circuit::CircuitShape;
+use crate::proof::SrsInfo;
+use crate::quant::QuantConfig;
+
+/// Errors reading or writing artifacts.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A file's content is not what zkinfer expects.
+    #[error("{path}: {reason}")]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        reason: String,
+    },
+}
+
+/// Result type of this module.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so a
+/// reader never sees a half-written file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Writes pretty JSON atomically.
+pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
+    let mut s = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
+    s.push(b'\n');
+    write_atomic(path, &s)
+}
+
+/// Reads JSON, or `None` when the file does not exist.
+pub fn read_json_opt<T: DeserializeOwned>(path: &Path) -> std::result::Result<Option<T>, String> {
+    match std::fs::read(path) {
+        Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|e| e.to_string()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Reads and parses a JSON artifact, naming the file in errors.
+pub fn read_json<T: DeserializeOwned>(path: &Path, what: &str) -> Result<T> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| Error::Format { path: path.to_path_buf(), reason: format!("not a valid {what}: {e}") })
+}
+
+/// The files of a build directory (`zkinfer build --out DIR`).
+#[derive(Clone, Debug)]
+pub struct BuildDir {
+    /// The directory.
+    pub root: PathBuf,
+}
+
+impl BuildDir {
+    /// Build settings and reports.
+    pub const SETTINGS: &'static str = "settings.json";
+    /// The quantized model.
+    pub const MODEL: &'static str = "model.quant.json";
+    /// The SRS, downsized to the circuit.
+    pub const SRS: &'static str = "srs.bin";
+    /// Proving key.
+    pub const PK: &'static str = "pk.bin";
+    /// Verifying key.
+    pub const VK: &'static str = "vk.bin";
+    /// Generated halo2 verifier source.
+    pub const VERIFIER_SOL: &'static str = "Halo2Verifier.sol";
+    /// Generated wrapper source.
+    pub const WRAPPER_SOL: &'static str = "ZkinferVerifier.sol";
+    /// Compiled contracts: ABI, creation and runtime bytecode.
+    pub const CONTRACTS: &'static str = "contracts.json";
+
+    /// A build directory at `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// Path of a file in the directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+
+    /// Reads the settings, with a clear error when `root` is not a build directory.
+    pub fn settings(&self) -> Result<Settings> {
+        let p = self.path(Self::SETTINGS);
+        if !p.exists() {
+            return Err(Error::Format {
+                path: self.root.clone(),
+                reason: "not a zkinfer build directory (no settings.json); create one with `zkinfer build MODEL.onnx --out DIR`".into(),
+            });
+        }
+        let s: Settings = read_json(&p, "zkinfer settings file")?;
+        if s.format != Settings::FORMAT || s.version != Settings::VERSION {
+            return Err(Error::Format {
+                path: p,
+                reason: format!("format {} v{} is not {} v{}; rebuild with this zkinfer", s.format, s.version, Settings::FORMAT, Settings::VERSION),
+            });
+        }
+        Ok(s)
+    }
+}
+
+/// The meaning of one public instance.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InstanceInfo {
+    /// Human name, e.g. `output 0 'logits' [1]`.
+    pub name: String,
+    /// What it is: `output`.
+    pub kind: String,
+    /// Which model output.
+    pub output: usize,
+    /// Position inside that output (flattened).
+    pub index: usize,
+    /// Fixed-point exponent: the float is `value * 2^-exp`.
+    pub exp: i32,
+}
+
+/// The compiled verifier contracts and their sizes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VerifierInfo {
+    /// solc version used.
+    pub solc: String,
+    /// Runtime bytecode bytes of the halo2 verifier.
+    pub verifier_runtime_bytes: usize,
+    /// Runtime bytecode bytes of the checking wrapper.
+    pub wrapper_runtime_bytes: usize,
+    /// Exact proof length in bytes.
+    pub proof_bytes: usize,
+    /// EIP-170 limit.
+    pub size_limit: usize,
+}
+
+/// Float-vs-quantized comparison over the calibration samples.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FidelityReport {
+    /// Samples compared.
+    pub samples: usize,
+    /// Max absolute error per output scalar (flattened over outputs).
+    pub max_abs_error: Vec<f64>,
+    /// Max over all outputs.
+    pub max_abs_error_overall: f64,
+}
+
+/// `settings.json`: everything a later command needs to know about a build.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Settings {
+    /// Always [`Settings::FORMAT`].
+    pub format: String,
+    /// Format version.
+    pub version: u32,
+    /// zkinfer version that built it.
+    pub zkinfer: String,
+    /// Source model path as given.
+    pub model_path: String,
+    /// SHA-256 of the ONNX file.
+    pub model_sha256: String,
+    /// Multiply-accumulates per inference.
+    pub macs: usize,
+    /// Quantization knobs used.
+    pub quant: QuantConfig,
+    /// Circuit shape (params and break points).
+    pub circuit: CircuitShape,
+    /// The SRS used.
+    pub srs: SrsInfo,
+    /// Digest of the verifying key.
+    pub vk_digest: String,
+    /// Meaning of each public instance, in order.
+    pub instances: Vec<InstanceInfo>,
+    /// Compiled verifier facts.
+    pub verifier: VerifierInfo,
+    /// Quantization fidelity on the calibration data.
+    pub fidelity: FidelityReport,
+}
+
+impl Settings {
+    /// Format tag.
+    pub const FORMAT: &'static str = "zkinfer-build";
+    /// Format version.
+    pub const VERSION: u32 = 1;
+}
+
+/// One public instance in a proof file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProofInstance {
+    /// Its meaning (see [`InstanceInfo`]).
+    #[serde(flatten)]
+    pub info: InstanceInfo,
+    /// The field element, 32 bytes big-endian hex (as the EVM sees it).
+    pub field: String,
+    /// The signed integer it encodes.
+    pub integer: String,
+    /// Its float meaning, `integer * 2^-exp`.
+    pub value: f64,
+}
+
+/// `PROOF.json`: a proof and what it proves.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProofFile {
+    /// Always [`ProofFile::FORMAT`].
+    pub format: String,
+    /// Format version.
+    pub version: u32,
+    /// Digest of the verifying key it was made for.
+    pub vk_digest: String,
+    /// SHA-256 of the ONNX model.
+    pub model_sha256: String,
+    /// Public instances, in order.
+    pub instances: Vec<ProofInstance>,
+    /// Proof bytes, `0x` hex.
+    pub proof: String,
+}
+
+impl ProofFile {
+    /// Format tag.
+    pub const FORMAT: &'static str = "zkinfer-proof";
+    /// Format version.
+    pub const VERSION: u32 = 1;
+
+    /// Reads a proof file, checking its format tag and version.
+    pub fn read(path: &Path) -> Result<Self> {
+        let p: ProofFile = read_json(path, "zkinfer proof file")?;
+        if p.format != Self::FORMAT || p.version != Self::VERSION {
+            return Err(Error::Format {
+                path: path.to_path_buf(),
+                reason: format!("format {} v{} is not {} v{}", p.format, p.version, Self::FORMAT, Self::VERSION),
+            });
+        }
+        Ok(p)
+    }
+
+    /// The proof bytes.
+    pub fn proof_bytes(&self, path: &Path) -> Result<Vec<u8>> {
+        decode_hex(&self.proof).map_err(|reason| Error::Format { path: path.to_path_buf(), reason: format!("field 'proof': {reason}") })
+    }
+}
+
+/// Decodes `0x`-prefixed (or bare) hex.
+pub fn decode_hex(s: &str) -> std::result::Result<Vec<u8>, String> {
+    hex::decode(s.strip_prefix("0x").unwrap_or(s)).map_err(|e| format!("not hex: {e}"))
+}
+
+/// Reads model inputs in EZKL's format: `{"input_data": [[...], ...]}`, one flattened list per
+/// model input.
+pub fn read_input(path: &Path) -> Result<Vec<Vec<f64>>> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    parse_input(&text).map_err(|reason| Error::Format { path: path.to_path_buf(), reason })
+}
+
+#[derive(Deserialize)]
+struct InputJson {
+    input_data: Vec<Vec<f64>>,
+}
+
+fn parse_input(text: &str) -> std::result::Result<Vec<Vec<f64>>, String> {
+    match serde_json::from_str::<InputJson>(text) {
+        Ok(i) => Ok(i.input_data),
+        Err(e) => {
+            if ["NaN", "Infinity", "inf"].iter().any(|t| text.contains(t)) {
+                Err("holds NaN or Infinity: every input value must be a finite number".into())
+            } else {
+                Err(format!("expected {{\"input_data\": [[numbers, ...], ...]}} (EZKL's input format): {e}"))
+            }
+        }
+    }
+}
+
+/// Reads calibration data: one input object (as [`read_input`]) or JSON lines of them.
+pub fn read_calibration(path: &Path) -> Result<Vec<Vec<Vec<f64>>>> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    if let Ok(one) = serde_json::from_str::<InputJson>(&text) {
+        return Ok(vec![one.input_data]);
+    }
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            parse_input(l).map_err(|reason| Error::Format { path: path.to_path_buf(), reason: format!("line {}: {reason}", i + 1) })
+        })
+        .collect()
+}

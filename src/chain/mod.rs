@@ -1,0 +1,251 @@
+//! The alloy client: a managed anvil, deploying the verifier pair, calling and transacting
+//! `verify`, checking deployed code.
+
+use std::time::Duration;
+
+use alloy::{
+    network::{EthereumWallet, TransactionBuilder},
+    node_bindings::{Anvil, AnvilInstance},
+    primitives::{Bytes, U256},
+    providers::{DynProvider, Provider, ProviderBuilder},
+    rpc::types::TransactionRequest,
+    signers::local::PrivateKeySigner,
+    sol,
+};
+
+pub use alloy::primitives::Address;
+
+sol! {
+    /// The wrapper zkinfer generates in front of every halo2 verifier.
+    #[sol(rpc)]
+    interface IZkinferVerifier {
+        function verify(uint256[] calldata instances, bytes calldata proof) external view returns (bool);
+        function halo2Verifier() external view returns (address);
+    }
+}
+
+/// The chain id of a local development chain (anvil, hardhat).
+pub const LOCAL_CHAIN_ID: u64 = 31337;
+
+/// Errors talking to a chain.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The URL is malformed.
+    #[error("--rpc-url {url}: not a valid URL ({reason})")]
+    Url {
+        /// The URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The node could not be reached or answered with an error.
+    #[error("RPC {url}: {reason}")]
+    Rpc {
+        /// The URL.
+        url: String,
+        /// What failed.
+        reason: String,
+    },
+    /// A private key is needed and was not given, or is malformed.
+    #[error("{0}")]
+    Key(String),
+    /// A transaction reverted or was not mined.
+    #[error("transaction {what} failed: {reason}")]
+    Tx {
+        /// What was sent.
+        what: String,
+        /// Why.
+        reason: String,
+    },
+    /// anvil could not be started.
+    #[error("starting anvil ({path}) failed: {reason}")]
+    Anvil {
+        /// The binary.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// anvil was not found.
+    #[error(transparent)]
+    Tool(#[from] crate::tools::Error),
+}
+
+/// Result type of this module.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Starts a managed anvil on a free port, waits until it is ready, and kills it on drop.
+pub fn spawn_anvil() -> Result<AnvilInstance> {
+    let path = crate::tools::anvil()?;
+    Anvil::at(&path)
+        .try_spawn()
+        .map_err(|e| Error::Anvil { path: path.display().to_string(), reason: e.to_string() })
+}
+
+/// A connection to a chain, with an optional signer.
+pub struct Chain {
+    url: String,
+    provider: DynProvider,
+    /// The chain id reported by the node.
+    pub chain_id: u64,
+    /// The signer's address, if a key was given.
+    pub from: Option<Address>,
+}
+
+/// Gas and address of a deployment.
+#[derive(Clone, Debug)]
+pub struct Deployed {
+    /// Contract address.
+    pub address: Address,
+    /// Gas used by the creation transaction.
+    pub gas_used: u64,
+    /// Transaction hash.
+    pub tx_hash: String,
+}
+
+/// Outcome of a verify transaction.
+#[derive(Clone, Debug)]
+pub struct VerifyTx {
+    /// Transaction hash.
+    pub tx_hash: String,
+    /// Gas used.
+    pub gas_used: u64,
+    /// Block it landed in.
+    pub block: Option<u64>,
+}
+
+impl Chain {
+    /// Connects to `rpc_url` and asks for the chain id (so an unreachable node fails here).
+    /// `private_key` is a hex secp256k1 key; it is never printed.
+    pub async fn connect(rpc_url: &str, private_key: Option<&str>) -> Result<Self> {
+        let url = rpc_url
+            .parse::<alloy::transports::http::reqwest::Url>()
+            .map_err(|e| Error::Url { url: rpc_url.into(), reason: e.to_string() })?;
+        let (provider, from) = match private_key {
+            Some(k) => {
+                let signer: PrivateKeySigner = k
+                    .trim()
+                    .parse()
+                    .map_err(|_| Error::Key("the private key is not a valid 32-byte hex secp256k1 key".into()))?;
+                let from = signer.address();
+                let p = ProviderBuilder::new().wallet(EthereumWallet::from(signer)).connect_http(url).erased();
+                (p, Some(from))
+            }
+            None => (ProviderBuilder::new().connect_http(url).erased(), None),
+        };
+        let chain_id = tokio::time::timeout(Duration::from_secs(20), provider.get_chain_id())
+            .await
+            .map_err(|_| Error::Rpc { url: rpc_url.into(), reason: "no answer within 20 s".into() })?
+            .map_err(|e| Error::Rpc { url: rpc_url.into(), reason: format!("cannot reach the node: {e}") })?;
+        Ok(Self { url: rpc_url.into(), provider, chain_id, from })
+    }
+
+    fn rpc(&self, e: impl std::fmt::Display) -> Error {
+        Error::Rpc { url: self.url.clone(), reason: e.to_string() }
+    }
+
+    fn need_key(&self, what: &str) -> Result<()> {
+        if self.from.is_none() {
+            return Err(Error::Key(format!("{what} sends a transaction: give --private-key or set ZKINFER_PRIVATE_KEY")));
+        }
+        Ok(())
+    }
+
+    /// Deploys creation bytecode and waits for the receipt.
+    pub async fn deploy(&self, what: &str, code: Vec<u8>) -> Result<Deployed> {
+        self.need_key(what)?;
+        let tx = TransactionRequest::default().with_deploy_code(Bytes::from(code));
+        let pending = self.provider.send_transaction(tx).await.map_err(|e| Error::Tx { what: what.into(), reason: e.to_string() })?;
+        let receipt = pending.get_receipt().await.map_err(|e| Error::Tx { what: what.into(), reason: e.to_string() })?;
+        if !receipt.status() {
+            return Err(Error::Tx { what: what.into(), reason: "reverted".into() });
+        }
+        let address = receipt
+            .contract_address
+            .ok_or_else(|| Error::Tx { what: what.into(), reason: "no contract address in the receipt".into() })?;
+        Ok(Deployed { address, gas_used: receipt.gas_used, tx_hash: format!("{:#x}", receipt.transaction_hash) })
+    }
+
+    /// Runtime code at an address.
+    pub async fn code_at(&self, address: Address) -> Result<Vec<u8>> {
+        self.provider.get_code_at(address).await.map(|b| b.to_vec()).map_err(|e| self.rpc(e))
+    }
+
+    /// The halo2 verifier a wrapper points at.
+    pub async fn halo2_verifier_of(&self, wrapper: Address) -> Result<Address> {
+        IZkinferVerifier::new(wrapper, &self.provider).halo2Verifier().call().await.map_err(|e| self.rpc(e))
+    }
+
+    /// `eth_call` of `verify`: true iff the proof is accepted.
+    pub async fn call_verify(&self, wrapper: Address, instances: &[[u8; 32]], proof: &[u8]) -> Result<bool> {
+        let inst = instances.iter().map(|w| U256::from_be_bytes(*w)).collect();
+        IZkinferVerifier::new(wrapper, &self.provider)
+            .verify(inst, Bytes::copy_from_slice(proof))
+            .call()
+            .await
+            .map_err(|e| self.rpc(e))
+    }
+
+    /// Gas a `verify` transaction would use (`eth_estimateGas`).
+    pub async fn estimate_verify(&self, wrapper: Address, instances: &[[u8; 32]], proof: &[u8]) -> Result<u64> {
+        let inst = instances.iter().map(|w| U256::from_be_bytes(*w)).collect();
+        IZkinferVerifier::new(wrapper, &self.provider)
+            .verify(inst, Bytes::copy_from_slice(proof))
+            .estimate_gas()
+            .await
+            .map_err(|e| self.rpc(e))
+    }
+
+    /// Sends a `verify` transaction and waits for its receipt.
+    pub async fn send_verify(&self, wrapper: Address, instances: &[[u8; 32]], proof: &[u8]) -> Result<VerifyTx> {
+        self.need_key("verify-evm")?;
+        let inst = instances.iter().map(|w| U256::from_be_bytes(*w)).collect();
+        let pending = IZkinferVerifier::new(wrapper, &self.provider)
+            .verify(inst, Bytes::copy_from_slice(proof))
+            .send()
+            .await
+            .map_err(|e| Error::Tx { what: "verify".into(), reason: e.to_string() })?;
+        let receipt = pending.get_receipt().await.map_err(|e| Error::Tx { what: "verify".into(), reason: e.to_string() })?;
+        Ok(VerifyTx { tx_hash: format!("{:#x}", receipt.transaction_hash), gas_used: receipt.gas_used, block: receipt.block_number })
+    }
+}
+
+/// The verifier pair as deployed.
+#[derive(Clone, Debug)]
+pub struct DeployedPair {
+    /// The halo2 verifier.
+    pub verifier: Deployed,
+    /// The checking wrapper (the address users call).
+    pub wrapper: Deployed,
+}
+
+/// Deploys a build's halo2 verifier, then the wrapper pointing at it.
+pub async fn deploy_pair(chain: &Chain, contracts: &crate::verifier::Compiled) -> Result<DeployedPair> {
+    let verifier = chain.deploy("deploying Halo2Verifier", contracts.verifier.creation_code()).await?;
+    let mut code = contracts.wrapper.creation_code();
+    code.extend_from_slice(&[0u8; 12]);
+    code.extend_from_slice(verifier.address.as_slice());
+    let wrapper = chain.deploy("deploying ZkinferVerifier", code).await?;
+    Ok(DeployedPair { verifier, wrapper })
+}
+
+/// Checks that `wrapper` holds exactly the build's wrapper, pointing at exactly the build's
+/// halo2 verifier. `Err(reason)` names the mismatch.
+pub async fn check_deployed(chain: &Chain, contracts: &crate::verifier::Compiled, wrapper: Address) -> Result<std::result::Result<Address, String>> {
+    let code = chain.code_at(wrapper).await?;
+    if code.is_empty() {
+        return Ok(Err(format!("no contract at {wrapper} on chain {}: deploy first (zkinfer deploy DIR --rpc-url URL)", chain.chain_id)));
+    }
+    let inner = match chain.halo2_verifier_of(wrapper).await {
+        Ok(a) => a,
+        Err(_) => return Ok(Err(format!("the contract at {wrapper} is not a zkinfer verifier (no halo2Verifier())"))),
+    };
+    let mut word = [0u8; 32];
+    word[12..].copy_from_slice(inner.as_slice());
+    if code != contracts.wrapper.runtime_code_with_immutables(word) {
+        return Ok(Err(format!("the code at {wrapper} is not the ZkinferVerifier of this build")));
+    }
+    if chain.code_at(inner).await? != contracts.verifier.runtime_code() {
+        return Ok(Err(format!("the halo2 verifier at {inner} is not the one of this build (another model or build)")));
+    }
+    Ok(Ok(inner))
+}

@@ -1,0 +1,81 @@
+//! clap commands, one file each: parse, call the library, print. Results go to stdout (one
+//! JSON object with `--json`); progress and logs to stderr. Exit codes: 0 success (for verify
+//! commands: valid), 1 an invalid proof, 2 bad input or any other error.
+
+mod build;
+mod demo;
+mod deploy;
+mod output;
+mod prove;
+mod srs;
+mod verify;
+mod verify_evm;
+
+use clap::{Parser, Subcommand};
+
+/// What a command ended with.
+pub enum Exit {
+    /// Success / valid.
+    Ok,
+    /// An invalid proof.
+    Invalid,
+}
+
+#[derive(Parser)]
+#[command(
+    name = "zkinfer",
+    version,
+    about = "Prove ONNX model inferences with halo2 (KZG, BN254) and verify them on Ethereum"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Quantize a model, build its circuit, keys and Solidity verifier.
+    Build(build::BuildArgs),
+    /// Prove one inference; prints the model's outputs.
+    Prove(prove::ProveArgs),
+    /// Verify a proof natively.
+    Verify(verify::VerifyArgs),
+    /// Deploy a build's verifier to a chain; prints its address.
+    Deploy(deploy::DeployArgs),
+    /// Verify a proof with a deployed verifier; prints gas used.
+    VerifyEvm(verify_evm::VerifyEvmArgs),
+    /// Generate a local (INSECURE) SRS.
+    Srs(srs::SrsArgs),
+    /// The whole flow on a bundled model, on a local anvil started for you.
+    Demo(demo::DemoArgs),
+}
+
+/// Runs the CLI and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let res = match cli.command {
+        Command::Build(a) => build::run(a),
+        Command::Prove(a) => prove::run(a),
+        Command::Verify(a) => verify::run(a),
+        Command::Deploy(a) => deploy::run(a),
+        Command::VerifyEvm(a) => verify_evm::run(a),
+        Command::Srs(a) => srs::run(a),
+        Command::Demo(a) => demo::run(a),
+    };
+    match res {
+        Ok(Exit::Ok) => 0,
+        Ok(Exit::Invalid) => 1,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            2
+        }
+    }
+}
+
+/// Runs a future on a fresh runtime (chain commands).
+pub fn block_on<T>(f: impl std::future::Future<Output = T>) -> anyhow::Result<T> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(f))
+}

@@ -1,0 +1,51 @@
+//! Output helpers: JSON or human text on stdout, progress on stderr.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use zkinfer::pipeline::Progress;
+
+/// Prints a JSON value on stdout.
+pub fn print_json(v: &serde_json::Value) {
+    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+}
+
+/// Progress on stderr: a spinner on a terminal, plain lines otherwise.
+pub struct Bar;
+
+impl Progress for Bar {
+    fn start(&self, step: &str) {
+        if std::io::stderr().is_terminal() {
+            let b = ProgressBar::new_spinner();
+            b.set_style(
+                ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            b.set_message(step.to_string());
+            b.enable_steady_tick(Duration::from_millis(100));
+            SPIN.with(|s| *s.borrow_mut() = Some(b));
+        } else {
+            eprintln!("zkinfer: {step} ...");
+        }
+    }
+
+    fn finish(&self, step: &str, secs: f64) {
+        SPIN.with(|s| {
+            if let Some(b) = s.borrow_mut().take() {
+                b.finish_and_clear();
+            }
+        });
+        eprintln!("zkinfer: {step}: done in {secs:.2} s");
+    }
+}
+
+thread_local! {
+    static SPIN: std::cell::RefCell<Option<ProgressBar>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Formats floats compactly for humans.
+pub fn floats(v: &[f64]) -> String {
+    let items: Vec<String> = v.iter().map(|x| format!("{x:.6}")).collect();
+    format!("[{}]", items.join(", "))
+}

@@ -1,0 +1,51 @@
+//! `zkinfer srs`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use serde_json::json;
+use zkinfer::pipeline::Progress;
+use zkinfer::proof;
+
+use super::output::{print_json, Bar};
+use super::Exit;
+
+/// Arguments of `srs`.
+#[derive(Args)]
+pub struct SrsArgs {
+    /// log2 of the number of points.
+    #[arg(long)]
+    pub logrows: u32,
+    /// Output file (halo2 raw format).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `srs`.
+pub fn run(a: SrsArgs) -> anyhow::Result<Exit> {
+    if !(1..=26).contains(&a.logrows) {
+        anyhow::bail!("--logrows {} is out of range: give 1 to 26", a.logrows);
+    }
+    eprintln!("WARNING: a locally generated SRS is INSECURE: this machine drew its secret, so whoever ran it can forge proofs. Use it for tests and local chains only.");
+    let t = std::time::Instant::now();
+    Bar.start(&format!("generating SRS with logrows {}", a.logrows));
+    let params = proof::generate_srs(a.logrows);
+    let info = proof::write_srs(&params, &a.out, true)?;
+    Bar.finish("generating SRS", t.elapsed().as_secs_f64());
+    if a.json {
+        print_json(
+            &json!({ "out": a.out, "logrows": info.logrows, "sha256": info.sha256, "insecure": true }),
+        );
+    } else {
+        println!(
+            "wrote {} (logrows {}, sha256 {}, INSECURE)",
+            a.out.display(),
+            info.logrows,
+            info.sha256
+        );
+    }
+    Ok(Exit::Ok)
+}

@@ -1,0 +1,51 @@
+//! `zkinfer verify`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use serde_json::json;
+use zkinfer::artifacts::ProofFile;
+use zkinfer::pipeline::{self, Build};
+
+use super::output::print_json;
+use super::Exit;
+
+/// Arguments of `verify`.
+#[derive(Args)]
+pub struct VerifyArgs {
+    /// Build directory.
+    pub dir: PathBuf,
+    /// Proof file.
+    pub proof: PathBuf,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `verify`: exit 0 valid, 1 invalid.
+pub fn run(a: VerifyArgs) -> anyhow::Result<Exit> {
+    let build = Build::open(&a.dir)?;
+    let pf = ProofFile::read(&a.proof)?;
+    let t = std::time::Instant::now();
+    let verdict = pipeline::verify(&build, &pf, &a.proof)?;
+    let secs = t.elapsed().as_secs_f64();
+    let outputs: Vec<f64> = pf.instances.iter().map(|i| i.value).collect();
+    if a.json {
+        print_json(&json!({
+            "valid": verdict.is_ok(),
+            "reason": verdict.as_ref().err(),
+            "outputs": outputs,
+            "verify_secs": secs,
+        }));
+    } else {
+        match &verdict {
+            Ok(()) => println!("valid: outputs {outputs:?} ({secs:.3} s)"),
+            Err(r) => println!("INVALID: {r}"),
+        }
+    }
+    Ok(if verdict.is_ok() {
+        Exit::Ok
+    } else {
+        Exit::Invalid
+    })
+}

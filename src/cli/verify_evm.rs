@@ -1,0 +1,92 @@
+//! `zkinfer verify-evm`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use serde_json::json;
+use zkinfer::artifacts::ProofFile;
+use zkinfer::chain::{self, Chain};
+use zkinfer::pipeline::{self, Build};
+
+use super::output::print_json;
+use super::{block_on, Exit};
+
+/// Arguments of `verify-evm`.
+#[derive(Args)]
+pub struct VerifyEvmArgs {
+    /// Build directory.
+    pub dir: PathBuf,
+    /// Proof file.
+    pub proof: PathBuf,
+    /// Address of the deployed ZkinferVerifier (printed by `zkinfer deploy`).
+    #[arg(long)]
+    pub address: String,
+    /// JSON-RPC endpoint.
+    #[arg(long)]
+    pub rpc_url: String,
+    /// Hex private key to send a verify transaction (or ZKINFER_PRIVATE_KEY); without it the
+    /// proof is checked with eth_call and the gas estimated. Never printed.
+    #[arg(long, env = "ZKINFER_PRIVATE_KEY", hide_env_values = true)]
+    pub private_key: Option<String>,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `verify-evm`: exit 0 valid, 1 invalid.
+pub fn run(a: VerifyEvmArgs) -> anyhow::Result<Exit> {
+    let build = Build::open(&a.dir)?;
+    let pf = ProofFile::read(&a.proof)?;
+    build.check_proof_file(&pf, &a.proof)?;
+    let (words, proof) = pipeline::verify_calldata(&pf, &a.proof)?;
+    let contracts = build.contracts()?;
+    let address: zkinfer::chain::Address = a
+        .address
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--address {}: not a 20-byte hex address", a.address))?;
+    let out = block_on(async {
+        let chain = Chain::connect(&a.rpc_url, a.private_key.as_deref()).await?;
+        eprintln!("zkinfer: connected to chain id {}", chain.chain_id);
+        if let Err(reason) = chain::check_deployed(&chain, &contracts, address).await? {
+            anyhow::bail!("{reason}");
+        }
+        let valid = chain.call_verify(address, &words, &proof).await?;
+        let (gas, tx) = if !valid {
+            (None, None)
+        } else if chain.from.is_some() {
+            let t = chain.send_verify(address, &words, &proof).await?;
+            (Some(t.gas_used), Some(t))
+        } else {
+            (
+                Some(chain.estimate_verify(address, &words, &proof).await?),
+                None,
+            )
+        };
+        Ok((chain.chain_id, valid, gas, tx))
+    })??;
+    let (chain_id, valid, gas, tx) = out;
+    if a.json {
+        print_json(&json!({
+            "valid": valid,
+            "chain_id": chain_id,
+            "address": a.address,
+            "gas_used": gas,
+            "gas_source": if tx.is_some() { "receipt" } else { "estimate" },
+            "tx": tx.as_ref().map(|t| &t.tx_hash),
+            "block": tx.as_ref().and_then(|t| t.block),
+            "outputs": pf.instances.iter().map(|i| i.value).collect::<Vec<_>>(),
+        }));
+    } else if valid {
+        println!(
+            "valid on chain {chain_id}: gas used {} ({})",
+            gas.unwrap_or(0),
+            tx.as_ref().map_or(
+                "estimated; give --private-key to send a transaction".to_string(),
+                |t| format!("tx {}", t.tx_hash)
+            )
+        );
+    } else {
+        println!("INVALID: the verifier at {} rejected the proof", a.address);
+    }
+    Ok(if valid { Exit::Ok } else { Exit::Invalid })
+}

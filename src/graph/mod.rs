@@ -1,0 +1,218 @@
+//! zkinfer's model IR: a straight-line list of ops over named tensors, with a float64 reference
+//! evaluator. Produced by [`crate::onnx`], consumed by [`crate::quant`].
+
+mod eval;
+
+pub use eval::eval_f64;
+
+use serde::{Deserialize, Serialize};
+
+/// Errors in the graph IR.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An input had a different number of values than the model expects.
+    #[error("input {index} ({name}) has {got} values, the model expects {expected} (shape {shape:?})")]
+    InputLength {
+        /// Position of the input.
+        index: usize,
+        /// Name of the input in the model.
+        name: String,
+        /// Number of values given.
+        got: usize,
+        /// Number of values expected.
+        expected: usize,
+        /// The expected shape.
+        shape: Vec<usize>,
+    },
+    /// The number of inputs differs from the model's.
+    #[error("{got} inputs given, the model has {expected}")]
+    InputCount {
+        /// Inputs given.
+        got: usize,
+        /// Inputs the model has.
+        expected: usize,
+    },
+    /// An input value is NaN or infinite.
+    #[error("input {index} value {position} is {value}: inputs must be finite numbers")]
+    NonFinite {
+        /// Position of the input.
+        index: usize,
+        /// Position of the value inside the flattened input.
+        position: usize,
+        /// The offending value.
+        value: f64,
+    },
+}
+
+/// Result type of this module.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A dense row-major tensor of constants.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Tensor {
+    /// Dimensions.
+    pub shape: Vec<usize>,
+    /// Values, row-major.
+    pub data: Vec<f64>,
+}
+
+impl Tensor {
+    /// Number of elements a shape holds.
+    pub fn numel(shape: &[usize]) -> usize {
+        shape.iter().product()
+    }
+}
+
+/// Index of a value (tensor) in a [`Graph`].
+pub type ValueId = usize;
+
+/// One operation of the IR. Every op reads dynamic values by [`ValueId`]; constants live in the op.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Op {
+    /// `y[m, o] = sum_i x[m, i] * weight[o, i] + bias[o]`: Gemm, and MatMul by a constant.
+    Linear {
+        /// Weights, shape `[out, in]`.
+        weight: Tensor,
+        /// Optional bias, `out` values.
+        bias: Option<Vec<f64>>,
+    },
+    /// `y = x + c`, with `c` broadcast along the last axis (`c.len()` divides it) or a scalar.
+    AddConst {
+        /// The constant, one value per element of the last axis, or one value.
+        constant: Vec<f64>,
+    },
+    /// `y = a + b` for two dynamic values of the same shape.
+    Add,
+    /// `y = max(x, 0)`.
+    Relu,
+    /// A change of shape that keeps the values in order (Reshape, Flatten, Squeeze, Identity).
+    Reshape,
+}
+
+impl Op {
+    /// A short name for messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Op::Linear { .. } => "Linear",
+            Op::AddConst { .. } => "AddConst",
+            Op::Add => "Add",
+            Op::Relu => "Relu",
+            Op::Reshape => "Reshape",
+        }
+    }
+}
+
+/// A node: an op, its dynamic inputs and its single output.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Node {
+    /// Name of the ONNX node it came from (for messages).
+    pub name: String,
+    /// The operation.
+    pub op: Op,
+    /// Dynamic inputs.
+    pub inputs: Vec<ValueId>,
+    /// The value this node defines.
+    pub output: ValueId,
+}
+
+/// Shape and name of a value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ValueInfo {
+    /// Name in the ONNX model.
+    pub name: String,
+    /// Static shape.
+    pub shape: Vec<usize>,
+}
+
+/// A model: inputs, topologically ordered nodes, outputs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Graph {
+    /// Every value, indexed by [`ValueId`].
+    pub values: Vec<ValueInfo>,
+    /// The model inputs.
+    pub inputs: Vec<ValueId>,
+    /// Nodes in evaluation order.
+    pub nodes: Vec<Node>,
+    /// The model outputs.
+    pub outputs: Vec<ValueId>,
+}
+
+impl Graph {
+    /// Number of scalar values of a value.
+    pub fn numel(&self, v: ValueId) -> usize {
+        Tensor::numel(&self.values[v].shape)
+    }
+
+    /// Checks flattened inputs against the model: count, lengths, finiteness.
+    pub fn check_inputs(&self, inputs: &[Vec<f64>]) -> Result<()> {
+        if inputs.len() != self.inputs.len() {
+            return Err(Error::InputCount { got: inputs.len(), expected: self.inputs.len() });
+        }
+        for (index, (data, &v)) in inputs.iter().zip(&self.inputs).enumerate() {
+            if data.len() != self.numel(v) {
+                return Err(Error::InputLength {
+                    index,
+                    name: self.values[v].name.clone(),
+                    got: data.len(),
+                    expected: self.numel(v),
+                    shape: self.values[v].shape.clone(),
+                });
+            }
+            if let Some((position, &value)) = data.iter().enumerate().find(|(_, x)| !x.is_finite()) {
+                return Err(Error::NonFinite { index, position, value });
+            }
+        }
+        Ok(())
+    }
+
+    /// Multiply-accumulate count, a size measure for reports.
+    pub fn macs(&self) -> usize {
+        self.nodes
+            .iter()
+            .map(|n| match &n.op {
+                Op::Linear { weight, .. } => self.numel(n.output) * weight.shape[1],
+                _ => 0,
+            })
+            .sum()
+    }
+}
+
+impl Graph {
+    /// Folds `Add(Linear(x), c)` into the Linear's bias when the Linear feeds only that Add.
+    pub fn fuse_bias_adds(&mut self) {
+        let mut i = 0;
+        while i < self.nodes.len() {
+            let fused = match &self.nodes[i].op {
+                Op::AddConst { constant } => {
+                    let src = self.nodes[i].inputs[0];
+                    let users = self.nodes.iter().filter(|n| n.inputs.contains(&src)).count();
+                    let producer = self.nodes[..i].iter().position(|n| n.output == src);
+                    match producer {
+                        Some(p) if users == 1 && !self.outputs.contains(&src) => {
+                            let out_len = match &self.nodes[p].op {
+                                Op::Linear { weight, .. } => Some(weight.shape[0]),
+                                _ => None,
+                            };
+                            out_len.filter(|&n| constant.len() == n || constant.len() == 1).map(|n| (p, n, constant.clone()))
+                        }
+                        _ => None,
+                    }
+                }
+                _ => None,
+            };
+            if let Some((p, n, c)) = fused {
+                let out = self.nodes[i].output;
+                if let Op::Linear { bias, .. } = &mut self.nodes[p].op {
+                    let b = bias.get_or_insert_with(|| vec![0.0; n]);
+                    for (o, v) in b.iter_mut().enumerate() {
+                        *v += c[o % c.len()];
+                    }
+                }
+                self.nodes[p].output = out;
+                self.nodes.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+    }
+}

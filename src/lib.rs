@@ -1,0 +1,27 @@
+//! zkinfer: prove ONNX model inferences with halo2 (KZG on BN254) and verify them on Ethereum.
+//!
+//! ```text
+//!  model.onnx ──onnx──▶ graph::Graph ──quant──▶ QuantModel + integer witness
+//!                                                   │
+//!                                 circuit (halo2-base chips, weights as constants)
+//!                                                   │
+//!                 proof (SRS, keys, SHPLONK + EVM transcript) ──▶ PROOF.json
+//!                                                   │
+//!           verifier (Solidity from the vk + checking wrapper, solc) ──▶ contracts
+//!                                                   │
+//!                               chain (alloy: anvil, deploy, verify on-chain)
+//! ```
+//!
+//! `artifacts` names and (de)serialises every file; `pipeline` strings the stages together;
+//! `tools` finds solc and anvil.
+
+pub mod onnx;
+pub mod graph;
+pub mod quant;
+pub mod circuit;
+pub mod proof;
+pub mod verifier;
+pub mod chain;
+pub mod artifacts;
+pub mod pipeline;
+pub mod tools;

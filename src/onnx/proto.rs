@@ -1,0 +1,89 @@
+//! Decoding of ONNX protobuf pieces: tensors, shapes, attributes.
+
+use tract_onnx::pb;
+
+use crate::graph::Tensor;
+
+const FLOAT: i32 = 1;
+const INT32: i32 = 6;
+const INT64: i32 = 7;
+const DOUBLE: i32 = 11;
+
+/// Decodes a constant tensor into f64 values.
+pub fn tensor(t: &pb::TensorProto) -> Result<Tensor, String> {
+    if t.data_location == Some(1) || !t.external_data.is_empty() {
+        return Err("weights stored in an external data file are not supported; re-export with the weights embedded".into());
+    }
+    let shape = t
+        .dims
+        .iter()
+        .map(|&d| usize::try_from(d).map_err(|_| format!("negative dimension {d}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let n: usize = shape.iter().product();
+    let raw = &t.raw_data;
+    let data: Vec<f64> = match t.data_type {
+        FLOAT if !raw.is_empty() => raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64).collect(),
+        FLOAT => t.float_data.iter().map(|&x| x as f64).collect(),
+        DOUBLE if !raw.is_empty() => raw
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().expect("chunk of 8")))
+            .collect(),
+        DOUBLE => t.double_data.clone(),
+        INT64 if !raw.is_empty() => raw
+            .chunks_exact(8)
+            .map(|c| i64::from_le_bytes(c.try_into().expect("chunk of 8")) as f64)
+            .collect(),
+        INT64 => t.int64_data.iter().map(|&x| x as f64).collect(),
+        INT32 if !raw.is_empty() => raw.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64).collect(),
+        INT32 => t.int32_data.iter().map(|&x| x as f64).collect(),
+        other => return Err(format!("data type {other} is not supported (use float32, float64, int32 or int64)")),
+    };
+    if data.len() != n {
+        return Err(format!("holds {} values but its shape {shape:?} needs {n}", data.len()));
+    }
+    if let Some(x) = data.iter().find(|x| !x.is_finite()) {
+        return Err(format!("holds a non-finite value ({x})"));
+    }
+    Ok(Tensor { shape, data })
+}
+
+/// Static shape of a graph input; symbolic dimensions (batch) default to 1.
+pub fn value_shape(v: &pb::ValueInfoProto) -> Result<Vec<usize>, String> {
+    use pb::tensor_shape_proto::dimension::Value as D;
+    use pb::type_proto::Value as T;
+    let Some(T::TensorType(tt)) = v.r#type.as_ref().and_then(|t| t.value.as_ref()) else {
+        return Err("has no tensor type".into());
+    };
+    if tt.elem_type != FLOAT && tt.elem_type != DOUBLE {
+        return Err(format!("element type {} is not float; zkinfer proves float models", tt.elem_type));
+    }
+    let shape = tt.shape.as_ref().ok_or("has no shape; re-export with a static input shape")?;
+    let dims = shape
+        .dim
+        .iter()
+        .map(|d| match &d.value {
+            Some(D::DimValue(x)) if *x > 0 => Ok(*x as usize),
+            Some(D::DimValue(x)) => Err(format!("has dimension {x}")),
+            Some(D::DimParam(_)) | None => Ok(1),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if dims.iter().product::<usize>() == 0 {
+        return Err("is 0-sized".into());
+    }
+    Ok(dims)
+}
+
+/// Looks up an attribute by name.
+pub fn attr<'a>(node: &'a pb::NodeProto, name: &str) -> Option<&'a pb::AttributeProto> {
+    node.attribute.iter().find(|a| a.name == name)
+}
+
+/// An integer attribute with a default.
+pub fn attr_i(node: &pb::NodeProto, name: &str, default: i64) -> i64 {
+    attr(node, name).map_or(default, |a| a.i)
+}
+
+/// A float attribute with a default.
+pub fn attr_f(node: &pb::NodeProto, name: &str, default: f32) -> f32 {
+    attr(node, name).map_or(default, |a| a.f)
+}

@@ -1,0 +1,112 @@
+//! The structured reference string: local generation (insecure), loading with checks.
+
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use halo2_base::halo2_proofs::{
+    halo2curves::pairing::Engine,
+    poly::commitment::{Params, ParamsProver},
+    poly::kzg::commitment::ParamsKZG,
+    SerdeFormat,
+};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{Error, Result};
+use crate::artifacts::{read_json_opt, write_atomic, write_json_atomic};
+use crate::circuit::Bn256;
+
+/// Where an SRS came from, recorded in the build settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SrsInfo {
+    /// `logrows` of the file as loaded.
+    pub logrows: u32,
+    /// SHA-256 of the file.
+    pub sha256: String,
+    /// True when its secret is known (generated locally by zkinfer): fine for tests and local
+    /// chains, never for a public chain.
+    pub insecure: bool,
+    /// Where it came from.
+    pub source: String,
+}
+
+/// Sidecar written next to an SRS that zkinfer generated.
+#[derive(Serialize, Deserialize)]
+struct SrsMeta {
+    insecure: bool,
+    generated_by: String,
+    logrows: u32,
+}
+
+fn meta_path(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".meta.json");
+    PathBuf::from(s)
+}
+
+/// Size in bytes of an SRS file in halo2's raw format for `k`.
+fn raw_size(k: u32) -> u64 {
+    4 + 2 * (1u64 << k) * 64 + 2 * 128
+}
+
+/// Generates an SRS locally. INSECURE: this process knows the secret (toxic waste).
+pub fn generate_srs(k: u32) -> ParamsKZG<Bn256> {
+    ParamsKZG::<Bn256>::setup(k, rand::rngs::OsRng)
+}
+
+/// Writes an SRS in halo2's raw format (atomically) with its metadata sidecar.
+pub fn write_srs(params: &ParamsKZG<Bn256>, path: &Path, insecure: bool) -> Result<SrsInfo> {
+    let mut buf = Vec::with_capacity(raw_size(params.k()) as usize);
+    params
+        .write_custom(&mut buf, SerdeFormat::RawBytes)
+        .map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    write_atomic(path, &buf).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    let meta = SrsMeta { insecure, generated_by: format!("zkinfer {}", env!("CARGO_PKG_VERSION")), logrows: params.k() };
+    let mp = meta_path(path);
+    write_json_atomic(&mp, &meta).map_err(|source| Error::Io { path: mp, source })?;
+    Ok(SrsInfo {
+        logrows: params.k(),
+        sha256: hex::encode(Sha256::digest(&buf)),
+        insecure,
+        source: path.display().to_string(),
+    })
+}
+
+/// Loads an SRS in halo2's raw format, checks its size, points and pairing consistency, and
+/// downsizes it to `k`. A file without zkinfer's sidecar is taken as the user's trusted SRS.
+pub fn load_srs(path: &Path, k: u32) -> Result<(ParamsKZG<Bn256>, SrsInfo)> {
+    let err = |reason: String| Error::Srs { path: path.to_path_buf(), reason };
+    let mut f = std::fs::File::open(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    let len = f.metadata().map_err(|source| Error::Io { path: path.to_path_buf(), source })?.len();
+    let mut head = [0u8; 4];
+    f.read_exact(&mut head).map_err(|_| err("file is too short to be an SRS".into()))?;
+    let file_k = u32::from_le_bytes(head);
+    if file_k > 28 || raw_size(file_k) != len {
+        return Err(err(format!(
+            "not an SRS in halo2's raw format: header says logrows {file_k}, but the file has {len} bytes (expected {})",
+            if file_k <= 28 { raw_size(file_k).to_string() } else { "a logrows <= 28".into() }
+        )));
+    }
+    if file_k < k {
+        return Err(err(format!(
+            "has logrows {file_k}, the circuit needs {k}; give an SRS with logrows >= {k} (zkinfer srs --logrows {k} --out FILE)"
+        )));
+    }
+    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    let mut params = ParamsKZG::<Bn256>::read_custom(&mut BufReader::new(bytes.as_slice()), SerdeFormat::RawBytes)
+        .map_err(|e| err(format!("invalid curve points: {e}")))?;
+    drop(bytes);
+    // [s]G1 paired with G2 must equal G1 paired with [s]G2.
+    let g = params.get_g();
+    if g.len() < 2 || Bn256::pairing(&g[1], &params.g2()) != Bn256::pairing(&g[0], &params.s_g2()) {
+        return Err(err("its G1 and G2 powers do not match (pairing check failed): the file is corrupt".into()));
+    }
+    if file_k > k {
+        params.downsize(k);
+    }
+    let insecure = read_json_opt::<SrsMeta>(&meta_path(path))
+        .map_err(|e| err(format!("unreadable metadata sidecar: {e}")))?
+        .is_some_and(|m| m.insecure);
+    Ok((params, SrsInfo { logrows: k, sha256, insecure, source: path.display().to_string() }))
+}

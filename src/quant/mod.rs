@@ -1,0 +1,245 @@
+//! Fixed-point quantization and the integer evaluator.
+//!
+//! Every activation is an integer `q` standing for `q * 2^-exp`, with one exponent per tensor
+//! chosen from calibration data, and lies in `[-2^(B-1), 2^(B-1))` for the model's activation
+//! bit width `B`. Weights get their own exponent per tensor. A Linear op accumulates exactly and
+//! rescales with [`rescale`], the one rounding rule of zkinfer: the integer evaluator here uses it
+//! to produce the witness, and the circuit constrains exactly it.
+
+mod calibrate;
+mod eval;
+
+pub use calibrate::{quantize, QuantConfig};
+pub use eval::{NodeTrace, Trace};
+
+use serde::{Deserialize, Serialize};
+
+use crate::graph::ValueId;
+
+/// Errors of quantization and integer evaluation.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The inputs did not match the model.
+    #[error(transparent)]
+    Input(#[from] crate::graph::Error),
+    /// No calibration sample was given.
+    #[error("no calibration samples: give --calibration a JSON file with input_data, or a JSON-lines file of them")]
+    NoCalibration,
+    /// A value does not fit the circuit's range.
+    #[error("node '{node}' (value '{value}'): {got} = {float:.6} is outside the range the circuit accepts, [{lo:.6}, {hi:.6}] at scale 2^-{exp}; {hint}")]
+    Range {
+        /// The node (or "input") producing the value.
+        node: String,
+        /// The tensor name.
+        value: String,
+        /// The integer that overflowed.
+        got: i128,
+        /// Its float meaning.
+        float: f64,
+        /// Smallest representable float.
+        lo: f64,
+        /// Largest representable float.
+        hi: f64,
+        /// The tensor's exponent.
+        exp: i32,
+        /// What to do.
+        hint: &'static str,
+    },
+}
+
+/// Result type of this module.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The rounding rule: `y = floor((acc + 2^(d-1)) / 2^d)` (round half up) and the remainder
+/// `r = acc + 2^(d-1) - y * 2^d` in `[0, 2^d)`. For `d = 0`, `y = acc` and `r = 0`.
+pub fn rescale(acc: i128, d: u32) -> (i128, i128) {
+    if d == 0 {
+        return (acc, 0);
+    }
+    let shifted = acc + (1i128 << (d - 1));
+    let y = shifted.div_euclid(1i128 << d);
+    (y, shifted - (y << d))
+}
+
+/// Rounds a float to the nearest integer at exponent `exp`.
+pub fn to_fixed(x: f64, exp: i32) -> i128 {
+    (x * 2f64.powi(exp)).round() as i128
+}
+
+/// The float an integer stands for at exponent `exp`.
+pub fn to_float(q: i128, exp: i32) -> f64 {
+    q as f64 * 2f64.powi(-exp)
+}
+
+/// A quantized op.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum QOp {
+    /// `acc[o] = sum_i x[i] * weight[o][i] + bias[o]`, then `y = rescale(acc, shift)`.
+    Linear {
+        /// `[out, in]`.
+        out: usize,
+        /// Input features per row.
+        inp: usize,
+        /// Integer weights, row-major `[out, in]`, at exponent `weight_exp`.
+        weight: Vec<i64>,
+        /// Exponent of the weights.
+        weight_exp: i32,
+        /// Integer bias at exponent `input exp + weight_exp`.
+        bias: Vec<i128>,
+        /// Rescale shift `d = input exp + weight_exp - output exp`.
+        shift: u32,
+    },
+    /// `y = x + c` (c broadcast along the last axis), at the input's exponent.
+    AddConst {
+        /// Integer constants.
+        constant: Vec<i64>,
+    },
+    /// `y = a * 2^shift_a + b * 2^shift_b` (aligning exponents exactly).
+    Add {
+        /// Left shift of the first operand.
+        shift_a: u32,
+        /// Left shift of the second operand.
+        shift_b: u32,
+    },
+    /// `y = max(x, 0)`.
+    Relu,
+    /// Values unchanged, shape changed.
+    Reshape,
+}
+
+/// A quantized node.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QNode {
+    /// Name of the ONNX node.
+    pub name: String,
+    /// The op.
+    pub op: QOp,
+    /// Dynamic inputs.
+    pub inputs: Vec<ValueId>,
+    /// Output value.
+    pub output: ValueId,
+}
+
+/// A quantized value (tensor).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QValue {
+    /// Name in the ONNX model.
+    pub name: String,
+    /// Shape.
+    pub shape: Vec<usize>,
+    /// Fixed-point exponent: `q` stands for `q * 2^-exp`.
+    pub exp: i32,
+    /// Largest |float| seen in calibration.
+    pub calibrated_max: f64,
+}
+
+impl QValue {
+    /// Number of scalars.
+    pub fn numel(&self) -> usize {
+        self.shape.iter().product()
+    }
+}
+
+/// A fixed-point model: what the circuit proves and the integer evaluator computes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QuantModel {
+    /// Every activation lies in `[-2^(act_bits-1), 2^(act_bits-1))`.
+    pub act_bits: u32,
+    /// All values, indexed by `ValueId`.
+    pub values: Vec<QValue>,
+    /// Model inputs.
+    pub inputs: Vec<ValueId>,
+    /// Nodes in evaluation order.
+    pub nodes: Vec<QNode>,
+    /// Model outputs (public instances, in order).
+    pub outputs: Vec<ValueId>,
+}
+
+impl QuantModel {
+    /// Inclusive bounds of an activation integer.
+    pub fn act_bounds(&self) -> (i128, i128) {
+        let h = 1i128 << (self.act_bits - 1);
+        (-h, h - 1)
+    }
+
+    /// Number of public output scalars.
+    pub fn num_outputs(&self) -> usize {
+        self.outputs.iter().map(|&v| self.values[v].numel()).sum()
+    }
+
+    /// Quantizes flattened float inputs, refusing values outside the circuit's range.
+    pub fn quantize_inputs(&self, inputs: &[Vec<f64>]) -> Result<Vec<Vec<i128>>> {
+        inputs
+            .iter()
+            .zip(&self.inputs)
+            .map(|(data, &v)| {
+                let exp = self.values[v].exp;
+                data.iter().map(|&x| self.check_range("input", v, to_fixed(x, exp))).collect()
+            })
+            .collect()
+    }
+
+    /// Returns `q` if it is within the activation range, else a [`Error::Range`] naming the node.
+    pub fn check_range(&self, node: &str, v: ValueId, q: i128) -> Result<i128> {
+        let (lo, hi) = self.act_bounds();
+        if (lo..=hi).contains(&q) {
+            return Ok(q);
+        }
+        let info = &self.values[v];
+        Err(Error::Range {
+            node: node.to_string(),
+            value: info.name.clone(),
+            got: q,
+            float: to_float(q, info.exp),
+            lo: to_float(lo, info.exp),
+            hi: to_float(hi, info.exp),
+            exp: info.exp,
+            hint: "the input is far outside the calibration data; rebuild with calibration samples that cover it",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rescale_is_round_half_up_with_remainder_in_range() {
+        for acc in -1000i128..1000 {
+            for d in 0..6u32 {
+                let (y, r) = rescale(acc, d);
+                assert!((0..(1i128 << d)).contains(&r));
+                assert_eq!(y * (1i128 << d) + r, acc + if d == 0 { 0 } else { 1i128 << (d - 1) });
+                let exact = acc as f64 / 2f64.powi(d as i32);
+                assert_eq!(y as f64, (exact + 0.5).floor(), "acc {acc} d {d}");
+            }
+        }
+    }
+}
+
+impl QuantModel {
+    /// Checks flattened inputs against the model: count, lengths, finiteness.
+    pub fn check_inputs(&self, inputs: &[Vec<f64>]) -> Result<()> {
+        use crate::graph::Error as G;
+        if inputs.len() != self.inputs.len() {
+            return Err(G::InputCount { got: inputs.len(), expected: self.inputs.len() }.into());
+        }
+        for (index, (data, &v)) in inputs.iter().zip(&self.inputs).enumerate() {
+            let info = &self.values[v];
+            if data.len() != info.numel() {
+                return Err(G::InputLength {
+                    index,
+                    name: info.name.clone(),
+                    got: data.len(),
+                    expected: info.numel(),
+                    shape: info.shape.clone(),
+                }
+                .into());
+            }
+            if let Some((position, &value)) = data.iter().enumerate().find(|(_, x)| !x.is_finite()) {
+                return Err(G::NonFinite { index, position, value }.into());
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,114 @@
+//! Compiling the verifier sources with solc through foundry-compilers.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use foundry_compilers::artifacts::{Settings, SolcInput, SolcLanguage, Source};
+use foundry_compilers::solc::Solc;
+use serde::{Deserialize, Serialize};
+
+use super::{Error, Result};
+
+/// One compiled contract.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CompiledContract {
+    /// ABI JSON.
+    pub abi: serde_json::Value,
+    /// Creation bytecode, `0x` hex.
+    pub bytecode: String,
+    /// Runtime bytecode, `0x` hex.
+    pub deployed_bytecode: String,
+    /// Byte offsets of 32-byte immutables in the runtime bytecode (filled at deployment).
+    #[serde(default)]
+    pub immutable_offsets: Vec<usize>,
+}
+
+impl CompiledContract {
+    /// Creation bytecode bytes.
+    pub fn creation_code(&self) -> Vec<u8> {
+        crate::artifacts::decode_hex(&self.bytecode).unwrap_or_default()
+    }
+
+    /// Runtime bytecode bytes.
+    pub fn runtime_code(&self) -> Vec<u8> {
+        crate::artifacts::decode_hex(&self.deployed_bytecode).unwrap_or_default()
+    }
+
+    /// Runtime bytecode as deployed with every immutable set to `word` (e.g. an address).
+    pub fn runtime_code_with_immutables(&self, word: [u8; 32]) -> Vec<u8> {
+        let mut code = self.runtime_code();
+        for &o in &self.immutable_offsets {
+            if o + 32 <= code.len() {
+                code[o..o + 32].copy_from_slice(&word);
+            }
+        }
+        code
+    }
+}
+
+/// The two contracts of a zkinfer verifier.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Compiled {
+    /// solc version.
+    pub solc: String,
+    /// `Halo2Verifier`.
+    pub verifier: CompiledContract,
+    /// `ZkinferVerifier`, whose constructor takes the verifier's address.
+    pub wrapper: CompiledContract,
+}
+
+/// Compiles the halo2 verifier and the wrapper (optimizer off, as the generated Yul needs; no
+/// metadata hash, so the bytecode depends only on the sources).
+pub fn compile(verifier_src: &str, wrapper_src: &str, solc_path: &Path) -> Result<Compiled> {
+    let solc_name = solc_path.display().to_string();
+    let err = |reason: String| Error::Compile { solc: solc_name.clone(), reason };
+    let solc = Solc::new(solc_path).map_err(|e| err(format!("cannot run it: {e}")))?;
+    let mut sources = BTreeMap::new();
+    sources.insert(PathBuf::from("Halo2Verifier.sol"), Source::new(verifier_src));
+    sources.insert(PathBuf::from("ZkinferVerifier.sol"), Source::new(wrapper_src));
+    let mut settings = Settings::default();
+    settings.optimizer.enabled = Some(false);
+    settings.metadata = Some(foundry_compilers::artifacts::SettingsMetadata::new(
+        foundry_compilers::artifacts::BytecodeHash::None,
+        false,
+    ));
+    let input = SolcInput::new(SolcLanguage::Solidity, sources.into(), settings).sanitized(&solc.version);
+    let raw = solc.compile_output(&input).map_err(|e| err(e.to_string()))?;
+    let out: serde_json::Value = serde_json::from_slice(&raw).map_err(|e| err(format!("unreadable output: {e}")))?;
+    let errors: Vec<String> = out["errors"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|e| e["severity"] == "error")
+                .map(|e| e["formattedMessage"].as_str().unwrap_or("?").to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    if !errors.is_empty() {
+        return Err(err(errors.join("\n")));
+    }
+    let get = |file: &str, name: &str| -> Result<CompiledContract> {
+        let c = &out["contracts"][file][name];
+        let hexs = |v: &serde_json::Value| v.as_str().filter(|s| !s.is_empty()).map(|s| format!("0x{s}"));
+        Ok(CompiledContract {
+            abi: c["abi"].clone(),
+            bytecode: hexs(&c["evm"]["bytecode"]["object"]).ok_or_else(|| err(format!("no bytecode for {name}")))?,
+            deployed_bytecode: hexs(&c["evm"]["deployedBytecode"]["object"])
+                .ok_or_else(|| err(format!("no runtime bytecode for {name}")))?,
+            immutable_offsets: c["evm"]["deployedBytecode"]["immutableReferences"]
+                .as_object()
+                .map(|refs| {
+                    refs.values()
+                        .flat_map(|v| v.as_array().cloned().unwrap_or_default())
+                        .filter_map(|r| r["start"].as_u64().map(|s| s as usize))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+    };
+    Ok(Compiled {
+        solc: solc.version.to_string(),
+        verifier: get("Halo2Verifier.sol", "Halo2Verifier")?,
+        wrapper: get("ZkinferVerifier.sol", "ZkinferVerifier")?,
+    })
+}

@@ -1,0 +1,40 @@
+//! The on-chain verifier: Solidity generated from the verifying key, a checking wrapper in
+//! front of it, compilation with the installed solc, ABI calldata, and an in-process EVM.
+
+mod calldata;
+mod compile;
+mod evm;
+mod solidity;
+
+pub use calldata::{decode_bool, encode_verify_call, instance_word, verify_selector};
+pub use compile::{compile, CompiledContract, Compiled};
+pub use evm::{evm_verify, EvmCall, EvmRun};
+pub use solidity::{halo2_verifier_source, wrapper_source};
+
+/// EIP-170 limit on runtime bytecode size.
+pub const CODE_SIZE_LIMIT: usize = 24_576;
+
+/// Errors of the verifier stage.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The Solidity generator failed.
+    #[error("generating the Solidity verifier failed: {0}")]
+    Generate(String),
+    /// solc could not be run or rejected the sources.
+    #[error("compiling the verifier with solc ({solc}) failed: {reason}")]
+    Compile {
+        /// The solc used.
+        solc: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A tool was not found.
+    #[error(transparent)]
+    Tool(#[from] crate::tools::Error),
+    /// The in-process EVM failed.
+    #[error("in-process EVM: {0}")]
+    Evm(String),
+}
+
+/// Result type of this module.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
