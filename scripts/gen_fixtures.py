@@ -108,6 +108,28 @@ def main():
     sc = StandardScaler().fit(x_tr)
     write("digits_mlp", trained((32,), sc.transform(x_tr), y_tr), sc.transform(x_te), y_te)
 
+    write_unsupported()
+
+
+def write_unsupported():
+    """A model with ops zkinfer does not prove yet (for the error-message tests)."""
+    d = os.path.join(ROOT, "unsupported_ops")
+    os.makedirs(d, exist_ok=True)
+    rng = np.random.default_rng(SEED)
+    w = numpy_helper.from_array(rng.standard_normal((4, 4)).astype(np.float32), "w")
+    nodes = [
+        helper.make_node("Gemm", ["input", "w"], ["h"], name="Gemm_0", transB=1),
+        helper.make_node("Sigmoid", ["h"], ["s"], name="Sigmoid_0"),
+        helper.make_node("Softmax", ["s"], ["output"], name="Softmax_0"),
+    ]
+    graph = helper.make_graph(
+        nodes, "unsupported_ops",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 4])], [w])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="zkinfer-fixtures")
+    model.ir_version = 8
+    onnx.save(model, os.path.join(d, "model.onnx"))
+
 
 if __name__ == "__main__":
     main()

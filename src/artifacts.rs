@@ -57,7 +57,9 @@ pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> std::io::Resul
 /// Reads JSON, or `None` when the file does not exist.
 pub fn read_json_opt<T: DeserializeOwned>(path: &Path) -> std::result::Result<Option<T>, String> {
     match std::fs::read(path) {
-        Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|e| e.to_string()),
+        Ok(b) => serde_json::from_slice(&b)
+            .map(Some)
+            .map_err(|e| e.to_string()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e.to_string()),
     }
@@ -65,9 +67,14 @@ pub fn read_json_opt<T: DeserializeOwned>(path: &Path) -> std::result::Result<Op
 
 /// Reads and parses a JSON artifact, naming the file in errors.
 pub fn read_json<T: DeserializeOwned>(path: &Path, what: &str) -> Result<T> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| Error::Format { path: path.to_path_buf(), reason: format!("not a valid {what}: {e}") })
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| Error::Format {
+        path: path.to_path_buf(),
+        reason: format!("not a valid {what}: {e}"),
+    })
 }
 
 /// The files of a build directory (`zkinfer build --out DIR`).
@@ -118,7 +125,13 @@ impl BuildDir {
         if s.format != Settings::FORMAT || s.version != Settings::VERSION {
             return Err(Error::Format {
                 path: p,
-                reason: format!("format {} v{} is not {} v{}; rebuild with this zkinfer", s.format, s.version, Settings::FORMAT, Settings::VERSION),
+                reason: format!(
+                    "format {} v{} is not {} v{}; rebuild with this zkinfer",
+                    s.format,
+                    s.version,
+                    Settings::FORMAT,
+                    Settings::VERSION
+                ),
             });
         }
         Ok(s)
@@ -247,7 +260,13 @@ impl ProofFile {
         if p.format != Self::FORMAT || p.version != Self::VERSION {
             return Err(Error::Format {
                 path: path.to_path_buf(),
-                reason: format!("format {} v{} is not {} v{}", p.format, p.version, Self::FORMAT, Self::VERSION),
+                reason: format!(
+                    "format {} v{} is not {} v{}",
+                    p.format,
+                    p.version,
+                    Self::FORMAT,
+                    Self::VERSION
+                ),
             });
         }
         Ok(p)
@@ -255,7 +274,10 @@ impl ProofFile {
 
     /// The proof bytes.
     pub fn proof_bytes(&self, path: &Path) -> Result<Vec<u8>> {
-        decode_hex(&self.proof).map_err(|reason| Error::Format { path: path.to_path_buf(), reason: format!("field 'proof': {reason}") })
+        decode_hex(&self.proof).map_err(|reason| Error::Format {
+            path: path.to_path_buf(),
+            reason: format!("field 'proof': {reason}"),
+        })
     }
 }
 
@@ -267,8 +289,14 @@ pub fn decode_hex(s: &str) -> std::result::Result<Vec<u8>, String> {
 /// Reads model inputs in EZKL's format: `{"input_data": [[...], ...]}`, one flattened list per
 /// model input.
 pub fn read_input(path: &Path) -> Result<Vec<Vec<f64>>> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
-    parse_input(&text).map_err(|reason| Error::Format { path: path.to_path_buf(), reason })
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_input(&text).map_err(|reason| Error::Format {
+        path: path.to_path_buf(),
+        reason,
+    })
 }
 
 #[derive(Deserialize)]
@@ -283,7 +311,9 @@ fn parse_input(text: &str) -> std::result::Result<Vec<Vec<f64>>, String> {
             if ["NaN", "Infinity", "inf"].iter().any(|t| text.contains(t)) {
                 Err("holds NaN or Infinity: every input value must be a finite number".into())
             } else {
-                Err(format!("expected {{\"input_data\": [[numbers, ...], ...]}} (EZKL's input format): {e}"))
+                Err(format!(
+                    "expected {{\"input_data\": [[numbers, ...], ...]}} (EZKL's input format): {e}"
+                ))
             }
         }
     }
@@ -291,7 +321,10 @@ fn parse_input(text: &str) -> std::result::Result<Vec<Vec<f64>>, String> {
 
 /// Reads calibration data: one input object (as [`read_input`]) or JSON lines of them.
 pub fn read_calibration(path: &Path) -> Result<Vec<Vec<Vec<f64>>>> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     if let Ok(one) = serde_json::from_str::<InputJson>(&text) {
         return Ok(vec![one.input_data]);
     }
@@ -299,7 +332,10 @@ pub fn read_calibration(path: &Path) -> Result<Vec<Vec<Vec<f64>>>> {
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            parse_input(l).map_err(|reason| Error::Format { path: path.to_path_buf(), reason: format!("line {}: {reason}", i + 1) })
+            parse_input(l).map_err(|reason| Error::Format {
+                path: path.to_path_buf(),
+                reason: format!("line {}: {reason}", i + 1),
+            })
         })
         .collect()
 }

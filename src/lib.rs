@@ -15,13 +15,13 @@
 //! `artifacts` names and (de)serialises every file; `pipeline` strings the stages together;
 //! `tools` finds solc and anvil.
 
-pub mod onnx;
-pub mod graph;
-pub mod quant;
-pub mod circuit;
-pub mod proof;
-pub mod verifier;
-pub mod chain;
 pub mod artifacts;
+pub mod chain;
+pub mod circuit;
+pub mod graph;
+pub mod onnx;
 pub mod pipeline;
+pub mod proof;
+pub mod quant;
 pub mod tools;
+pub mod verifier;

@@ -8,8 +8,8 @@ use halo2_base::halo2_proofs::halo2curves::ff::PrimeField;
 use sha2::{Digest, Sha256};
 
 use crate::artifacts::{
-    self, read_json, write_atomic, write_json_atomic, BuildDir, FidelityReport, InstanceInfo, ProofFile, ProofInstance,
-    Settings, VerifierInfo,
+    self, read_json, write_atomic, write_json_atomic, BuildDir, FidelityReport, InstanceInfo,
+    ProofFile, ProofInstance, Settings, VerifierInfo,
 };
 use crate::circuit::{self, CircuitBuilderStage, Fr};
 use crate::quant::{self, QuantConfig, QuantModel};
@@ -126,7 +126,10 @@ pub struct BuildReport {
 }
 
 fn sha256_file(path: &Path) -> Result<String> {
-    let b = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    let b = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     Ok(hex::encode(Sha256::digest(b)))
 }
 
@@ -160,33 +163,51 @@ pub fn build(opts: &BuildOptions, p: &dyn Progress) -> Result<BuildReport> {
         graph.fuse_bias_adds();
         let samples = artifacts::read_calibration(&opts.calibration)?;
         for (i, s) in samples.iter().enumerate() {
-            graph.check_inputs(s).map_err(|e| {
-                artifacts::Error::Format { path: opts.calibration.clone(), reason: format!("sample {}: {e}", i + 1) }
-            })?;
+            graph
+                .check_inputs(s)
+                .map_err(|e| artifacts::Error::Format {
+                    path: opts.calibration.clone(),
+                    reason: format!("sample {}: {e}", i + 1),
+                })?;
         }
         let model = quant::quantize(&graph, &samples, &opts.quant)?;
         Ok((graph, model, samples))
     })?;
-    let (fidelity, float_outputs, quant_outputs) = step(p, "comparing with the float model (tract)", || {
-        let shapes: Vec<Vec<usize>> = graph.inputs.iter().map(|&v| graph.values[v].shape.clone()).collect();
-        let float = onnx::FloatModel::load(&opts.model, &shapes)?;
-        let mut max_err = vec![0f64; model.num_outputs()];
-        let (mut first_f, mut first_q) = (vec![], vec![]);
-        for (i, s) in samples.iter().enumerate() {
-            let f = float.run(s)?;
-            let q = model.output_floats(&model.eval(s)?);
-            for (k, (a, b)) in f.iter().flatten().zip(q.iter().flatten()).enumerate() {
-                max_err[k] = max_err[k].max((a - b).abs());
+    let (fidelity, float_outputs, quant_outputs) =
+        step(p, "comparing with the float model (tract)", || {
+            let shapes: Vec<Vec<usize>> = graph
+                .inputs
+                .iter()
+                .map(|&v| graph.values[v].shape.clone())
+                .collect();
+            let float = onnx::FloatModel::load(&opts.model, &shapes)?;
+            let mut max_err = vec![0f64; model.num_outputs()];
+            let (mut first_f, mut first_q) = (vec![], vec![]);
+            for (i, s) in samples.iter().enumerate() {
+                let f = float.run(s)?;
+                let q = model.output_floats(&model.eval(s)?);
+                for (k, (a, b)) in f.iter().flatten().zip(q.iter().flatten()).enumerate() {
+                    max_err[k] = max_err[k].max((a - b).abs());
+                }
+                if i == 0 {
+                    (first_f, first_q) = (f, q);
+                }
             }
-            if i == 0 {
-                (first_f, first_q) = (f, q);
-            }
-        }
-        let overall = max_err.iter().cloned().fold(0f64, f64::max);
-        Ok((FidelityReport { samples: samples.len(), max_abs_error: max_err, max_abs_error_overall: overall }, first_f, first_q))
-    })?;
+            let overall = max_err.iter().cloned().fold(0f64, f64::max);
+            Ok((
+                FidelityReport {
+                    samples: samples.len(),
+                    max_abs_error: max_err,
+                    max_abs_error_overall: overall,
+                },
+                first_f,
+                first_q,
+            ))
+        })?;
     let trace = model.eval(&samples[0])?;
-    let mut shape = step(p, "sizing the circuit", || Ok(circuit::choose_params(&model, &trace)?))?;
+    let mut shape = step(p, "sizing the circuit", || {
+        Ok(circuit::choose_params(&model, &trace)?)
+    })?;
     let k = shape.k();
     let (params, srs_info_pre) = step(p, &format!("SRS for logrows {k}"), || match &opts.srs {
         Some(path) => {
@@ -204,24 +225,36 @@ pub fn build(opts: &BuildOptions, p: &dyn Progress) -> Result<BuildReport> {
     })?;
     let keygen_secs = t_keygen.elapsed().as_secs_f64();
     let vk_digest = proof::vk_digest(pk.get_vk());
-    let instances: Vec<Fr> = trace.outputs(&model).into_iter().map(circuit::field).collect();
+    let instances: Vec<Fr> = trace
+        .outputs(&model)
+        .into_iter()
+        .map(circuit::field)
+        .collect();
     let test_proof = step(p, "self-test proof", || {
         let builder = circuit::build(CircuitBuilderStage::Prover, &shape, &model, &trace)?;
         Ok(proof::prove(&params, &pk, builder, &instances)?)
     })?;
     let n = instances.len();
-    let (verifier_src, wrapper_src, compiled) = step(p, "generating and compiling the Solidity verifier", || {
-        let v = verifier::halo2_verifier_source(&params, pk.get_vk(), n)?;
-        let w = verifier::wrapper_source(n, test_proof.len(), &vk_digest);
-        let c = verifier::compile(&v, &w, &solc)?;
-        Ok((v, w, c))
-    })?;
+    let (verifier_src, wrapper_src, compiled) =
+        step(p, "generating and compiling the Solidity verifier", || {
+            let v = verifier::halo2_verifier_source(&params, pk.get_vk(), n)?;
+            let w = verifier::wrapper_source(n, test_proof.len(), &vk_digest);
+            let c = verifier::compile(&v, &w, &solc)?;
+            Ok((v, w, c))
+        })?;
     let run = step(p, "checking the verifier in an in-process EVM", || {
         let words: Vec<[u8; 32]> = instances.iter().map(verifier::instance_word).collect();
-        Ok(verifier::evm_verify(&compiled, &[verifier::encode_verify_call(&words, &test_proof)])?)
+        Ok(verifier::evm_verify(
+            &compiled,
+            &[verifier::encode_verify_call(&words, &test_proof)],
+        )?)
     })?;
     if !run.calls[0].accepted {
-        return Err(proof::Error::Halo2 { stage: "EVM self-test", reason: "the generated verifier rejected a valid proof".into() }.into());
+        return Err(proof::Error::Halo2 {
+            stage: "EVM self-test",
+            reason: "the generated verifier rejected a valid proof".into(),
+        }
+        .into());
     }
 
     // Everything is computed: write into a temporary sibling directory, then rename.
@@ -229,24 +262,43 @@ pub fn build(opts: &BuildOptions, p: &dyn Progress) -> Result<BuildReport> {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    std::fs::create_dir_all(&parent).map_err(|source| Error::Io { path: parent.clone(), source })?;
+    std::fs::create_dir_all(&parent).map_err(|source| Error::Io {
+        path: parent.clone(),
+        source,
+    })?;
     let tmp = tempfile::Builder::new()
         .prefix(".zkinfer-build-")
         .tempdir_in(&parent)
-        .map_err(|source| Error::Io { path: parent.clone(), source })?;
+        .map_err(|source| Error::Io {
+            path: parent.clone(),
+            source,
+        })?;
     let dir = BuildDir::new(tmp.path());
     let io = |path: PathBuf| move |source| Error::Io { path, source };
     let srs_path = dir.path(BuildDir::SRS);
-    let written = proof::write_srs(&params, &srs_path, srs_info_pre.as_ref().is_none_or(|i| i.insecure))?;
+    let written = proof::write_srs(
+        &params,
+        &srs_path,
+        srs_info_pre.as_ref().is_none_or(|i| i.insecure),
+    )?;
     let srs = match srs_info_pre {
         Some(info) => proof::SrsInfo { logrows: k, ..info },
-        None => proof::SrsInfo { source: "generated by zkinfer build (insecure)".into(), ..written },
+        None => proof::SrsInfo {
+            source: "generated by zkinfer build (insecure)".into(),
+            ..written
+        },
     };
-    proof::write_key(&dir.path(BuildDir::PK), &pk.to_bytes(halo2_base::halo2_proofs::SerdeFormat::RawBytes))?;
+    proof::write_key(
+        &dir.path(BuildDir::PK),
+        &pk.to_bytes(halo2_base::halo2_proofs::SerdeFormat::RawBytes),
+    )?;
     proof::write_key(&dir.path(BuildDir::VK), &proof::vk_bytes(pk.get_vk()))?;
-    write_atomic(&dir.path(BuildDir::VERIFIER_SOL), verifier_src.as_bytes()).map_err(io(dir.path(BuildDir::VERIFIER_SOL)))?;
-    write_atomic(&dir.path(BuildDir::WRAPPER_SOL), wrapper_src.as_bytes()).map_err(io(dir.path(BuildDir::WRAPPER_SOL)))?;
-    write_json_atomic(&dir.path(BuildDir::CONTRACTS), &compiled).map_err(io(dir.path(BuildDir::CONTRACTS)))?;
+    write_atomic(&dir.path(BuildDir::VERIFIER_SOL), verifier_src.as_bytes())
+        .map_err(io(dir.path(BuildDir::VERIFIER_SOL)))?;
+    write_atomic(&dir.path(BuildDir::WRAPPER_SOL), wrapper_src.as_bytes())
+        .map_err(io(dir.path(BuildDir::WRAPPER_SOL)))?;
+    write_json_atomic(&dir.path(BuildDir::CONTRACTS), &compiled)
+        .map_err(io(dir.path(BuildDir::CONTRACTS)))?;
     write_json_atomic(&dir.path(BuildDir::MODEL), &model).map_err(io(dir.path(BuildDir::MODEL)))?;
     let settings = Settings {
         format: Settings::FORMAT.into(),
@@ -269,7 +321,8 @@ pub fn build(opts: &BuildOptions, p: &dyn Progress) -> Result<BuildReport> {
         },
         fidelity,
     };
-    write_json_atomic(&dir.path(BuildDir::SETTINGS), &settings).map_err(io(dir.path(BuildDir::SETTINGS)))?;
+    write_json_atomic(&dir.path(BuildDir::SETTINGS), &settings)
+        .map_err(io(dir.path(BuildDir::SETTINGS)))?;
     let tmp_path = tmp.keep();
     if opts.out.exists() {
         std::fs::remove_dir_all(&opts.out).map_err(io(opts.out.clone()))?;
@@ -301,16 +354,25 @@ impl Build {
         let dir = BuildDir::new(dir);
         let settings = dir.settings()?;
         let model = read_json(&dir.path(BuildDir::MODEL), "quantized model")?;
-        Ok(Self { dir, settings, model })
+        Ok(Self {
+            dir,
+            settings,
+            model,
+        })
     }
 
-    fn params(&self) -> Result<halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG<circuit::Bn256>> {
+    fn params(
+        &self,
+    ) -> Result<halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG<circuit::Bn256>> {
         Ok(proof::load_srs(&self.dir.path(BuildDir::SRS), self.settings.circuit.k())?.0)
     }
 
     /// The compiled contracts.
     pub fn contracts(&self) -> Result<Compiled> {
-        Ok(read_json(&self.dir.path(BuildDir::CONTRACTS), "compiled contracts file")?)
+        Ok(read_json(
+            &self.dir.path(BuildDir::CONTRACTS),
+            "compiled contracts file",
+        )?)
     }
 
     /// Checks that a proof file belongs to this build.
@@ -341,17 +403,30 @@ pub struct ProveReport {
 }
 
 /// Proves one inference of the build's model on `inputs`, writing the proof file to `out`.
-pub fn prove(build: &Build, inputs: &[Vec<f64>], out: &Path, p: &dyn Progress) -> Result<ProveReport> {
+pub fn prove(
+    build: &Build,
+    inputs: &[Vec<f64>],
+    out: &Path,
+    p: &dyn Progress,
+) -> Result<ProveReport> {
     let trace = build.model.eval(inputs)?;
     let params = step(p, "loading SRS", || build.params())?;
     let pk = step(p, "loading proving key", || {
-        Ok(proof::read_pk(&build.dir.path(BuildDir::PK), build.settings.circuit.params.clone())?)
+        Ok(proof::read_pk(
+            &build.dir.path(BuildDir::PK),
+            build.settings.circuit.params.clone(),
+        )?)
     })?;
     let t = Instant::now();
     let outputs_int = trace.outputs(&build.model);
     let instances: Vec<Fr> = outputs_int.iter().map(|&x| circuit::field(x)).collect();
     let proof_bytes = step(p, "proving", || {
-        let builder = circuit::build(CircuitBuilderStage::Prover, &build.settings.circuit, &build.model, &trace)?;
+        let builder = circuit::build(
+            CircuitBuilderStage::Prover,
+            &build.settings.circuit,
+            &build.model,
+            &trace,
+        )?;
         Ok(proof::prove(&params, &pk, builder, &instances)?)
     })?;
     let prove_secs = t.elapsed().as_secs_f64();
@@ -375,15 +450,27 @@ pub fn prove(build: &Build, inputs: &[Vec<f64>], out: &Path, p: &dyn Progress) -
             .collect(),
         proof: format!("0x{}", hex::encode(&proof_bytes)),
     };
-    write_json_atomic(out, &pf).map_err(|source| Error::Io { path: out.to_path_buf(), source })?;
-    Ok(ProveReport { outputs: build.model.output_floats(&trace), proof_bytes: proof_bytes.len(), proof: pf, prove_secs })
+    write_json_atomic(out, &pf).map_err(|source| Error::Io {
+        path: out.to_path_buf(),
+        source,
+    })?;
+    Ok(ProveReport {
+        outputs: build.model.output_floats(&trace),
+        proof_bytes: proof_bytes.len(),
+        proof: pf,
+        prove_secs,
+    })
 }
 
 /// Parses a proof file's instances into field elements, checking each is canonical and agrees
 /// with its stated integer and float. `Err(reason)` means the proof file is invalid.
 pub fn proof_instances(build: &Build, pf: &ProofFile) -> std::result::Result<Vec<Fr>, String> {
     if pf.instances.len() != build.settings.instances.len() {
-        return Err(format!("{} public instances, the model has {}", pf.instances.len(), build.settings.instances.len()));
+        return Err(format!(
+            "{} public instances, the model has {}",
+            pf.instances.len(),
+            build.settings.instances.len()
+        ));
     }
     pf.instances
         .iter()
@@ -391,21 +478,37 @@ pub fn proof_instances(build: &Build, pf: &ProofFile) -> std::result::Result<Vec
         .enumerate()
         .map(|(i, (inst, info))| {
             if inst.info != *info {
-                return Err(format!("instance {i} is described as '{}', the build says '{}'", inst.info.name, info.name));
+                return Err(format!(
+                    "instance {i} is described as '{}', the build says '{}'",
+                    inst.info.name, info.name
+                ));
             }
-            let bytes = artifacts::decode_hex(&inst.field).map_err(|e| format!("instance {i}: {e}"))?;
-            let word: [u8; 32] = bytes.try_into().map_err(|_| format!("instance {i}: field must be 32 bytes"))?;
+            let bytes =
+                artifacts::decode_hex(&inst.field).map_err(|e| format!("instance {i}: {e}"))?;
+            let word: [u8; 32] = bytes
+                .try_into()
+                .map_err(|_| format!("instance {i}: field must be 32 bytes"))?;
             let mut le = word;
             le.reverse();
-            let f = Option::<Fr>::from(Fr::from_repr(le))
-                .ok_or_else(|| format!("instance {i} ({}) is not below the BN254 scalar field modulus", inst.info.name))?;
+            let f = Option::<Fr>::from(Fr::from_repr(le)).ok_or_else(|| {
+                format!(
+                    "instance {i} ({}) is not below the BN254 scalar field modulus",
+                    inst.info.name
+                )
+            })?;
             let q = circuit::field_to_i128(&f);
             if q.map(|q| q.to_string()).as_deref() != Some(inst.integer.as_str()) {
-                return Err(format!("instance {i}: integer {} does not match its field element", inst.integer));
+                return Err(format!(
+                    "instance {i}: integer {} does not match its field element",
+                    inst.integer
+                ));
             }
             let v = quant::to_float(q.unwrap_or(0), info.exp);
             if v != inst.value {
-                return Err(format!("instance {i}: value {} does not match its field element ({v})", inst.value));
+                return Err(format!(
+                    "instance {i}: value {} does not match its field element ({v})",
+                    inst.value
+                ));
             }
             Ok(f)
         })
@@ -413,7 +516,11 @@ pub fn proof_instances(build: &Build, pf: &ProofFile) -> std::result::Result<Vec
 }
 
 /// Native verification: `Ok(Ok(()))` valid, `Ok(Err(reason))` invalid, `Err` could not check.
-pub fn verify(build: &Build, pf: &ProofFile, path: &Path) -> Result<std::result::Result<(), String>> {
+pub fn verify(
+    build: &Build,
+    pf: &ProofFile,
+    path: &Path,
+) -> Result<std::result::Result<(), String>> {
     build.check_proof_file(pf, path)?;
     let instances = match proof_instances(build, pf) {
         Ok(i) => i,
@@ -421,8 +528,15 @@ pub fn verify(build: &Build, pf: &ProofFile, path: &Path) -> Result<std::result:
     };
     let bytes = pf.proof_bytes(path)?;
     let params = build.params()?;
-    let vk = proof::read_vk(&build.dir.path(BuildDir::VK), build.settings.circuit.params.clone())?;
-    Ok(if proof::verify(&params, &vk, &instances, &bytes) { Ok(()) } else { Err("the proof does not verify".into()) })
+    let vk = proof::read_vk(
+        &build.dir.path(BuildDir::VK),
+        build.settings.circuit.params.clone(),
+    )?;
+    Ok(if proof::verify(&params, &vk, &instances, &bytes) {
+        Ok(())
+    } else {
+        Err("the proof does not verify".into())
+    })
 }
 
 /// The verify calldata for a proof file (instances as raw words, exactly as stated in the file).
@@ -433,10 +547,14 @@ pub fn verify_calldata(pf: &ProofFile, path: &Path) -> Result<(Vec<[u8; 32]>, Ve
         .enumerate()
         .map(|(i, inst)| {
             let b = artifacts::decode_hex(&inst.field).map_err(|e| format!("instance {i}: {e}"))?;
-            b.try_into().map_err(|_| format!("instance {i}: field must be 32 bytes"))
+            b.try_into()
+                .map_err(|_| format!("instance {i}: field must be 32 bytes"))
         })
         .collect::<std::result::Result<Vec<[u8; 32]>, String>>()
-        .map_err(|reason| artifacts::Error::Format { path: path.to_path_buf(), reason })?;
+        .map_err(|reason| artifacts::Error::Format {
+            path: path.to_path_buf(),
+            reason,
+        })?;
     Ok((words, pf.proof_bytes(path)?))
 }
 

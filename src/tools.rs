@@ -51,7 +51,12 @@ fn find(tool: &'static str, env: &'static str) -> Result<PathBuf, Error> {
             }
         }
     }
-    Err(Error { tool, env, local: local_bin().display().to_string(), setup: format!("bash {}", setup_script().display()) })
+    Err(Error {
+        tool,
+        env,
+        local: local_bin().display().to_string(),
+        setup: format!("bash {}", setup_script().display()),
+    })
 }
 
 /// The solc to compile verifiers with.

@@ -76,9 +76,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Starts a managed anvil on a free port, waits until it is ready, and kills it on drop.
 pub fn spawn_anvil() -> Result<AnvilInstance> {
     let path = crate::tools::anvil()?;
-    Anvil::at(&path)
-        .try_spawn()
-        .map_err(|e| Error::Anvil { path: path.display().to_string(), reason: e.to_string() })
+    Anvil::at(&path).try_spawn().map_err(|e| Error::Anvil {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })
 }
 
 /// A connection to a chain, with an optional signer.
@@ -119,33 +120,54 @@ impl Chain {
     pub async fn connect(rpc_url: &str, private_key: Option<&str>) -> Result<Self> {
         let url = rpc_url
             .parse::<alloy::transports::http::reqwest::Url>()
-            .map_err(|e| Error::Url { url: rpc_url.into(), reason: e.to_string() })?;
+            .map_err(|e| Error::Url {
+                url: rpc_url.into(),
+                reason: e.to_string(),
+            })?;
         let (provider, from) = match private_key {
             Some(k) => {
-                let signer: PrivateKeySigner = k
-                    .trim()
-                    .parse()
-                    .map_err(|_| Error::Key("the private key is not a valid 32-byte hex secp256k1 key".into()))?;
+                let signer: PrivateKeySigner = k.trim().parse().map_err(|_| {
+                    Error::Key("the private key is not a valid 32-byte hex secp256k1 key".into())
+                })?;
                 let from = signer.address();
-                let p = ProviderBuilder::new().wallet(EthereumWallet::from(signer)).connect_http(url).erased();
+                let p = ProviderBuilder::new()
+                    .wallet(EthereumWallet::from(signer))
+                    .connect_http(url)
+                    .erased();
                 (p, Some(from))
             }
             None => (ProviderBuilder::new().connect_http(url).erased(), None),
         };
         let chain_id = tokio::time::timeout(Duration::from_secs(20), provider.get_chain_id())
             .await
-            .map_err(|_| Error::Rpc { url: rpc_url.into(), reason: "no answer within 20 s".into() })?
-            .map_err(|e| Error::Rpc { url: rpc_url.into(), reason: format!("cannot reach the node: {e}") })?;
-        Ok(Self { url: rpc_url.into(), provider, chain_id, from })
+            .map_err(|_| Error::Rpc {
+                url: rpc_url.into(),
+                reason: "no answer within 20 s".into(),
+            })?
+            .map_err(|e| Error::Rpc {
+                url: rpc_url.into(),
+                reason: format!("cannot reach the node: {e}"),
+            })?;
+        Ok(Self {
+            url: rpc_url.into(),
+            provider,
+            chain_id,
+            from,
+        })
     }
 
     fn rpc(&self, e: impl std::fmt::Display) -> Error {
-        Error::Rpc { url: self.url.clone(), reason: e.to_string() }
+        Error::Rpc {
+            url: self.url.clone(),
+            reason: e.to_string(),
+        }
     }
 
     fn need_key(&self, what: &str) -> Result<()> {
         if self.from.is_none() {
-            return Err(Error::Key(format!("{what} sends a transaction: give --private-key or set ZKINFER_PRIVATE_KEY")));
+            return Err(Error::Key(format!(
+                "{what} sends a transaction: give --private-key or set ZKINFER_PRIVATE_KEY"
+            )));
         }
         Ok(())
     }
@@ -154,29 +176,60 @@ impl Chain {
     pub async fn deploy(&self, what: &str, code: Vec<u8>) -> Result<Deployed> {
         self.need_key(what)?;
         let tx = TransactionRequest::default().with_deploy_code(Bytes::from(code));
-        let pending = self.provider.send_transaction(tx).await.map_err(|e| Error::Tx { what: what.into(), reason: e.to_string() })?;
-        let receipt = pending.get_receipt().await.map_err(|e| Error::Tx { what: what.into(), reason: e.to_string() })?;
+        let pending = self
+            .provider
+            .send_transaction(tx)
+            .await
+            .map_err(|e| Error::Tx {
+                what: what.into(),
+                reason: e.to_string(),
+            })?;
+        let receipt = pending.get_receipt().await.map_err(|e| Error::Tx {
+            what: what.into(),
+            reason: e.to_string(),
+        })?;
         if !receipt.status() {
-            return Err(Error::Tx { what: what.into(), reason: "reverted".into() });
+            return Err(Error::Tx {
+                what: what.into(),
+                reason: "reverted".into(),
+            });
         }
-        let address = receipt
-            .contract_address
-            .ok_or_else(|| Error::Tx { what: what.into(), reason: "no contract address in the receipt".into() })?;
-        Ok(Deployed { address, gas_used: receipt.gas_used, tx_hash: format!("{:#x}", receipt.transaction_hash) })
+        let address = receipt.contract_address.ok_or_else(|| Error::Tx {
+            what: what.into(),
+            reason: "no contract address in the receipt".into(),
+        })?;
+        Ok(Deployed {
+            address,
+            gas_used: receipt.gas_used,
+            tx_hash: format!("{:#x}", receipt.transaction_hash),
+        })
     }
 
     /// Runtime code at an address.
     pub async fn code_at(&self, address: Address) -> Result<Vec<u8>> {
-        self.provider.get_code_at(address).await.map(|b| b.to_vec()).map_err(|e| self.rpc(e))
+        self.provider
+            .get_code_at(address)
+            .await
+            .map(|b| b.to_vec())
+            .map_err(|e| self.rpc(e))
     }
 
     /// The halo2 verifier a wrapper points at.
     pub async fn halo2_verifier_of(&self, wrapper: Address) -> Result<Address> {
-        IZkinferVerifier::new(wrapper, &self.provider).halo2Verifier().call().await.map_err(|e| self.rpc(e))
+        IZkinferVerifier::new(wrapper, &self.provider)
+            .halo2Verifier()
+            .call()
+            .await
+            .map_err(|e| self.rpc(e))
     }
 
     /// `eth_call` of `verify`: true iff the proof is accepted.
-    pub async fn call_verify(&self, wrapper: Address, instances: &[[u8; 32]], proof: &[u8]) -> Result<bool> {
+    pub async fn call_verify(
+        &self,
+        wrapper: Address,
+        instances: &[[u8; 32]],
+        proof: &[u8],
+    ) -> Result<bool> {
         let inst = instances.iter().map(|w| U256::from_be_bytes(*w)).collect();
         IZkinferVerifier::new(wrapper, &self.provider)
             .verify(inst, Bytes::copy_from_slice(proof))
@@ -186,7 +239,12 @@ impl Chain {
     }
 
     /// Gas a `verify` transaction would use (`eth_estimateGas`).
-    pub async fn estimate_verify(&self, wrapper: Address, instances: &[[u8; 32]], proof: &[u8]) -> Result<u64> {
+    pub async fn estimate_verify(
+        &self,
+        wrapper: Address,
+        instances: &[[u8; 32]],
+        proof: &[u8],
+    ) -> Result<u64> {
         let inst = instances.iter().map(|w| U256::from_be_bytes(*w)).collect();
         IZkinferVerifier::new(wrapper, &self.provider)
             .verify(inst, Bytes::copy_from_slice(proof))
@@ -196,16 +254,31 @@ impl Chain {
     }
 
     /// Sends a `verify` transaction and waits for its receipt.
-    pub async fn send_verify(&self, wrapper: Address, instances: &[[u8; 32]], proof: &[u8]) -> Result<VerifyTx> {
+    pub async fn send_verify(
+        &self,
+        wrapper: Address,
+        instances: &[[u8; 32]],
+        proof: &[u8],
+    ) -> Result<VerifyTx> {
         self.need_key("verify-evm")?;
         let inst = instances.iter().map(|w| U256::from_be_bytes(*w)).collect();
         let pending = IZkinferVerifier::new(wrapper, &self.provider)
             .verify(inst, Bytes::copy_from_slice(proof))
             .send()
             .await
-            .map_err(|e| Error::Tx { what: "verify".into(), reason: e.to_string() })?;
-        let receipt = pending.get_receipt().await.map_err(|e| Error::Tx { what: "verify".into(), reason: e.to_string() })?;
-        Ok(VerifyTx { tx_hash: format!("{:#x}", receipt.transaction_hash), gas_used: receipt.gas_used, block: receipt.block_number })
+            .map_err(|e| Error::Tx {
+                what: "verify".into(),
+                reason: e.to_string(),
+            })?;
+        let receipt = pending.get_receipt().await.map_err(|e| Error::Tx {
+            what: "verify".into(),
+            reason: e.to_string(),
+        })?;
+        Ok(VerifyTx {
+            tx_hash: format!("{:#x}", receipt.transaction_hash),
+            gas_used: receipt.gas_used,
+            block: receipt.block_number,
+        })
     }
 }
 
@@ -219,8 +292,16 @@ pub struct DeployedPair {
 }
 
 /// Deploys a build's halo2 verifier, then the wrapper pointing at it.
-pub async fn deploy_pair(chain: &Chain, contracts: &crate::verifier::Compiled) -> Result<DeployedPair> {
-    let verifier = chain.deploy("deploying Halo2Verifier", contracts.verifier.creation_code()).await?;
+pub async fn deploy_pair(
+    chain: &Chain,
+    contracts: &crate::verifier::Compiled,
+) -> Result<DeployedPair> {
+    let verifier = chain
+        .deploy(
+            "deploying Halo2Verifier",
+            contracts.verifier.creation_code(),
+        )
+        .await?;
     let mut code = contracts.wrapper.creation_code();
     code.extend_from_slice(&[0u8; 12]);
     code.extend_from_slice(verifier.address.as_slice());
@@ -230,22 +311,37 @@ pub async fn deploy_pair(chain: &Chain, contracts: &crate::verifier::Compiled) -
 
 /// Checks that `wrapper` holds exactly the build's wrapper, pointing at exactly the build's
 /// halo2 verifier. `Err(reason)` names the mismatch.
-pub async fn check_deployed(chain: &Chain, contracts: &crate::verifier::Compiled, wrapper: Address) -> Result<std::result::Result<Address, String>> {
+pub async fn check_deployed(
+    chain: &Chain,
+    contracts: &crate::verifier::Compiled,
+    wrapper: Address,
+) -> Result<std::result::Result<Address, String>> {
     let code = chain.code_at(wrapper).await?;
     if code.is_empty() {
-        return Ok(Err(format!("no contract at {wrapper} on chain {}: deploy first (zkinfer deploy DIR --rpc-url URL)", chain.chain_id)));
+        return Ok(Err(format!(
+            "no contract at {wrapper} on chain {}: deploy first (zkinfer deploy DIR --rpc-url URL)",
+            chain.chain_id
+        )));
     }
     let inner = match chain.halo2_verifier_of(wrapper).await {
         Ok(a) => a,
-        Err(_) => return Ok(Err(format!("the contract at {wrapper} is not a zkinfer verifier (no halo2Verifier())"))),
+        Err(_) => {
+            return Ok(Err(format!(
+                "the contract at {wrapper} is not a zkinfer verifier (no halo2Verifier())"
+            )))
+        }
     };
     let mut word = [0u8; 32];
     word[12..].copy_from_slice(inner.as_slice());
     if code != contracts.wrapper.runtime_code_with_immutables(word) {
-        return Ok(Err(format!("the code at {wrapper} is not the ZkinferVerifier of this build")));
+        return Ok(Err(format!(
+            "the code at {wrapper} is not the ZkinferVerifier of this build"
+        )));
     }
     if chain.code_at(inner).await? != contracts.verifier.runtime_code() {
-        return Ok(Err(format!("the halo2 verifier at {inner} is not the one of this build (another model or build)")));
+        return Ok(Err(format!(
+            "the halo2 verifier at {inner} is not the one of this build (another model or build)"
+        )));
     }
     Ok(Ok(inner))
 }

@@ -1,9 +1,15 @@
 //! Wires the chips along a [`QuantModel`] into a halo2-base builder.
 
 use halo2_base::gates::{GateInstructions, RangeInstructions};
-use halo2_base::{AssignedValue, QuantumCell::{Constant, Existing}};
+use halo2_base::{
+    AssignedValue,
+    QuantumCell::{Constant, Existing},
+};
 
-use super::chips::{range_check_signed, LinearChip, LinearInstructions, ReluChip, ReluInstructions, RescaleChip, RescaleInstructions};
+use super::chips::{
+    range_check_signed, LinearChip, LinearInstructions, ReluChip, ReluInstructions, RescaleChip,
+    RescaleInstructions,
+};
 use super::{BaseCircuitBuilder, Error, Fr, Result};
 use crate::quant::{NodeTrace, QOp, QuantModel, Trace};
 use halo2_base::halo2_proofs::halo2curves::ff::PrimeField;
@@ -35,14 +41,24 @@ pub fn field_to_i128(f: &Fr) -> Option<i128> {
 }
 
 fn witness_err(node: &str, reason: impl Into<String>) -> Error {
-    Error::Witness { node: node.to_string(), reason: reason.into() }
+    Error::Witness {
+        node: node.to_string(),
+        reason: reason.into(),
+    }
 }
 
 /// Assigns the whole model into `builder` (main context, phase 0) and sets the outputs as the
 /// public instances. The builder must have `lookup_bits` set.
-pub fn assign(builder: &mut BaseCircuitBuilder<Fr>, model: &QuantModel, trace: &Trace) -> Result<()> {
+pub fn assign(
+    builder: &mut BaseCircuitBuilder<Fr>,
+    model: &QuantModel,
+    trace: &Trace,
+) -> Result<()> {
     if trace.values.len() != model.values.len() || trace.nodes.len() != model.nodes.len() {
-        return Err(witness_err("(model)", "trace does not belong to this model"));
+        return Err(witness_err(
+            "(model)",
+            "trace does not belong to this model",
+        ));
     }
     let bits = model.act_bits;
     let range = builder.range_chip();
@@ -71,12 +87,28 @@ pub fn assign(builder: &mut BaseCircuitBuilder<Fr>, model: &QuantModel, trace: &
         let ys = &trace.values[node.output];
         let expect = model.values[node.output].numel();
         if ys.len() != expect {
-            return Err(witness_err(&node.name, format!("{} output values, expected {expect}", ys.len())));
+            return Err(witness_err(
+                &node.name,
+                format!("{} output values, expected {expect}", ys.len()),
+            ));
         }
         let out: Vec<AssignedValue<Fr>> = match (&node.op, nt) {
-            (QOp::Linear { out, inp, weight, bias, shift, .. }, NodeTrace::Linear { rem, .. }) => {
+            (
+                QOp::Linear {
+                    out,
+                    inp,
+                    weight,
+                    bias,
+                    shift,
+                    ..
+                },
+                NodeTrace::Linear { rem, .. },
+            ) => {
                 if rem.len() != ys.len() || x.len() % inp != 0 {
-                    return Err(witness_err(&node.name, "remainders do not match the outputs"));
+                    return Err(witness_err(
+                        &node.name,
+                        "remainders do not match the outputs",
+                    ));
                 }
                 let w: Vec<Fr> = weight.iter().map(|&v| field(v as i128)).collect();
                 let b: Vec<Fr> = bias.iter().map(|&v| field(v)).collect();
@@ -94,7 +126,11 @@ pub fn assign(builder: &mut BaseCircuitBuilder<Fr>, model: &QuantModel, trace: &
                 .iter()
                 .enumerate()
                 .map(|(i, a)| {
-                    let y = gate.add(ctx, *a, Constant(field(constant[i % constant.len()] as i128)));
+                    let y = gate.add(
+                        ctx,
+                        *a,
+                        Constant(field(constant[i % constant.len()] as i128)),
+                    );
                     range_check_signed(&range, ctx, y, bits);
                     y
                 })
@@ -105,22 +141,43 @@ pub fn assign(builder: &mut BaseCircuitBuilder<Fr>, model: &QuantModel, trace: &
                 x.iter()
                     .zip(&other)
                     .map(|(a, b)| {
-                        let y = gate.inner_product(ctx, [Existing(*a), Existing(*b)], [Constant(ca), Constant(cb)]);
+                        let y = gate.inner_product(
+                            ctx,
+                            [Existing(*a), Existing(*b)],
+                            [Constant(ca), Constant(cb)],
+                        );
                         range_check_signed(&range, ctx, y, bits);
                         y
                     })
                     .collect()
             }
-            (QOp::Relu, _) => x.iter().zip(ys).map(|(a, &y)| relu.relu(ctx, *a, field(y))).collect(),
+            (QOp::Relu, _) => x
+                .iter()
+                .zip(ys)
+                .map(|(a, &y)| relu.relu(ctx, *a, field(y)))
+                .collect(),
             (QOp::Reshape, _) => x,
-            (QOp::Linear { .. }, NodeTrace::Plain) => return Err(witness_err(&node.name, "missing accumulators")),
+            (QOp::Linear { .. }, NodeTrace::Plain) => {
+                return Err(witness_err(&node.name, "missing accumulators"))
+            }
         };
         if out.len() != expect {
-            return Err(witness_err(&node.name, format!("input has {} values, op produced {}", x_len(&cells, node.inputs[0]), out.len())));
+            return Err(witness_err(
+                &node.name,
+                format!(
+                    "input has {} values, op produced {}",
+                    x_len(&cells, node.inputs[0]),
+                    out.len()
+                ),
+            ));
         }
         cells[node.output] = out;
     }
-    let outputs = model.outputs.iter().flat_map(|&v| cells[v].iter().copied()).collect();
+    let outputs = model
+        .outputs
+        .iter()
+        .flat_map(|&v| cells[v].iter().copied())
+        .collect();
     builder.assigned_instances = vec![outputs];
     Ok(())
 }

@@ -12,10 +12,12 @@ mod params;
 pub use layout::{assign, field, field_to_i128};
 pub use params::{choose_params, CircuitShape};
 
+pub use halo2_base::gates::circuit::CircuitBuilderStage;
 /// The proving backend, re-exported once: every other module imports halo2 from here.
 pub use halo2_base::halo2_proofs;
-pub use halo2_base::{gates::circuit::builder::BaseCircuitBuilder, gates::circuit::BaseCircuitParams};
-pub use halo2_base::gates::circuit::CircuitBuilderStage;
+pub use halo2_base::{
+    gates::circuit::builder::BaseCircuitBuilder, gates::circuit::BaseCircuitParams,
+};
 pub use halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine};
 
 use crate::quant::{QuantModel, Trace};

@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{layout::assign, BaseCircuitBuilder, BaseCircuitParams, CircuitBuilderStage, Error, Fr, Result};
+use super::{
+    layout::assign, BaseCircuitBuilder, BaseCircuitParams, CircuitBuilderStage, Error, Fr, Result,
+};
 use crate::quant::{QuantModel, Trace};
 
 /// Rows kept free at the bottom for halo2's blinding factors.
@@ -43,9 +45,17 @@ pub fn choose_params(model: &QuantModel, trace: &Trace) -> Result<CircuitShape> 
         assign(&mut b, model, trace)?;
         let params = b.calculate_params(Some(BLINDING_ROWS));
         cells = b.statistics().gate.total_advice_per_phase.iter().sum();
-        if params.num_advice_per_phase[0] <= MAX_ADVICE && params.num_lookup_advice_per_phase[0] <= 1 {
-            return Ok(CircuitShape { params, break_points: vec![] });
+        if params.num_advice_per_phase[0] <= MAX_ADVICE
+            && params.num_lookup_advice_per_phase[0] <= 1
+        {
+            return Ok(CircuitShape {
+                params,
+                break_points: vec![],
+            });
         }
     }
-    Err(Error::TooLarge { max_k: MAX_K, cells })
+    Err(Error::TooLarge {
+        max_k: MAX_K,
+        cells,
+    })
 }

@@ -19,16 +19,26 @@ pub fn eval_f64(graph: &Graph, inputs: &[Vec<f64>]) -> Result<Vec<Vec<f64>>> {
                 for m in 0..rows {
                     for o in 0..out {
                         let w = &weight.data[o * inn..(o + 1) * inn];
-                        let acc: f64 = x[m * inn..(m + 1) * inn].iter().zip(w).map(|(a, b)| a * b).sum();
+                        let acc: f64 = x[m * inn..(m + 1) * inn]
+                            .iter()
+                            .zip(w)
+                            .map(|(a, b)| a * b)
+                            .sum();
                         y[m * out + o] = acc + bias.as_ref().map_or(0.0, |b| b[o]);
                     }
                 }
                 y
             }
-            Op::AddConst { constant } => {
-                x.iter().enumerate().map(|(i, a)| a + constant[i % constant.len()]).collect()
-            }
-            Op::Add => x.iter().zip(&vals[node.inputs[1]]).map(|(a, b)| a + b).collect(),
+            Op::AddConst { constant } => x
+                .iter()
+                .enumerate()
+                .map(|(i, a)| a + constant[i % constant.len()])
+                .collect(),
+            Op::Add => x
+                .iter()
+                .zip(&vals[node.inputs[1]])
+                .map(|(a, b)| a + b)
+                .collect(),
             Op::Relu => x.iter().map(|a| a.max(0.0)).collect(),
             Op::Reshape => x.clone(),
         };

@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// An input had a different number of values than the model expects.
-    #[error("input {index} ({name}) has {got} values, the model expects {expected} (shape {shape:?})")]
+    #[error(
+        "input {index} ({name}) has {got} values, the model expects {expected} (shape {shape:?})"
+    )]
     InputLength {
         /// Position of the input.
         index: usize,
@@ -146,7 +148,10 @@ impl Graph {
     /// Checks flattened inputs against the model: count, lengths, finiteness.
     pub fn check_inputs(&self, inputs: &[Vec<f64>]) -> Result<()> {
         if inputs.len() != self.inputs.len() {
-            return Err(Error::InputCount { got: inputs.len(), expected: self.inputs.len() });
+            return Err(Error::InputCount {
+                got: inputs.len(),
+                expected: self.inputs.len(),
+            });
         }
         for (index, (data, &v)) in inputs.iter().zip(&self.inputs).enumerate() {
             if data.len() != self.numel(v) {
@@ -158,8 +163,13 @@ impl Graph {
                     shape: self.values[v].shape.clone(),
                 });
             }
-            if let Some((position, &value)) = data.iter().enumerate().find(|(_, x)| !x.is_finite()) {
-                return Err(Error::NonFinite { index, position, value });
+            if let Some((position, &value)) = data.iter().enumerate().find(|(_, x)| !x.is_finite())
+            {
+                return Err(Error::NonFinite {
+                    index,
+                    position,
+                    value,
+                });
             }
         }
         Ok(())
@@ -185,7 +195,11 @@ impl Graph {
             let fused = match &self.nodes[i].op {
                 Op::AddConst { constant } => {
                     let src = self.nodes[i].inputs[0];
-                    let users = self.nodes.iter().filter(|n| n.inputs.contains(&src)).count();
+                    let users = self
+                        .nodes
+                        .iter()
+                        .filter(|n| n.inputs.contains(&src))
+                        .count();
                     let producer = self.nodes[..i].iter().position(|n| n.output == src);
                     match producer {
                         Some(p) if users == 1 && !self.outputs.contains(&src) => {
@@ -193,7 +207,9 @@ impl Graph {
                                 Op::Linear { weight, .. } => Some(weight.shape[0]),
                                 _ => None,
                             };
-                            out_len.filter(|&n| constant.len() == n || constant.len() == 1).map(|n| (p, n, constant.clone()))
+                            out_len
+                                .filter(|&n| constant.len() == n || constant.len() == 1)
+                                .map(|n| (p, n, constant.clone()))
                         }
                         _ => None,
                     }

@@ -106,7 +106,10 @@ impl Importer {
             .filter(|n| !n.is_empty())
             .ok_or_else(|| self.node_err(node, format!("input {i} is missing")))?;
         self.names.get(name).ok_or_else(|| {
-            self.node_err(node, format!("input '{name}' is defined by no initializer, graph input or earlier node"))
+            self.node_err(
+                node,
+                format!("input '{name}' is defined by no initializer, graph input or earlier node"),
+            )
         })
     }
 
@@ -120,7 +123,10 @@ impl Importer {
     fn dyn_input(&self, node: &pb::NodeProto, i: usize) -> Result<ValueId> {
         match self.input(node, i)? {
             Val::Dyn(v) => Ok(*v),
-            Val::Const(_) => Err(self.node_err(node, format!("input {i} is a constant; zkinfer expects the model's data here"))),
+            Val::Const(_) => Err(self.node_err(
+                node,
+                format!("input {i} is a constant; zkinfer expects the model's data here"),
+            )),
         }
     }
 
@@ -143,15 +149,36 @@ impl Importer {
     }
 
     /// Adds a dynamic node with the given output shape.
-    fn push(&mut self, node: &pb::NodeProto, op: Op, inputs: Vec<ValueId>, shape: Vec<usize>) -> Result<()> {
+    fn push(
+        &mut self,
+        node: &pb::NodeProto,
+        op: Op,
+        inputs: Vec<ValueId>,
+        shape: Vec<usize>,
+    ) -> Result<()> {
         let name = self.output_name(node)?.to_string();
         if Tensor::numel(&shape) == 0 {
-            return Err(self.node_err(node, format!("output '{name}' has a 0-sized shape {shape:?}")));
+            return Err(self.node_err(
+                node,
+                format!("output '{name}' has a 0-sized shape {shape:?}"),
+            ));
         }
         let output = self.graph.values.len();
-        self.graph.values.push(ValueInfo { name: name.clone(), shape });
-        let node_name = if node.name.is_empty() { name.clone() } else { node.name.clone() };
-        self.graph.nodes.push(Node { name: node_name, op, inputs, output });
+        self.graph.values.push(ValueInfo {
+            name: name.clone(),
+            shape,
+        });
+        let node_name = if node.name.is_empty() {
+            name.clone()
+        } else {
+            node.name.clone()
+        };
+        self.graph.nodes.push(Node {
+            name: node_name,
+            op,
+            inputs,
+            output,
+        });
         self.names.insert(name, Val::Dyn(output));
         Ok(())
     }
@@ -163,33 +190,54 @@ impl Importer {
 
 /// Reads an ONNX model into the IR. Every unsupported op of the model is listed at once.
 pub fn load(path: &Path) -> Result<Graph> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let model = tract_onnx::onnx()
         .proto_model_for_read(&mut bytes.as_slice())
-        .map_err(|e| Error::NotOnnx { path: path.to_path_buf(), reason: format!("{e:#}") })?;
+        .map_err(|e| Error::NotOnnx {
+            path: path.to_path_buf(),
+            reason: format!("{e:#}"),
+        })?;
     let graph = model
         .graph
         .as_ref()
         .filter(|g| !g.node.is_empty() || !g.output.is_empty())
-        .ok_or_else(|| Error::NotOnnx { path: path.to_path_buf(), reason: "it holds no graph".into() })?;
+        .ok_or_else(|| Error::NotOnnx {
+            path: path.to_path_buf(),
+            reason: "it holds no graph".into(),
+        })?;
 
     let unsupported: Vec<String> = graph
         .node
         .iter()
         .filter(|n| ops::converter(n).is_none())
         .map(|n| {
-            let dom = if n.domain.is_empty() { String::new() } else { format!("{}.", n.domain) };
+            let dom = if n.domain.is_empty() {
+                String::new()
+            } else {
+                format!("{}.", n.domain)
+            };
             format!("{dom}{} (node '{}')", n.op_type, n.name)
         })
         .collect();
     if !unsupported.is_empty() {
-        return Err(Error::Unsupported { path: path.to_path_buf(), ops: unsupported });
+        return Err(Error::Unsupported {
+            path: path.to_path_buf(),
+            ops: unsupported,
+        });
     }
 
     let mut imp = Importer {
         path: path.to_path_buf(),
         names: HashMap::new(),
-        graph: Graph { values: vec![], inputs: vec![], nodes: vec![], outputs: vec![] },
+        graph: Graph {
+            values: vec![],
+            inputs: vec![],
+            nodes: vec![],
+            outputs: vec![],
+        },
     };
     for init in &graph.initializer {
         let t = proto::tensor(init).map_err(|reason| Error::Graph {
@@ -207,12 +255,18 @@ pub fn load(path: &Path) -> Result<Graph> {
             reason: format!("graph input '{}': {reason}", input.name),
         })?;
         let v = imp.graph.values.len();
-        imp.graph.values.push(ValueInfo { name: input.name.clone(), shape });
+        imp.graph.values.push(ValueInfo {
+            name: input.name.clone(),
+            shape,
+        });
         imp.graph.inputs.push(v);
         imp.names.insert(input.name.clone(), Val::Dyn(v));
     }
     if imp.graph.inputs.is_empty() {
-        return Err(Error::Graph { path: path.to_path_buf(), reason: "the model has no (non-constant) input".into() });
+        return Err(Error::Graph {
+            path: path.to_path_buf(),
+            reason: "the model has no (non-constant) input".into(),
+        });
     }
     for node in &graph.node {
         let convert = ops::converter(node).expect("checked above");
@@ -224,7 +278,10 @@ pub fn load(path: &Path) -> Result<Graph> {
             Some(Val::Const(_)) => {
                 return Err(Error::Graph {
                     path: path.to_path_buf(),
-                    reason: format!("output '{}' is a constant: it does not depend on the input", out.name),
+                    reason: format!(
+                        "output '{}' is a constant: it does not depend on the input",
+                        out.name
+                    ),
                 })
             }
             None => {

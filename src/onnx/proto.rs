@@ -22,7 +22,10 @@ pub fn tensor(t: &pb::TensorProto) -> Result<Tensor, String> {
     let n: usize = shape.iter().product();
     let raw = &t.raw_data;
     let data: Vec<f64> = match t.data_type {
-        FLOAT if !raw.is_empty() => raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64).collect(),
+        FLOAT if !raw.is_empty() => raw
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
+            .collect(),
         FLOAT => t.float_data.iter().map(|&x| x as f64).collect(),
         DOUBLE if !raw.is_empty() => raw
             .chunks_exact(8)
@@ -34,12 +37,22 @@ pub fn tensor(t: &pb::TensorProto) -> Result<Tensor, String> {
             .map(|c| i64::from_le_bytes(c.try_into().expect("chunk of 8")) as f64)
             .collect(),
         INT64 => t.int64_data.iter().map(|&x| x as f64).collect(),
-        INT32 if !raw.is_empty() => raw.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64).collect(),
+        INT32 if !raw.is_empty() => raw
+            .chunks_exact(4)
+            .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
+            .collect(),
         INT32 => t.int32_data.iter().map(|&x| x as f64).collect(),
-        other => return Err(format!("data type {other} is not supported (use float32, float64, int32 or int64)")),
+        other => {
+            return Err(format!(
+                "data type {other} is not supported (use float32, float64, int32 or int64)"
+            ))
+        }
     };
     if data.len() != n {
-        return Err(format!("holds {} values but its shape {shape:?} needs {n}", data.len()));
+        return Err(format!(
+            "holds {} values but its shape {shape:?} needs {n}",
+            data.len()
+        ));
     }
     if let Some(x) = data.iter().find(|x| !x.is_finite()) {
         return Err(format!("holds a non-finite value ({x})"));
@@ -55,9 +68,15 @@ pub fn value_shape(v: &pb::ValueInfoProto) -> Result<Vec<usize>, String> {
         return Err("has no tensor type".into());
     };
     if tt.elem_type != FLOAT && tt.elem_type != DOUBLE {
-        return Err(format!("element type {} is not float; zkinfer proves float models", tt.elem_type));
+        return Err(format!(
+            "element type {} is not float; zkinfer proves float models",
+            tt.elem_type
+        ));
     }
-    let shape = tt.shape.as_ref().ok_or("has no shape; re-export with a static input shape")?;
+    let shape = tt
+        .shape
+        .as_ref()
+        .ok_or("has no shape; re-export with a static input shape")?;
     let dims = shape
         .dim
         .iter()

@@ -17,18 +17,32 @@ pub struct FloatModel {
 impl FloatModel {
     /// Loads the model with the given static input shapes.
     pub fn load(path: &Path, input_shapes: &[Vec<usize>]) -> Result<Self> {
-        let err = |e: TractError| Error::Tract { path: path.to_path_buf(), reason: format!("{e:#}") };
+        let err = |e: TractError| Error::Tract {
+            path: path.to_path_buf(),
+            reason: format!("{e:#}"),
+        };
         let mut model = tract_onnx::onnx().model_for_path(path).map_err(err)?;
         for (i, s) in input_shapes.iter().enumerate() {
             model = model.with_input_fact(i, f32::fact(s).into()).map_err(err)?;
         }
-        let plan = model.into_optimized().map_err(err)?.into_runnable().map_err(err)?;
-        Ok(Self { path: path.to_path_buf(), plan, shapes: input_shapes.to_vec() })
+        let plan = model
+            .into_optimized()
+            .map_err(err)?
+            .into_runnable()
+            .map_err(err)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            plan,
+            shapes: input_shapes.to_vec(),
+        })
     }
 
     /// Runs one inference on flattened inputs; returns flattened outputs.
     pub fn run(&self, inputs: &[Vec<f64>]) -> Result<Vec<Vec<f64>>> {
-        let err = |e: TractError| Error::Tract { path: self.path.clone(), reason: format!("{e:#}") };
+        let err = |e: TractError| Error::Tract {
+            path: self.path.clone(),
+            reason: format!("{e:#}"),
+        };
         let tensors = inputs
             .iter()
             .zip(&self.shapes)
@@ -43,7 +57,11 @@ impl FloatModel {
         outs.iter()
             .map(|t| {
                 let t = t.cast_to::<f32>().map_err(err)?;
-                Ok(t.to_plain_array_view::<f32>().map_err(err)?.iter().map(|&x| x as f64).collect())
+                Ok(t.to_plain_array_view::<f32>()
+                    .map_err(err)?
+                    .iter()
+                    .map(|&x| x as f64)
+                    .collect())
             })
             .collect()
     }

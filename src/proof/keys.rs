@@ -14,10 +14,19 @@ use crate::artifacts::write_atomic;
 use crate::circuit::{BaseCircuitBuilder, BaseCircuitParams, Bn256, Fr, G1Affine};
 
 /// Generates the verifying and proving keys of `circuit`.
-pub fn keygen<C: Circuit<Fr>>(params: &ParamsKZG<Bn256>, circuit: &C) -> Result<ProvingKey<G1Affine>> {
+pub fn keygen<C: Circuit<Fr>>(
+    params: &ParamsKZG<Bn256>,
+    circuit: &C,
+) -> Result<ProvingKey<G1Affine>> {
     guarded("key generation", || {
-        let vk = keygen_vk(params, circuit).map_err(|e| Error::Halo2 { stage: "verifying key generation", reason: format!("{e:?}") })?;
-        keygen_pk(params, vk, circuit).map_err(|e| Error::Halo2 { stage: "proving key generation", reason: format!("{e:?}") })
+        let vk = keygen_vk(params, circuit).map_err(|e| Error::Halo2 {
+            stage: "verifying key generation",
+            reason: format!("{e:?}"),
+        })?;
+        keygen_pk(params, vk, circuit).map_err(|e| Error::Halo2 {
+            stage: "proving key generation",
+            reason: format!("{e:?}"),
+        })
     })
 }
 
@@ -33,11 +42,17 @@ pub fn vk_digest(vk: &VerifyingKey<G1Affine>) -> String {
 
 /// Writes a key (proving or verifying) atomically.
 pub fn write_key(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_atomic(path, bytes).map_err(|source| Error::Io { path: path.to_path_buf(), source })
+    write_atomic(path, bytes).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 fn read_bytes(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })
+    std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Reads a proving key written by [`write_key`].
@@ -45,7 +60,10 @@ pub fn read_pk(path: &Path, params: BaseCircuitParams) -> Result<ProvingKey<G1Af
     let bytes = read_bytes(path)?;
     guarded("reading the proving key", || {
         ProvingKey::from_bytes::<BaseCircuitBuilder<Fr>>(&bytes, SerdeFormat::RawBytes, params)
-            .map_err(|source| Error::Io { path: path.to_path_buf(), source })
+            .map_err(|source| Error::Io {
+                path: path.to_path_buf(),
+                source,
+            })
     })
 }
 
@@ -54,6 +72,9 @@ pub fn read_vk(path: &Path, params: BaseCircuitParams) -> Result<VerifyingKey<G1
     let bytes = read_bytes(path)?;
     guarded("reading the verifying key", || {
         VerifyingKey::from_bytes::<BaseCircuitBuilder<Fr>>(&bytes, SerdeFormat::RawBytes, params)
-            .map_err(|source| Error::Io { path: path.to_path_buf(), source })
+            .map_err(|source| Error::Io {
+                path: path.to_path_buf(),
+                source,
+            })
     })
 }

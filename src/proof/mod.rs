@@ -79,7 +79,14 @@ pub fn prove<C: Circuit<Fr>>(
 ) -> Result<Vec<u8>> {
     let proof = guarded("proving", || {
         let mut transcript = TranscriptWriterBuffer::<_, G1Affine, _>::init(Vec::new());
-        create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, _, _, EvmTranscript<_, _, _, _>, _>(
+        create_proof::<
+            KZGCommitmentScheme<Bn256>,
+            ProverSHPLONK<'_, Bn256>,
+            _,
+            _,
+            EvmTranscript<_, _, _, _>,
+            _,
+        >(
             params,
             pk,
             &[circuit],
@@ -87,7 +94,10 @@ pub fn prove<C: Circuit<Fr>>(
             OsRng,
             &mut transcript,
         )
-        .map_err(|e| Error::Halo2 { stage: "proving", reason: format!("{e:?}") })?;
+        .map_err(|e| Error::Halo2 {
+            stage: "proving",
+            reason: format!("{e:?}"),
+        })?;
         Ok(transcript.finalize())
     })?;
     if !verify(params, pk.get_vk(), instances, &proof) {
@@ -97,12 +107,23 @@ pub fn prove<C: Circuit<Fr>>(
 }
 
 /// Verifies a proof natively. Any malformed proof is simply invalid.
-pub fn verify(params: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>, instances: &[Fr], proof: &[u8]) -> bool {
+pub fn verify(
+    params: &ParamsKZG<Bn256>,
+    vk: &VerifyingKey<G1Affine>,
+    instances: &[Fr],
+    proof: &[u8],
+) -> bool {
     let run = || {
         let mut cursor = std::io::Cursor::new(proof);
         let mut transcript = TranscriptReadBuffer::<_, G1Affine, _>::init(&mut cursor);
         let strategy = SingleStrategy::new(params.verifier_params());
-        let ok = verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<'_, Bn256>, _, EvmTranscript<_, _, _, _>, _>(
+        let ok = verify_proof::<
+            KZGCommitmentScheme<Bn256>,
+            VerifierSHPLONK<'_, Bn256>,
+            _,
+            EvmTranscript<_, _, _, _>,
+            _,
+        >(
             params.verifier_params(),
             vk,
             strategy,

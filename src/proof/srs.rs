@@ -59,9 +59,19 @@ pub fn write_srs(params: &ParamsKZG<Bn256>, path: &Path, insecure: bool) -> Resu
     let mut buf = Vec::with_capacity(raw_size(params.k()) as usize);
     params
         .write_custom(&mut buf, SerdeFormat::RawBytes)
-        .map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
-    write_atomic(path, &buf).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
-    let meta = SrsMeta { insecure, generated_by: format!("zkinfer {}", env!("CARGO_PKG_VERSION")), logrows: params.k() };
+        .map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    write_atomic(path, &buf).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let meta = SrsMeta {
+        insecure,
+        generated_by: format!("zkinfer {}", env!("CARGO_PKG_VERSION")),
+        logrows: params.k(),
+    };
     let mp = meta_path(path);
     write_json_atomic(&mp, &meta).map_err(|source| Error::Io { path: mp, source })?;
     Ok(SrsInfo {
@@ -75,11 +85,24 @@ pub fn write_srs(params: &ParamsKZG<Bn256>, path: &Path, insecure: bool) -> Resu
 /// Loads an SRS in halo2's raw format, checks its size, points and pairing consistency, and
 /// downsizes it to `k`. A file without zkinfer's sidecar is taken as the user's trusted SRS.
 pub fn load_srs(path: &Path, k: u32) -> Result<(ParamsKZG<Bn256>, SrsInfo)> {
-    let err = |reason: String| Error::Srs { path: path.to_path_buf(), reason };
-    let mut f = std::fs::File::open(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
-    let len = f.metadata().map_err(|source| Error::Io { path: path.to_path_buf(), source })?.len();
+    let err = |reason: String| Error::Srs {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let mut f = std::fs::File::open(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let len = f
+        .metadata()
+        .map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .len();
     let mut head = [0u8; 4];
-    f.read_exact(&mut head).map_err(|_| err("file is too short to be an SRS".into()))?;
+    f.read_exact(&mut head)
+        .map_err(|_| err("file is too short to be an SRS".into()))?;
     let file_k = u32::from_le_bytes(head);
     if file_k > 28 || raw_size(file_k) != len {
         return Err(err(format!(
@@ -92,15 +115,23 @@ pub fn load_srs(path: &Path, k: u32) -> Result<(ParamsKZG<Bn256>, SrsInfo)> {
             "has logrows {file_k}, the circuit needs {k}; give an SRS with logrows >= {k} (zkinfer srs --logrows {k} --out FILE)"
         )));
     }
-    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let sha256 = hex::encode(Sha256::digest(&bytes));
-    let mut params = ParamsKZG::<Bn256>::read_custom(&mut BufReader::new(bytes.as_slice()), SerdeFormat::RawBytes)
-        .map_err(|e| err(format!("invalid curve points: {e}")))?;
+    let mut params = ParamsKZG::<Bn256>::read_custom(
+        &mut BufReader::new(bytes.as_slice()),
+        SerdeFormat::RawBytes,
+    )
+    .map_err(|e| err(format!("invalid curve points: {e}")))?;
     drop(bytes);
     // [s]G1 paired with G2 must equal G1 paired with [s]G2.
     let g = params.get_g();
     if g.len() < 2 || Bn256::pairing(&g[1], &params.g2()) != Bn256::pairing(&g[0], &params.s_g2()) {
-        return Err(err("its G1 and G2 powers do not match (pairing check failed): the file is corrupt".into()));
+        return Err(err(
+            "its G1 and G2 powers do not match (pairing check failed): the file is corrupt".into(),
+        ));
     }
     if file_k > k {
         params.downsize(k);
@@ -108,5 +139,13 @@ pub fn load_srs(path: &Path, k: u32) -> Result<(ParamsKZG<Bn256>, SrsInfo)> {
     let insecure = read_json_opt::<SrsMeta>(&meta_path(path))
         .map_err(|e| err(format!("unreadable metadata sidecar: {e}")))?
         .is_some_and(|m| m.insecure);
-    Ok((params, SrsInfo { logrows: k, sha256, insecure, source: path.display().to_string() }))
+    Ok((
+        params,
+        SrsInfo {
+            logrows: k,
+            sha256,
+            insecure,
+            source: path.display().to_string(),
+        },
+    ))
 }

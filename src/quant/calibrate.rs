@@ -22,7 +22,13 @@ pub struct QuantConfig {
 
 impl Default for QuantConfig {
     fn default() -> Self {
-        Self { act_bits: 32, max_act_frac_bits: 16, weight_bits: 24, max_weight_frac_bits: 16, headroom: 4.0 }
+        Self {
+            act_bits: 32,
+            max_act_frac_bits: 16,
+            weight_bits: 24,
+            max_weight_frac_bits: 16,
+            headroom: 4.0,
+        }
     }
 }
 
@@ -48,7 +54,12 @@ pub fn quantize(graph: &Graph, samples: &[Vec<Vec<f64>>], cfg: &QuantConfig) -> 
     }
     let mut exp: Vec<Option<i32>> = vec![None; graph.values.len()];
     for &v in &graph.inputs {
-        exp[v] = Some(exponent(max_abs[v], cfg.act_bits, cfg.headroom, cfg.max_act_frac_bits));
+        exp[v] = Some(exponent(
+            max_abs[v],
+            cfg.act_bits,
+            cfg.headroom,
+            cfg.max_act_frac_bits,
+        ));
     }
     let mut nodes = Vec::with_capacity(graph.nodes.len());
     for node in &graph.nodes {
@@ -57,7 +68,13 @@ pub fn quantize(graph: &Graph, samples: &[Vec<Vec<f64>>], cfg: &QuantConfig) -> 
             Op::Linear { weight, bias } => {
                 let wmax = weight.data.iter().fold(0f64, |m, x| m.max(x.abs()));
                 let ew = exponent(wmax, cfg.weight_bits, 1.0, cfg.max_weight_frac_bits);
-                let ey = exponent(max_abs[node.output], cfg.act_bits, cfg.headroom, cfg.max_act_frac_bits).min(ex + ew);
+                let ey = exponent(
+                    max_abs[node.output],
+                    cfg.act_bits,
+                    cfg.headroom,
+                    cfg.max_act_frac_bits,
+                )
+                .min(ex + ew);
                 let out = weight.shape[0];
                 let bias = match bias {
                     Some(b) => b.iter().map(|&x| to_fixed(x, ex + ew)).collect(),
@@ -66,26 +83,44 @@ pub fn quantize(graph: &Graph, samples: &[Vec<Vec<f64>>], cfg: &QuantConfig) -> 
                 let op = QOp::Linear {
                     out,
                     inp: weight.shape[1],
-                    weight: weight.data.iter().map(|&x| to_fixed(x, ew) as i64).collect(),
+                    weight: weight
+                        .data
+                        .iter()
+                        .map(|&x| to_fixed(x, ew) as i64)
+                        .collect(),
                     weight_exp: ew,
                     bias,
                     shift: (ex + ew - ey) as u32,
                 };
                 (op, ey)
             }
-            Op::AddConst { constant } => {
-                (QOp::AddConst { constant: constant.iter().map(|&c| to_fixed(c, ex) as i64).collect() }, ex)
-            }
+            Op::AddConst { constant } => (
+                QOp::AddConst {
+                    constant: constant.iter().map(|&c| to_fixed(c, ex) as i64).collect(),
+                },
+                ex,
+            ),
             Op::Add => {
                 let eb = exp[node.inputs[1]].expect("quantized before use");
                 let ey = ex.max(eb);
-                (QOp::Add { shift_a: (ey - ex) as u32, shift_b: (ey - eb) as u32 }, ey)
+                (
+                    QOp::Add {
+                        shift_a: (ey - ex) as u32,
+                        shift_b: (ey - eb) as u32,
+                    },
+                    ey,
+                )
             }
             Op::Relu => (QOp::Relu, ex),
             Op::Reshape => (QOp::Reshape, ex),
         };
         exp[node.output] = Some(ey);
-        nodes.push(QNode { name: node.name.clone(), op, inputs: node.inputs.clone(), output: node.output });
+        nodes.push(QNode {
+            name: node.name.clone(),
+            op,
+            inputs: node.inputs.clone(),
+            output: node.output,
+        });
     }
     let values = graph
         .values

@@ -28,7 +28,11 @@ pub struct Trace {
 impl Trace {
     /// The model outputs, flattened in order.
     pub fn outputs(&self, model: &QuantModel) -> Vec<i128> {
-        model.outputs.iter().flat_map(|&v| self.values[v].iter().copied()).collect()
+        model
+            .outputs
+            .iter()
+            .flat_map(|&v| self.values[v].iter().copied())
+            .collect()
     }
 }
 
@@ -53,7 +57,14 @@ impl QuantModel {
         for node in &self.nodes {
             let x = &values[node.inputs[0]];
             let (y, t): (Vec<i128>, NodeTrace) = match &node.op {
-                QOp::Linear { out, inp, weight, bias, shift, .. } => {
+                QOp::Linear {
+                    out,
+                    inp,
+                    weight,
+                    bias,
+                    shift,
+                    ..
+                } => {
                     let rows = x.len() / inp;
                     let mut acc = Vec::with_capacity(rows * out);
                     for m in 0..rows {
@@ -68,11 +79,17 @@ impl QuantModel {
                     (y, NodeTrace::Linear { acc, rem })
                 }
                 QOp::AddConst { constant } => (
-                    x.iter().enumerate().map(|(i, a)| a + constant[i % constant.len()] as i128).collect(),
+                    x.iter()
+                        .enumerate()
+                        .map(|(i, a)| a + constant[i % constant.len()] as i128)
+                        .collect(),
                     NodeTrace::Plain,
                 ),
                 QOp::Add { shift_a, shift_b } => (
-                    x.iter().zip(&values[node.inputs[1]]).map(|(a, b)| (a << shift_a) + (b << shift_b)).collect(),
+                    x.iter()
+                        .zip(&values[node.inputs[1]])
+                        .map(|(a, b)| (a << shift_a) + (b << shift_b))
+                        .collect(),
                     NodeTrace::Plain,
                 ),
                 QOp::Relu => (x.iter().map(|&a| a.max(0)).collect(), NodeTrace::Plain),
@@ -91,7 +108,12 @@ impl QuantModel {
     pub fn output_floats(&self, trace: &Trace) -> Vec<Vec<f64>> {
         self.outputs
             .iter()
-            .map(|&v| trace.values[v].iter().map(|&q| super::to_float(q, self.values[v].exp)).collect())
+            .map(|&v| {
+                trace.values[v]
+                    .iter()
+                    .map(|&q| super::to_float(q, self.values[v].exp))
+                    .collect()
+            })
             .collect()
     }
 }

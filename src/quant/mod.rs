@@ -174,7 +174,9 @@ impl QuantModel {
             .zip(&self.inputs)
             .map(|(data, &v)| {
                 let exp = self.values[v].exp;
-                data.iter().map(|&x| self.check_range("input", v, to_fixed(x, exp))).collect()
+                data.iter()
+                    .map(|&x| self.check_range("input", v, to_fixed(x, exp)))
+                    .collect()
             })
             .collect()
     }
@@ -209,7 +211,10 @@ mod tests {
             for d in 0..6u32 {
                 let (y, r) = rescale(acc, d);
                 assert!((0..(1i128 << d)).contains(&r));
-                assert_eq!(y * (1i128 << d) + r, acc + if d == 0 { 0 } else { 1i128 << (d - 1) });
+                assert_eq!(
+                    y * (1i128 << d) + r,
+                    acc + if d == 0 { 0 } else { 1i128 << (d - 1) }
+                );
                 let exact = acc as f64 / 2f64.powi(d as i32);
                 assert_eq!(y as f64, (exact + 0.5).floor(), "acc {acc} d {d}");
             }
@@ -222,7 +227,11 @@ impl QuantModel {
     pub fn check_inputs(&self, inputs: &[Vec<f64>]) -> Result<()> {
         use crate::graph::Error as G;
         if inputs.len() != self.inputs.len() {
-            return Err(G::InputCount { got: inputs.len(), expected: self.inputs.len() }.into());
+            return Err(G::InputCount {
+                got: inputs.len(),
+                expected: self.inputs.len(),
+            }
+            .into());
         }
         for (index, (data, &v)) in inputs.iter().zip(&self.inputs).enumerate() {
             let info = &self.values[v];
@@ -236,8 +245,14 @@ impl QuantModel {
                 }
                 .into());
             }
-            if let Some((position, &value)) = data.iter().enumerate().find(|(_, x)| !x.is_finite()) {
-                return Err(G::NonFinite { index, position, value }.into());
+            if let Some((position, &value)) = data.iter().enumerate().find(|(_, x)| !x.is_finite())
+            {
+                return Err(G::NonFinite {
+                    index,
+                    position,
+                    value,
+                }
+                .into());
             }
         }
         Ok(())

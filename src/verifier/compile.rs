@@ -61,20 +61,33 @@ pub struct Compiled {
 /// metadata hash, so the bytecode depends only on the sources).
 pub fn compile(verifier_src: &str, wrapper_src: &str, solc_path: &Path) -> Result<Compiled> {
     let solc_name = solc_path.display().to_string();
-    let err = |reason: String| Error::Compile { solc: solc_name.clone(), reason };
+    let err = |reason: String| Error::Compile {
+        solc: solc_name.clone(),
+        reason,
+    };
     let solc = Solc::new(solc_path).map_err(|e| err(format!("cannot run it: {e}")))?;
     let mut sources = BTreeMap::new();
-    sources.insert(PathBuf::from("Halo2Verifier.sol"), Source::new(verifier_src));
-    sources.insert(PathBuf::from("ZkinferVerifier.sol"), Source::new(wrapper_src));
+    sources.insert(
+        PathBuf::from("Halo2Verifier.sol"),
+        Source::new(verifier_src),
+    );
+    sources.insert(
+        PathBuf::from("ZkinferVerifier.sol"),
+        Source::new(wrapper_src),
+    );
     let mut settings = Settings::default();
     settings.optimizer.enabled = Some(false);
     settings.metadata = Some(foundry_compilers::artifacts::SettingsMetadata::new(
         foundry_compilers::artifacts::BytecodeHash::None,
         false,
     ));
-    let input = SolcInput::new(SolcLanguage::Solidity, sources.into(), settings).sanitized(&solc.version);
-    let raw = solc.compile_output(&input).map_err(|e| err(e.to_string()))?;
-    let out: serde_json::Value = serde_json::from_slice(&raw).map_err(|e| err(format!("unreadable output: {e}")))?;
+    let input =
+        SolcInput::new(SolcLanguage::Solidity, sources.into(), settings).sanitized(&solc.version);
+    let raw = solc
+        .compile_output(&input)
+        .map_err(|e| err(e.to_string()))?;
+    let out: serde_json::Value =
+        serde_json::from_slice(&raw).map_err(|e| err(format!("unreadable output: {e}")))?;
     let errors: Vec<String> = out["errors"]
         .as_array()
         .map(|a| {
@@ -89,10 +102,15 @@ pub fn compile(verifier_src: &str, wrapper_src: &str, solc_path: &Path) -> Resul
     }
     let get = |file: &str, name: &str| -> Result<CompiledContract> {
         let c = &out["contracts"][file][name];
-        let hexs = |v: &serde_json::Value| v.as_str().filter(|s| !s.is_empty()).map(|s| format!("0x{s}"));
+        let hexs = |v: &serde_json::Value| {
+            v.as_str()
+                .filter(|s| !s.is_empty())
+                .map(|s| format!("0x{s}"))
+        };
         Ok(CompiledContract {
             abi: c["abi"].clone(),
-            bytecode: hexs(&c["evm"]["bytecode"]["object"]).ok_or_else(|| err(format!("no bytecode for {name}")))?,
+            bytecode: hexs(&c["evm"]["bytecode"]["object"])
+                .ok_or_else(|| err(format!("no bytecode for {name}")))?,
             deployed_bytecode: hexs(&c["evm"]["deployedBytecode"]["object"])
                 .ok_or_else(|| err(format!("no runtime bytecode for {name}")))?,
             immutable_offsets: c["evm"]["deployedBytecode"]["immutableReferences"]

@@ -35,16 +35,29 @@ pub struct EvmRun {
 /// Deploys the compiled verifier and wrapper in a fresh in-memory EVM, then calls the wrapper
 /// with each calldata in turn.
 pub fn evm_verify(contracts: &Compiled, calldatas: &[Vec<u8>]) -> Result<EvmRun> {
-    let mut evm = Context::mainnet().with_db(InMemoryDB::default()).build_mainnet();
+    let mut evm = Context::mainnet()
+        .with_db(InMemoryDB::default())
+        .build_mainnet();
     let mut nonce = 0u64;
     let mut tx = |kind: TxKind, data: Vec<u8>| {
-        let t = TxEnv { gas_limit: 30_000_000, kind, data: data.into(), nonce, ..Default::default() };
+        let t = TxEnv {
+            gas_limit: 30_000_000,
+            kind,
+            data: data.into(),
+            nonce,
+            ..Default::default()
+        };
         nonce += 1;
-        evm.transact_commit(t).map_err(|e| Error::Evm(format!("{e:?}")))
+        evm.transact_commit(t)
+            .map_err(|e| Error::Evm(format!("{e:?}")))
     };
     let mut deploy = |code: Vec<u8>| -> Result<(Address, u64)> {
         match tx(TxKind::Create, code)? {
-            ExecutionResult::Success { output: Output::Create(_, Some(addr)), gas_used, .. } => Ok((addr, gas_used)),
+            ExecutionResult::Success {
+                output: Output::Create(_, Some(addr)),
+                gas_used,
+                ..
+            } => Ok((addr, gas_used)),
             other => Err(Error::Evm(format!("deployment failed: {other:?}"))),
         }
     };
@@ -56,10 +69,24 @@ pub fn evm_verify(contracts: &Compiled, calldatas: &[Vec<u8>]) -> Result<EvmRun>
     let mut calls = Vec::with_capacity(calldatas.len());
     for data in calldatas {
         let call = match tx(TxKind::Call(wrapper), data.clone())? {
-            ExecutionResult::Success { output, gas_used, .. } => EvmCall { accepted: decode_bool(output.data()), gas_used },
-            ExecutionResult::Revert { gas_used, .. } | ExecutionResult::Halt { gas_used, .. } => EvmCall { accepted: false, gas_used },
+            ExecutionResult::Success {
+                output, gas_used, ..
+            } => EvmCall {
+                accepted: decode_bool(output.data()),
+                gas_used,
+            },
+            ExecutionResult::Revert { gas_used, .. } | ExecutionResult::Halt { gas_used, .. } => {
+                EvmCall {
+                    accepted: false,
+                    gas_used,
+                }
+            }
         };
         calls.push(call);
     }
-    Ok(EvmRun { verifier_deploy_gas, wrapper_deploy_gas, calls })
+    Ok(EvmRun {
+        verifier_deploy_gas,
+        wrapper_deploy_gas,
+        calls,
+    })
 }

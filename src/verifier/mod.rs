@@ -7,7 +7,7 @@ mod evm;
 mod solidity;
 
 pub use calldata::{decode_bool, encode_verify_call, instance_word, verify_selector};
-pub use compile::{compile, CompiledContract, Compiled};
+pub use compile::{compile, Compiled, CompiledContract};
 pub use evm::{evm_verify, EvmCall, EvmRun};
 pub use solidity::{halo2_verifier_source, wrapper_source};
 

@@ -21,17 +21,27 @@ use crate::circuit::{Bn256, Fr, G1Affine};
 /// Generates the halo2 verifier (Yul inside Solidity, verifying key baked in) for a circuit
 /// with one instance column of `num_instances` values. Its calldata is the instances as 32-byte
 /// words followed by the proof; it reverts on an invalid proof.
-pub fn halo2_verifier_source(params: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>, num_instances: usize) -> Result<String> {
+pub fn halo2_verifier_source(
+    params: &ParamsKZG<Bn256>,
+    vk: &VerifyingKey<G1Affine>,
+    num_instances: usize,
+) -> Result<String> {
     let run = || -> Result<String> {
-        let protocol = compile(params, vk, Config::kzg().with_num_instance(vec![num_instances]));
+        let protocol = compile(
+            params,
+            vk,
+            Config::kzg().with_num_instance(vec![num_instances]),
+        );
         let dk: KzgDecidingKey<Bn256> = (params.get_g()[0], params.g2(), params.s_g2()).into();
         let loader = EvmLoader::new::<Fq, Fr>();
         let protocol = protocol.loaded(&loader);
         let mut transcript = EvmTranscript::<_, Rc<EvmLoader>, _, _>::new(&loader);
         let instances = transcript.load_instances(vec![num_instances]);
-        let proof = PlonkVerifier::<SHPLONK>::read_proof(&dk, &protocol, &instances, &mut transcript)
+        let proof =
+            PlonkVerifier::<SHPLONK>::read_proof(&dk, &protocol, &instances, &mut transcript)
+                .map_err(|e| Error::Generate(format!("{e:?}")))?;
+        PlonkVerifier::<SHPLONK>::verify(&dk, &protocol, &instances, &proof)
             .map_err(|e| Error::Generate(format!("{e:?}")))?;
-        PlonkVerifier::<SHPLONK>::verify(&dk, &protocol, &instances, &proof).map_err(|e| Error::Generate(format!("{e:?}")))?;
         Ok(loader.solidity_code())
     };
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))

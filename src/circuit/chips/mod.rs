@@ -16,7 +16,12 @@ use halo2_base::utils::ScalarField;
 use halo2_base::{AssignedValue, Context, QuantumCell::Constant};
 
 /// Constrains `a` to the signed range `[-2^(bits-1), 2^(bits-1))`.
-pub fn range_check_signed<F: ScalarField>(range: &RangeChip<F>, ctx: &mut Context<F>, a: AssignedValue<F>, bits: u32) {
+pub fn range_check_signed<F: ScalarField>(
+    range: &RangeChip<F>,
+    ctx: &mut Context<F>,
+    a: AssignedValue<F>,
+    bits: u32,
+) {
     let offset = F::from_u128(1u128 << (bits - 1));
     let shifted = range.gate().add(ctx, a, Constant(offset));
     range.range_check(ctx, shifted, bits as usize);

@@ -2,7 +2,10 @@
 
 use halo2_base::gates::{GateInstructions, RangeChip, RangeInstructions};
 use halo2_base::utils::ScalarField;
-use halo2_base::{AssignedValue, Context, QuantumCell::{Constant, Existing, Witness}};
+use halo2_base::{
+    AssignedValue, Context,
+    QuantumCell::{Constant, Existing, Witness},
+};
 
 use super::range_check_signed;
 
@@ -10,7 +13,14 @@ use super::range_check_signed;
 pub trait RescaleInstructions<F: ScalarField> {
     /// Constrains and returns `y` with `acc + 2^(d-1) = y * 2^d + r`, `r` in `[0, 2^d)` and
     /// `y` in the signed `act_bits` range. `y` and `r` are the prover's witnesses.
-    fn rescale(&self, ctx: &mut Context<F>, acc: AssignedValue<F>, shift: u32, y: F, r: F) -> AssignedValue<F>;
+    fn rescale(
+        &self,
+        ctx: &mut Context<F>,
+        acc: AssignedValue<F>,
+        shift: u32,
+        y: F,
+        r: F,
+    ) -> AssignedValue<F>;
 }
 
 /// Rescale with a lookup-checked remainder.
@@ -28,7 +38,14 @@ impl<F: ScalarField> RescaleChip<F> {
 }
 
 impl<F: ScalarField> RescaleInstructions<F> for RescaleChip<F> {
-    fn rescale(&self, ctx: &mut Context<F>, acc: AssignedValue<F>, shift: u32, y: F, r: F) -> AssignedValue<F> {
+    fn rescale(
+        &self,
+        ctx: &mut Context<F>,
+        acc: AssignedValue<F>,
+        shift: u32,
+        y: F,
+        r: F,
+    ) -> AssignedValue<F> {
         if shift == 0 {
             range_check_signed(&self.range, ctx, acc, self.act_bits);
             return acc;
@@ -37,7 +54,10 @@ impl<F: ScalarField> RescaleInstructions<F> for RescaleChip<F> {
         let pow = F::from_u128(1u128 << shift);
         // One gate row: r + y * 2^d = acc + 2^(d-1).
         let shifted = self.range.gate().add(ctx, acc, Constant(half));
-        ctx.assign_region([Witness(r), Witness(y), Constant(pow), Existing(shifted)], [0]);
+        ctx.assign_region(
+            [Witness(r), Witness(y), Constant(pow), Existing(shifted)],
+            [0],
+        );
         let r_cell = ctx.get(-4);
         let y_cell = ctx.get(-3);
         self.range.range_check(ctx, r_cell, shift as usize);

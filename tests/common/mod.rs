@@ -1,0 +1,46 @@
+//! Shared helpers for the integration tests: fixture paths and one build per fixture.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use zkinfer::pipeline::{self, Build, BuildOptions, Quiet};
+use zkinfer::quant::QuantConfig;
+
+pub const FIXTURES: &[&str] = &["breast_cancer_mlp", "digits_mlp"];
+
+pub fn fixture(name: &str, file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/models")
+        .join(name)
+        .join(file)
+}
+
+/// A build directory per fixture, made once per test binary.
+pub fn built(name: &str) -> &'static Path {
+    static DIRS: OnceLock<std::sync::Mutex<std::collections::HashMap<String, &'static Path>>> =
+        OnceLock::new();
+    let map = DIRS.get_or_init(Default::default);
+    let mut m = map.lock().unwrap();
+    if let Some(p) = m.get(name) {
+        return p;
+    }
+    let tmp = Box::leak(Box::new(tempfile::tempdir().unwrap()));
+    let out = tmp.path().join("build");
+    let opts = BuildOptions {
+        model: fixture(name, "model.onnx"),
+        calibration: fixture(name, "calibration.jsonl"),
+        out: out.clone(),
+        srs: None,
+        force: false,
+        quant: QuantConfig::default(),
+    };
+    pipeline::build(&opts, &Quiet).unwrap_or_else(|e| panic!("build {name}: {e}"));
+    let leaked: &'static Path = Box::leak(out.into_boxed_path());
+    m.insert(name.to_string(), leaked);
+    leaked
+}
+
+pub fn open(name: &str) -> Build {
+    Build::open(built(name)).unwrap()
+}

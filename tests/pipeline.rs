@@ -1,0 +1,162 @@
+//! The real pipeline on every fixture: build -> prove -> verify natively -> verify in an
+//! in-process EVM, and every tampering rejected both natively and on the EVM.
+
+mod common;
+
+use common::{fixture, open, FIXTURES};
+use zkinfer::artifacts::{read_input, ProofFile};
+use zkinfer::pipeline::{self, Quiet};
+use zkinfer::verifier::encode_verify_call;
+
+/// BN254 scalar field modulus, big-endian.
+const R: [u8; 32] = [
+    0x30, 0x64, 0x4e, 0x72, 0xe1, 0x31, 0xa0, 0x29, 0xb8, 0x50, 0x45, 0xb6, 0x81, 0x81, 0x58, 0x5d,
+    0x28, 0x33, 0xe8, 0x48, 0x79, 0xb9, 0x70, 0x91, 0x43, 0xe1, 0xf5, 0x93, 0xf0, 0x00, 0x00, 0x01,
+];
+
+fn add_be(a: [u8; 32], b: [u8; 32]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    let mut carry = 0u16;
+    for i in (0..32).rev() {
+        let s = a[i] as u16 + b[i] as u16 + carry;
+        out[i] = s as u8;
+        carry = s >> 8;
+    }
+    out
+}
+
+fn prove(name: &str, dir: &std::path::Path) -> (ProofFile, std::path::PathBuf, Vec<Vec<f64>>) {
+    let build = open(name);
+    let inputs = read_input(&fixture(name, "input.json")).unwrap();
+    let path = dir.join("proof.json");
+    let report = pipeline::prove(&build, &inputs, &path, &Quiet).unwrap();
+    (ProofFile::read(&path).unwrap(), path, report.outputs)
+}
+
+#[test]
+fn outputs_match_the_float_model() {
+    for name in FIXTURES {
+        let tmp = tempfile::tempdir().unwrap();
+        let (_, _, outputs) = prove(name, tmp.path());
+        let expected: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(fixture(name, "expected.json")).unwrap())
+                .unwrap();
+        let expected: Vec<f64> = expected["outputs"][0]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert_eq!(outputs[0].len(), expected.len());
+        for (q, f) in outputs[0].iter().zip(&expected) {
+            assert!((q - f).abs() < 1e-2, "{name}: quantized {q} vs float {f}");
+        }
+        let build = open(name);
+        assert!(
+            build.settings.fidelity.max_abs_error_overall < 1e-2,
+            "{name}: {:?}",
+            build.settings.fidelity
+        );
+    }
+}
+
+#[test]
+fn valid_proofs_verify_natively_and_in_the_evm_and_tampering_is_rejected() {
+    for name in FIXTURES {
+        let tmp = tempfile::tempdir().unwrap();
+        let build = open(name);
+        let (pf, path, _) = prove(name, tmp.path());
+        assert_eq!(
+            pipeline::verify(&build, &pf, &path).unwrap(),
+            Ok(()),
+            "{name}: honest proof natively"
+        );
+
+        let (words, proof) = pipeline::verify_calldata(&pf, &path).unwrap();
+        assert!(
+            build.settings.verifier.verifier_runtime_bytes <= 24_576,
+            "{name}: verifier over EIP-170"
+        );
+
+        // Tampered calldatas, in order.
+        let mut flipped = proof.clone();
+        flipped[proof.len() / 2] ^= 1;
+        let mut changed = words.clone();
+        changed[0][31] ^= 1;
+        let mut plus_r = words.clone();
+        plus_r[0] = add_be(plus_r[0], R);
+        let mut trailing = encode_verify_call(&words, &proof);
+        trailing.extend_from_slice(&[0u8; 32]);
+        let mut longer_proof = proof.clone();
+        longer_proof.extend_from_slice(&[0u8; 32]);
+        let calls = vec![
+            encode_verify_call(&words, &proof),
+            encode_verify_call(&words, &flipped),
+            encode_verify_call(&changed, &proof),
+            encode_verify_call(&plus_r, &proof),
+            trailing,
+            encode_verify_call(&words, &longer_proof),
+            encode_verify_call(&words[..words.len() - 1], &proof),
+        ];
+        let run = pipeline::verify_in_evm(&build, &calls).unwrap();
+        let accepted: Vec<bool> = run.calls.iter().map(|c| c.accepted).collect();
+        assert_eq!(
+            accepted,
+            vec![true, false, false, false, false, false, false],
+            "{name}: EVM verdicts"
+        );
+        assert!(run.calls[0].gas_used > 100_000 && run.calls[0].gas_used < 1_000_000);
+
+        // The same tampering, natively through the proof file.
+        let tamper = |f: &dyn Fn(&mut ProofFile)| {
+            let mut bad = pf.clone();
+            f(&mut bad);
+            pipeline::verify(&build, &bad, &path).unwrap()
+        };
+        let hexw = |w: [u8; 32]| format!("0x{}", hex::encode(w));
+        assert!(
+            tamper(&|p| p.proof = format!("0x{}", hex::encode(&flipped))).is_err(),
+            "{name}: flipped byte"
+        );
+        assert!(
+            tamper(&|p| p.proof = format!("0x{}", hex::encode(&longer_proof))).is_err(),
+            "{name}: trailing bytes"
+        );
+        assert!(
+            tamper(&|p| p.instances[0].field = hexw(changed[0])).is_err(),
+            "{name}: changed field"
+        );
+        assert!(
+            tamper(&|p| p.instances[0].field = hexw(plus_r[0])).is_err(),
+            "{name}: output + modulus"
+        );
+        // Consistent change of field, integer and value: the proof itself must reject it.
+        let consistent = |p: &mut ProofFile| {
+            let q: i128 = p.instances[0].integer.parse::<i128>().unwrap() + 1;
+            let f = zkinfer::circuit::field(q);
+            p.instances[0].field = hexw(zkinfer::verifier::instance_word(&f));
+            p.instances[0].integer = q.to_string();
+            p.instances[0].value = zkinfer::quant::to_float(q, p.instances[0].info.exp);
+        };
+        assert_eq!(
+            tamper(&consistent),
+            Err("the proof does not verify".to_string()),
+            "{name}: changed output"
+        );
+    }
+}
+
+#[test]
+fn a_proof_for_another_model_is_refused_natively_and_rejected_on_the_evm() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (pf, path, _) = prove("breast_cancer_mlp", tmp.path());
+    let other = open("digits_mlp");
+    let err = pipeline::verify(&other, &pf, &path)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("another model"), "{err}");
+    // Bypassing the digest check: the other model's contracts reject it too.
+    let (words, proof) = pipeline::verify_calldata(&pf, &path).unwrap();
+    let run = pipeline::verify_in_evm(&other, &[encode_verify_call(&words, &proof)]).unwrap();
+    assert!(!run.calls[0].accepted);
+}
