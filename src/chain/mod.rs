@@ -20,6 +20,7 @@ sol! {
     #[sol(rpc)]
     interface IZkinferVerifier {
         function verify(uint256[] calldata instances, bytes calldata proof) external view returns (bool);
+        function verifyOrRevert(uint256[] calldata instances, bytes calldata proof) external view;
         function halo2Verifier() external view returns (address);
     }
 }
@@ -247,13 +248,14 @@ impl Chain {
     ) -> Result<u64> {
         let inst = instances.iter().map(|w| U256::from_be_bytes(*w)).collect();
         IZkinferVerifier::new(wrapper, &self.provider)
-            .verify(inst, Bytes::copy_from_slice(proof))
+            .verifyOrRevert(inst, Bytes::copy_from_slice(proof))
             .estimate_gas()
             .await
             .map_err(|e| self.rpc(e))
     }
 
-    /// Sends a `verify` transaction and waits for its receipt.
+    /// Sends a `verifyOrRevert` transaction and waits for its receipt; a mined, successful
+    /// transaction means the proof was verified with all the gas it needed.
     pub async fn send_verify(
         &self,
         wrapper: Address,
@@ -263,7 +265,7 @@ impl Chain {
         self.need_key("verify-evm")?;
         let inst = instances.iter().map(|w| U256::from_be_bytes(*w)).collect();
         let pending = IZkinferVerifier::new(wrapper, &self.provider)
-            .verify(inst, Bytes::copy_from_slice(proof))
+            .verifyOrRevert(inst, Bytes::copy_from_slice(proof))
             .send()
             .await
             .map_err(|e| Error::Tx {

@@ -77,14 +77,26 @@ contract ZkinferVerifier {{
     address public immutable halo2Verifier;
 
     error VerifierHasNoCode(address verifier);
+    error InvalidProof();
 
     constructor(address verifier) {{
         if (verifier.code.length == 0) revert VerifierHasNoCode(verifier);
         halo2Verifier = verifier;
     }}
 
-    /// @notice True iff `proof` is valid for the public `instances`.
+    /// @notice True iff `proof` is valid for the public `instances`. A caller that forwards too
+    ///         little gas gets false: transactions should use verifyOrRevert.
     function verify(uint256[] calldata instances, bytes calldata proof) external view returns (bool) {{
+        return _verify(instances, proof);
+    }}
+
+    /// @notice Reverts with InvalidProof unless `proof` is valid for `instances`. For
+    ///         transactions: a gas estimate then always covers the full verification.
+    function verifyOrRevert(uint256[] calldata instances, bytes calldata proof) external view {{
+        if (!_verify(instances, proof)) revert InvalidProof();
+    }}
+
+    function _verify(uint256[] calldata instances, bytes calldata proof) internal view returns (bool) {{
         if (msg.data.length != CALLDATA_LENGTH) return false;
         if (instances.length != NUM_INSTANCES || proof.length != PROOF_LENGTH) return false;
         for (uint256 i = 0; i < NUM_INSTANCES; ++i) {{

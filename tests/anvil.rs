@@ -1,0 +1,129 @@
+//! Deploy and verify on a real, managed anvil (free port, killed on drop) through the CLI.
+
+mod common;
+
+use std::process::Command;
+
+use common::{built, fixture};
+
+fn zkinfer(args: &[&str], key: &str) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_zkinfer"))
+        .args(args)
+        .env("ZKINFER_PRIVATE_KEY", key)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn deploy_and_verify_on_anvil() {
+    let anvil = zkinfer::chain::spawn_anvil().expect("anvil (run scripts/setup.sh)");
+    let url = anvil.endpoint();
+    let key = hex::encode(anvil.first_key().to_bytes());
+    let dir = built("breast_cancer_mlp");
+    let d = dir.to_str().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let proof = tmp.path().join("proof.json");
+    let p = proof.to_str().unwrap();
+    let input = fixture("breast_cancer_mlp", "input.json");
+    let r = zkinfer(
+        &["prove", d, "--input", input.to_str().unwrap(), "--out", p],
+        &key,
+    );
+    assert!(r.status.success());
+
+    let r = zkinfer(&["deploy", d, "--rpc-url", &url, "--json"], &key);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(r.status.success(), "{err}");
+    assert!(
+        !err.contains(&key) && !String::from_utf8_lossy(&r.stdout).contains(&key),
+        "private key printed"
+    );
+    let j: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!(j["chain_id"], 31337);
+    let addr = j["address"].as_str().unwrap().to_string();
+
+    let r = zkinfer(
+        &[
+            "verify-evm",
+            d,
+            p,
+            "--address",
+            &addr,
+            "--rpc-url",
+            &url,
+            "--json",
+        ],
+        &key,
+    );
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!(j["valid"], true);
+    assert_eq!(j["gas_source"], "receipt");
+    let gas = j["gas_used"].as_u64().unwrap();
+    assert!(gas > 100_000 && gas < 1_000_000, "gas {gas}");
+
+    // Tampered output: rejected on-chain, exit 1.
+    let mut pf: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&proof).unwrap()).unwrap();
+    let q: i128 = pf["instances"][0]["integer"]
+        .as_str()
+        .unwrap()
+        .parse::<i128>()
+        .unwrap()
+        + 1;
+    let f = zkinfer::circuit::field(q);
+    pf["instances"][0]["field"] =
+        format!("0x{}", hex::encode(zkinfer::verifier::instance_word(&f))).into();
+    pf["instances"][0]["integer"] = q.to_string().into();
+    let bad = tmp.path().join("bad.json");
+    std::fs::write(&bad, serde_json::to_vec(&pf).unwrap()).unwrap();
+    let r = zkinfer(
+        &[
+            "verify-evm",
+            d,
+            bad.to_str().unwrap(),
+            "--address",
+            &addr,
+            "--rpc-url",
+            &url,
+        ],
+        &key,
+    );
+    assert_eq!(
+        r.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+
+    // Another build's verifier at that address is refused before calling it.
+    let other = built("digits_mlp");
+    let r = zkinfer(
+        &[
+            "verify-evm",
+            other.to_str().unwrap(),
+            p,
+            "--address",
+            &addr,
+            "--rpc-url",
+            &url,
+        ],
+        &key,
+    );
+    assert_eq!(r.status.code(), Some(2));
+    // A codeless address is not a pass.
+    let r = zkinfer(
+        &[
+            "verify-evm",
+            d,
+            p,
+            "--address",
+            "0x000000000000000000000000000000000000dEaD",
+            "--rpc-url",
+            &url,
+        ],
+        &key,
+    );
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("no contract"));
+}

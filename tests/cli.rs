@@ -1,0 +1,226 @@
+//! The command line on bad input: each case exits 2 with a message that says what is wrong,
+//! never panics, and leaves no half-written artifact.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::{built, fixture};
+
+fn zkinfer(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_zkinfer"))
+        .args(args)
+        .env_remove("ZKINFER_PRIVATE_KEY")
+        .output()
+        .unwrap()
+}
+
+/// Asserts exit code 2, no panic, and that stderr contains every needle.
+fn fails_with(out: &Output, needles: &[&str]) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+    assert!(!err.contains("panicked"), "panic: {err}");
+    for n in needles {
+        assert!(err.contains(n), "expected '{n}' in: {err}");
+    }
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn build_args<'a>(model: &'a str, calib: &'a str, out: &'a str) -> Vec<&'a str> {
+    vec!["build", model, "--calibration", calib, "--out", out]
+}
+
+#[test]
+fn build_rejects_bad_models_and_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let calib = fixture("breast_cancer_mlp", "calibration.jsonl");
+
+    let r = zkinfer(&build_args("/nonexistent/model.onnx", s(&calib), s(&out)));
+    fails_with(&r, &["/nonexistent/model.onnx", "No such file"]);
+
+    let not_onnx = tmp.path().join("model.onnx");
+    std::fs::write(&not_onnx, b"this is not a protobuf \xff\xfe\x00 at all").unwrap();
+    fails_with(
+        &zkinfer(&build_args(s(&not_onnx), s(&calib), s(&out))),
+        &["not an ONNX model"],
+    );
+
+    let unsupported = fixture("unsupported_ops", "model.onnx");
+    fails_with(
+        &zkinfer(&build_args(s(&unsupported), s(&calib), s(&out))),
+        &[
+            "unsupported ONNX op",
+            "Sigmoid (node 'Sigmoid_0')",
+            "Softmax (node 'Softmax_0')",
+        ],
+    );
+
+    // Calibration of the wrong width for the model.
+    let model = fixture("breast_cancer_mlp", "model.onnx");
+    let wrong = fixture("digits_mlp", "calibration.jsonl");
+    fails_with(
+        &zkinfer(&build_args(s(&model), s(&wrong), s(&out))),
+        &["sample 1", "64 values", "expects 30"],
+    );
+
+    assert!(!out.exists(), "a failed build left {}", out.display());
+    let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".zkinfer"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "temporary build directories left behind: {leftovers:?}"
+    );
+}
+
+#[test]
+fn prove_rejects_bad_inputs_and_writes_no_proof() {
+    let dir = built("breast_cancer_mlp");
+    let tmp = tempfile::tempdir().unwrap();
+    let proof = tmp.path().join("proof.json");
+    let prove = |input: &Path| zkinfer(&["prove", s(dir), "--input", s(input), "--out", s(&proof)]);
+
+    fails_with(
+        &prove(Path::new("/nonexistent/input.json")),
+        &["/nonexistent/input.json"],
+    );
+
+    let short = tmp.path().join("short.json");
+    std::fs::write(&short, r#"{"input_data": [[1.0, 2.0, 3.0]]}"#).unwrap();
+    fails_with(&prove(&short), &["3 values", "expects 30"]);
+
+    let nan = tmp.path().join("nan.json");
+    let mut vals = vec!["0.5".to_string(); 30];
+    vals[4] = "NaN".into();
+    std::fs::write(&nan, format!(r#"{{"input_data": [[{}]]}}"#, vals.join(","))).unwrap();
+    fails_with(&prove(&nan), &["NaN or Infinity"]);
+
+    let huge = tmp.path().join("huge.json");
+    let mut vals = vec!["0.5".to_string(); 30];
+    vals[0] = "1e12".into();
+    std::fs::write(
+        &huge,
+        format!(r#"{{"input_data": [[{}]]}}"#, vals.join(",")),
+    )
+    .unwrap();
+    fails_with(
+        &prove(&huge),
+        &["outside the range the circuit accepts", "calibration"],
+    );
+
+    fails_with(
+        &zkinfer(&[
+            "prove",
+            "/nonexistent-dir",
+            "--input",
+            s(&short),
+            "--out",
+            s(&proof),
+        ]),
+        &["not a zkinfer build directory"],
+    );
+    assert!(!proof.exists());
+}
+
+#[test]
+fn verify_exit_codes_and_other_models_proofs() {
+    let bc = built("breast_cancer_mlp");
+    let dg = built("digits_mlp");
+    let tmp = tempfile::tempdir().unwrap();
+    let proof = tmp.path().join("proof.json");
+    let input = fixture("breast_cancer_mlp", "input.json");
+    let r = zkinfer(&[
+        "prove",
+        s(bc),
+        "--input",
+        s(&input),
+        "--out",
+        s(&proof),
+        "--json",
+    ]);
+    assert_eq!(
+        r.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    let j: serde_json::Value =
+        serde_json::from_slice(&r.stdout).expect("prove --json prints one JSON object");
+    assert_eq!(j["outputs"][0].as_array().unwrap().len(), 2);
+
+    let ok = zkinfer(&["verify", s(bc), s(&proof), "--json"]);
+    assert_eq!(ok.status.code(), Some(0));
+    let j: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(j["valid"], true);
+
+    // A tampered output: exit 1.
+    let mut pf: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&proof).unwrap()).unwrap();
+    let field = pf["instances"][0]["field"].as_str().unwrap().to_string();
+    let last = u8::from_str_radix(&field[field.len() - 2..], 16).unwrap() ^ 1;
+    pf["instances"][0]["field"] = format!("{}{last:02x}", &field[..field.len() - 2]).into();
+    let bad = tmp.path().join("bad.json");
+    std::fs::write(&bad, serde_json::to_vec(&pf).unwrap()).unwrap();
+    let r = zkinfer(&["verify", s(bc), s(&bad)]);
+    assert_eq!(r.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&r.stdout).contains("INVALID"));
+
+    // A proof for another model: exit 2 with a clear message, before any maths.
+    fails_with(
+        &zkinfer(&["verify", s(dg), s(&proof)]),
+        &["another model", "verifying key"],
+    );
+    // Not a proof file at all.
+    fails_with(
+        &zkinfer(&["verify", s(bc), s(&input)]),
+        &["not a valid zkinfer proof file"],
+    );
+}
+
+#[test]
+fn chain_commands_need_a_reachable_rpc() {
+    let bc = built("breast_cancer_mlp");
+    // Port 9 (discard) on loopback: nothing listens there.
+    let key = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+    fails_with(
+        &zkinfer(&[
+            "deploy",
+            s(bc),
+            "--rpc-url",
+            "http://127.0.0.1:9",
+            "--private-key",
+            key,
+        ]),
+        &["127.0.0.1:9", "cannot reach"],
+    );
+    fails_with(
+        &zkinfer(&[
+            "deploy",
+            s(bc),
+            "--rpc-url",
+            "not a url",
+            "--private-key",
+            key,
+        ]),
+        &["not a valid URL"],
+    );
+    let r = zkinfer(&["deploy", s(bc), "--rpc-url", "http://127.0.0.1:9"]);
+    fails_with(&r, &["--private-key", "ZKINFER_PRIVATE_KEY"]);
+    // The key is never echoed.
+    let r = zkinfer(&[
+        "deploy",
+        s(bc),
+        "--rpc-url",
+        "http://127.0.0.1:9",
+        "--private-key",
+        key,
+    ]);
+    assert!(!String::from_utf8_lossy(&r.stderr).contains(&key[2..]));
+}
