@@ -25,7 +25,7 @@ cp "$root/scripts/tools/package.json" "$lock" "$tools/"
 # for the native `solc` CLI: --version, and --standard-json on stdin with base/include paths.
 cp "$root/scripts/tools/solc.js" "$tools/bin/solc"
 chmod +x "$tools/bin/solc"
-ln -sf "$tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil" "$tools/bin/anvil"
+ln -sf "../node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil" "$tools/bin/anvil"
 chmod +x "$tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
 
 "$tools/bin/solc" --version >/dev/null

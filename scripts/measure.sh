@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Measures each fixture model end to end (build, prove, verify, anvil verify gas) and prints a
+# Markdown table with the machine and date. Not part of CI; numbers go into README.md.
+# Needs GNU time (/usr/bin/time; Debian package `time`).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+bash scripts/setup.sh
+cargo build --release --locked --quiet
+bin=target/release/zkinfer
+work=$(mktemp -d)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+.tools/bin/anvil --port "$port" > "$work/anvil.log" 2>&1 &
+anvil_pid=$!
+trap 'kill $anvil_pid 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 100); do grep -q "Listening on" "$work/anvil.log" && break; sleep 0.1; done
+rpc=http://127.0.0.1:$port
+# anvil's first well-known development key (public; local chain only).
+export ZKINFER_PRIVATE_KEY=0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80
+echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo
+echo "| model | MACs | logrows | build (s) | build peak RSS (MB) | prove (s) | prove peak RSS (MB) | proof (B) | verifier runtime (B) | verify gas (anvil tx) | max abs error vs float |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
+for m in breast_cancer_mlp digits_mlp; do
+  f=tests/fixtures/models/$m
+  /usr/bin/time -f "%e %M" -o "$work/bt" $bin build $f/model.onnx --calibration $f/calibration.jsonl --out "$work/$m" --json > "$work/b.json" 2>/dev/null
+  /usr/bin/time -f "%e %M" -o "$work/pt" $bin prove "$work/$m" --input $f/input.json --out "$work/$m.proof.json" --json > "$work/p.json" 2>/dev/null
+  addr=$($bin deploy "$work/$m" --rpc-url "$rpc" 2>/dev/null)
+  gas=$($bin verify-evm "$work/$m" "$work/$m.proof.json" --address "$addr" --rpc-url "$rpc" --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["gas_used"])')
+  python3 - "$m" "$work" "$gas" <<'PY'
+import json, sys
+m, work, gas = sys.argv[1], sys.argv[2], sys.argv[3]
+b = json.load(open(f"{work}/b.json")); p = json.load(open(f"{work}/p.json"))
+bt, bm = open(f"{work}/bt").read().split(); pt, pm = open(f"{work}/pt").read().split()
+print(f"| {m} | {b['macs']} | {b['logrows']} | {float(bt):.2f} | {int(bm)//1024} | {p['prove_secs']:.2f} (process {float(pt):.2f}) | {int(pm)//1024} | {p['proof_bytes']} | {b['verifier']['verifier_runtime_bytes']} | {gas} | {b['fidelity']['max_abs_error_overall']:.1e} |")
+PY
+done
