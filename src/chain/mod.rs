@@ -215,9 +215,23 @@ impl Chain {
             .map_err(|e| self.rpc(e))
     }
 
+    fn verifier(
+        &self,
+        wrapper: Address,
+    ) -> IZkinferVerifier::IZkinferVerifierInstance<&DynProvider> {
+        IZkinferVerifier::new(wrapper, &self.provider)
+    }
+
+    fn args(instances: &[[u8; 32]], proof: &[u8]) -> (Vec<U256>, Bytes) {
+        (
+            instances.iter().map(|w| U256::from_be_bytes(*w)).collect(),
+            Bytes::copy_from_slice(proof),
+        )
+    }
+
     /// The halo2 verifier a wrapper points at.
     pub async fn halo2_verifier_of(&self, wrapper: Address) -> Result<Address> {
-        IZkinferVerifier::new(wrapper, &self.provider)
+        self.verifier(wrapper)
             .halo2Verifier()
             .call()
             .await
@@ -231,9 +245,9 @@ impl Chain {
         instances: &[[u8; 32]],
         proof: &[u8],
     ) -> Result<bool> {
-        let inst = instances.iter().map(|w| U256::from_be_bytes(*w)).collect();
-        IZkinferVerifier::new(wrapper, &self.provider)
-            .verify(inst, Bytes::copy_from_slice(proof))
+        let (inst, proof) = Self::args(instances, proof);
+        self.verifier(wrapper)
+            .verify(inst, proof)
             .call()
             .await
             .map_err(|e| self.rpc(e))
@@ -246,9 +260,9 @@ impl Chain {
         instances: &[[u8; 32]],
         proof: &[u8],
     ) -> Result<u64> {
-        let inst = instances.iter().map(|w| U256::from_be_bytes(*w)).collect();
-        IZkinferVerifier::new(wrapper, &self.provider)
-            .verifyOrRevert(inst, Bytes::copy_from_slice(proof))
+        let (inst, proof) = Self::args(instances, proof);
+        self.verifier(wrapper)
+            .verifyOrRevert(inst, proof)
             .estimate_gas()
             .await
             .map_err(|e| self.rpc(e))
@@ -263,9 +277,10 @@ impl Chain {
         proof: &[u8],
     ) -> Result<VerifyTx> {
         self.need_key("verify-evm")?;
-        let inst = instances.iter().map(|w| U256::from_be_bytes(*w)).collect();
-        let pending = IZkinferVerifier::new(wrapper, &self.provider)
-            .verifyOrRevert(inst, Bytes::copy_from_slice(proof))
+        let (inst, proof) = Self::args(instances, proof);
+        let pending = self
+            .verifier(wrapper)
+            .verifyOrRevert(inst, proof)
             .send()
             .await
             .map_err(|e| Error::Tx {

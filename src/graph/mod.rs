@@ -147,32 +147,15 @@ impl Graph {
 
     /// Checks flattened inputs against the model: count, lengths, finiteness.
     pub fn check_inputs(&self, inputs: &[Vec<f64>]) -> Result<()> {
-        if inputs.len() != self.inputs.len() {
-            return Err(Error::InputCount {
-                got: inputs.len(),
-                expected: self.inputs.len(),
-            });
-        }
-        for (index, (data, &v)) in inputs.iter().zip(&self.inputs).enumerate() {
-            if data.len() != self.numel(v) {
-                return Err(Error::InputLength {
-                    index,
-                    name: self.values[v].name.clone(),
-                    got: data.len(),
-                    expected: self.numel(v),
-                    shape: self.values[v].shape.clone(),
-                });
-            }
-            if let Some((position, &value)) = data.iter().enumerate().find(|(_, x)| !x.is_finite())
-            {
-                return Err(Error::NonFinite {
-                    index,
-                    position,
-                    value,
-                });
-            }
-        }
-        Ok(())
+        check_inputs(
+            inputs,
+            self.inputs.iter().map(|&v| {
+                (
+                    self.values[v].name.as_str(),
+                    self.values[v].shape.as_slice(),
+                )
+            }),
+        )
     }
 
     /// Multiply-accumulate count, a size measure for reports.
@@ -185,6 +168,39 @@ impl Graph {
             })
             .sum()
     }
+}
+
+/// Checks flattened inputs against `(name, shape)` specs: count, lengths, finiteness.
+pub fn check_inputs<'a>(
+    inputs: &[Vec<f64>],
+    specs: impl ExactSizeIterator<Item = (&'a str, &'a [usize])>,
+) -> Result<()> {
+    if inputs.len() != specs.len() {
+        return Err(Error::InputCount {
+            got: inputs.len(),
+            expected: specs.len(),
+        });
+    }
+    for (index, (data, (name, shape))) in inputs.iter().zip(specs).enumerate() {
+        let expected = Tensor::numel(shape);
+        if data.len() != expected {
+            return Err(Error::InputLength {
+                index,
+                name: name.to_string(),
+                got: data.len(),
+                expected,
+                shape: shape.to_vec(),
+            });
+        }
+        if let Some((position, &value)) = data.iter().enumerate().find(|(_, x)| !x.is_finite()) {
+            return Err(Error::NonFinite {
+                index,
+                position,
+                value,
+            });
+        }
+    }
+    Ok(())
 }
 
 impl Graph {

@@ -225,36 +225,12 @@ mod tests {
 impl QuantModel {
     /// Checks flattened inputs against the model: count, lengths, finiteness.
     pub fn check_inputs(&self, inputs: &[Vec<f64>]) -> Result<()> {
-        use crate::graph::Error as G;
-        if inputs.len() != self.inputs.len() {
-            return Err(G::InputCount {
-                got: inputs.len(),
-                expected: self.inputs.len(),
-            }
-            .into());
-        }
-        for (index, (data, &v)) in inputs.iter().zip(&self.inputs).enumerate() {
-            let info = &self.values[v];
-            if data.len() != info.numel() {
-                return Err(G::InputLength {
-                    index,
-                    name: info.name.clone(),
-                    got: data.len(),
-                    expected: info.numel(),
-                    shape: info.shape.clone(),
-                }
-                .into());
-            }
-            if let Some((position, &value)) = data.iter().enumerate().find(|(_, x)| !x.is_finite())
-            {
-                return Err(G::NonFinite {
-                    index,
-                    position,
-                    value,
-                }
-                .into());
-            }
-        }
-        Ok(())
+        let specs = self.inputs.iter().map(|&v| {
+            (
+                self.values[v].name.as_str(),
+                self.values[v].shape.as_slice(),
+            )
+        });
+        Ok(crate::graph::check_inputs(inputs, specs)?)
     }
 }
