@@ -166,7 +166,7 @@ pub fn assign(
                 &node.name,
                 format!(
                     "input has {} values, op produced {}",
-                    x_len(&cells, node.inputs[0]),
+                    cells[node.inputs[0]].len(),
                     out.len()
                 ),
             ));
@@ -180,8 +180,4 @@ pub fn assign(
         .collect();
     builder.assigned_instances = vec![outputs];
     Ok(())
-}
-
-fn x_len(cells: &[Vec<AssignedValue<Fr>>], v: usize) -> usize {
-    cells[v].len()
 }
