@@ -169,15 +169,7 @@ pub struct VerifierInfo {
 }
 
 /// Float-vs-quantized comparison over the calibration samples.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct FidelityReport {
-    /// Samples compared.
-    pub samples: usize,
-    /// Max absolute error per output scalar (flattened over outputs).
-    pub max_abs_error: Vec<f64>,
-    /// Max over all outputs.
-    pub max_abs_error_overall: f64,
-}
+pub use crate::fidelity::FidelityReport;
 
 /// `settings.json`: everything a later command needs to know about a build.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -208,6 +200,8 @@ pub struct Settings {
     pub verifier: VerifierInfo,
     /// Quantization fidelity on the calibration data.
     pub fidelity: FidelityReport,
+    /// What calibration tried and chose.
+    pub calibration: crate::pipeline::CalibrationReport,
 }
 
 impl Settings {

@@ -13,11 +13,12 @@
 //! ```
 //!
 //! `artifacts` names and (de)serialises every file; `pipeline` strings the stages together;
-//! `tools` finds solc and anvil.
+//! `fidelity` measures what quantization changed; `tools` finds solc and anvil.
 
 pub mod artifacts;
 pub mod chain;
 pub mod circuit;
+pub mod fidelity;
 pub mod graph;
 pub mod onnx;
 pub mod pipeline;

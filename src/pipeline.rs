@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use halo2_base::halo2_proofs::halo2curves::ff::PrimeField;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::artifacts::{
@@ -12,6 +13,8 @@ use crate::artifacts::{
     ProofFile, ProofInstance, Settings, VerifierInfo,
 };
 use crate::circuit::{self, CircuitBuilderStage, Fr};
+use crate::fidelity::FidelityAcc;
+use crate::graph::Graph;
 use crate::quant::{self, QuantConfig, QuantModel};
 use crate::verifier::{self, Compiled, EvmRun};
 use crate::{graph, onnx, proof, tools};
@@ -58,6 +61,9 @@ pub enum Error {
         /// Digest of the build.
         ours: String,
     },
+    /// Quantization is worse than the user allows.
+    #[error("quantization fidelity check failed: {0}")]
+    Fidelity(String),
     /// Filesystem error outside the artifact helpers.
     #[error("{path}: {source}")]
     Io {
@@ -91,6 +97,73 @@ fn step<T>(p: &dyn Progress, name: &str, f: impl FnOnce() -> Result<T>) -> Resul
     r
 }
 
+/// What calibration optimises.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    /// The candidate with the smallest output error (ties: the smaller circuit).
+    Accuracy,
+    /// The smallest circuit whose class agreement matches the best candidate's and whose error
+    /// stays within 10x of the best (or within --max-error / --min-agreement when given).
+    Resources,
+}
+
+impl std::str::FromStr for Target {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "accuracy" => Ok(Target::Accuracy),
+            "resources" => Ok(Target::Resources),
+            other => Err(format!("unknown target '{other}' (accuracy or resources)")),
+        }
+    }
+}
+
+impl Target {
+    /// Quantization candidates `(max fractional bits, table bits)` tried for this target.
+    pub fn candidates(self, base: &QuantConfig) -> Vec<QuantConfig> {
+        let grid: &[(i32, u32)] = match self {
+            Target::Accuracy => &[(16, 12), (16, 14)],
+            Target::Resources => &[(8, 8), (10, 10), (12, 10), (12, 12), (16, 12)],
+        };
+        grid.iter()
+            .map(|&(f, l)| QuantConfig {
+                max_act_frac_bits: f,
+                lut_bits: l,
+                ..base.clone()
+            })
+            .collect()
+    }
+}
+
+/// One quantization candidate calibration tried.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    /// Most fractional bits of an activation.
+    pub max_act_frac_bits: i32,
+    /// Most rows of a function table (log2).
+    pub lut_bits: u32,
+    /// Resulting logrows.
+    pub logrows: Option<u32>,
+    /// Max abs error over the calibration set.
+    pub max_abs_error: Option<f64>,
+    /// Lowest class agreement.
+    pub min_agreement: Option<f64>,
+    /// Why the candidate could not be built.
+    pub failure: Option<String>,
+    /// Whether it was kept.
+    pub chosen: bool,
+}
+
+/// What calibration tried and chose.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CalibrationReport {
+    /// The target.
+    pub target: Target,
+    /// Every candidate, in order.
+    pub tried: Vec<Candidate>,
+}
+
 /// What `build` needs.
 #[derive(Clone, Debug)]
 pub struct BuildOptions {
@@ -106,6 +179,14 @@ pub struct BuildOptions {
     pub force: bool,
     /// Quantization knobs.
     pub quant: QuantConfig,
+    /// Import options (symbolic dimensions).
+    pub load: onnx::LoadOptions,
+    /// Fail if the max absolute output error over the calibration set exceeds this.
+    pub max_error: Option<f64>,
+    /// Fail if the class agreement of any classifier output falls below this share.
+    pub min_agreement: Option<f64>,
+    /// What calibration optimises.
+    pub target: Target,
 }
 
 /// What `build` measured and wrote.
@@ -151,6 +232,207 @@ fn instance_infos(model: &QuantModel) -> Vec<InstanceInfo> {
     out
 }
 
+/// Float outputs of every sample: tract running the ONNX file, or zkinfer's f64 graph where
+/// tract cannot run the model (`ai.onnx.ml` ops).
+fn float_outputs(
+    opts: &BuildOptions,
+    graph: &Graph,
+    samples: &[Vec<Vec<f64>>],
+) -> Result<(String, Vec<Vec<Vec<f64>>>)> {
+    let shapes: Vec<Vec<usize>> = graph
+        .inputs
+        .iter()
+        .map(|&v| graph.values[v].shape.clone())
+        .collect();
+    match onnx::FloatModel::load(&opts.model, &shapes) {
+        Ok(t) => Ok((
+            "tract".into(),
+            samples
+                .iter()
+                .map(|s| t.run(s))
+                .collect::<std::result::Result<_, _>>()?,
+        )),
+        Err(_) => Ok((
+            "zkinfer f64 graph (tract cannot run this model)".into(),
+            samples
+                .iter()
+                .map(|s| crate::fidelity::graph_outputs(graph, s))
+                .collect::<std::result::Result<_, _>>()?,
+        )),
+    }
+}
+
+/// Fidelity of a quantized model against precomputed float outputs.
+fn fidelity_of(
+    model: &QuantModel,
+    samples: &[Vec<Vec<f64>>],
+    reference: &str,
+    floats: &[Vec<Vec<f64>>],
+) -> Result<FidelityReport> {
+    let mut acc = FidelityAcc::new(model);
+    for (s, f) in samples.iter().zip(floats) {
+        acc.add(f, &model.output_floats(&model.eval(s)?));
+    }
+    Ok(acc.finish(reference))
+}
+
+/// Tries the target's quantization candidates and keeps the best one (see [`Target`]).
+fn calibrate(
+    opts: &BuildOptions,
+    graph: &Graph,
+    samples: &[Vec<Vec<f64>>],
+    reference: &str,
+    floats: &[Vec<Vec<f64>>],
+) -> Result<(QuantModel, FidelityReport, CalibrationReport)> {
+    let mut tried: Vec<Candidate> = vec![];
+    let mut built: Vec<(QuantModel, FidelityReport)> = vec![];
+    let mut last_err = None;
+    for cfg in opts.target.candidates(&opts.quant) {
+        let attempt = (|| -> Result<(QuantModel, FidelityReport, u32)> {
+            let model = quant::quantize(graph, samples, &cfg)?;
+            let f = fidelity_of(&model, samples, reference, floats)?;
+            let shape = circuit::choose_params(&model, &model.eval(&samples[0])?)?;
+            Ok((model, f, shape.k()))
+        })();
+        match attempt {
+            Ok((model, f, k)) => {
+                tried.push(Candidate {
+                    max_act_frac_bits: cfg.max_act_frac_bits,
+                    lut_bits: cfg.lut_bits,
+                    logrows: Some(k),
+                    max_abs_error: Some(f.max_abs_error_overall),
+                    min_agreement: f.min_agreement,
+                    failure: None,
+                    chosen: false,
+                });
+                built.push((model, f));
+            }
+            Err(e) => {
+                tried.push(Candidate {
+                    max_act_frac_bits: cfg.max_act_frac_bits,
+                    lut_bits: cfg.lut_bits,
+                    logrows: None,
+                    max_abs_error: None,
+                    min_agreement: None,
+                    failure: Some(e.to_string()),
+                    chosen: false,
+                });
+                last_err = Some(e);
+            }
+        }
+    }
+    let ok: Vec<usize> = (0..tried.len())
+        .filter(|&i| tried[i].failure.is_none())
+        .collect();
+    let Some(&first) = ok.first() else {
+        return Err(last_err.unwrap_or(Error::Fidelity("no quantization candidate".into())));
+    };
+    // `built` holds the successful candidates in order; map tried index -> built index.
+    let bidx = |i: usize| {
+        ok.iter()
+            .position(|&j| j == i)
+            .expect("successful candidate")
+    };
+    let err = |i: usize| tried[i].max_abs_error.unwrap_or(f64::INFINITY);
+    let agr = |i: usize| tried[i].min_agreement.unwrap_or(1.0);
+    let k = |i: usize| tried[i].logrows.unwrap_or(u32::MAX);
+    let best_err = ok.iter().map(|&i| err(i)).fold(f64::INFINITY, f64::min);
+    let best_agr = ok.iter().map(|&i| agr(i)).fold(0.0, f64::max);
+    let meets = |i: usize| {
+        let user = opts.max_error.is_some() || opts.min_agreement.is_some();
+        if user {
+            opts.max_error.is_none_or(|m| err(i) <= m)
+                && opts.min_agreement.is_none_or(|m| agr(i) >= m)
+        } else {
+            match opts.target {
+                Target::Accuracy => true,
+                Target::Resources => agr(i) >= best_agr && err(i) <= (10.0 * best_err).max(1e-3),
+            }
+        }
+    };
+    let pick = match opts.target {
+        Target::Accuracy => ok
+            .iter()
+            .copied()
+            .filter(|&i| meets(i))
+            .min_by(|&a, &b| err(a).total_cmp(&err(b)).then(k(a).cmp(&k(b)))),
+        Target::Resources => ok
+            .iter()
+            .copied()
+            .filter(|&i| meets(i))
+            .min_by(|&a, &b| k(a).cmp(&k(b)).then(err(a).total_cmp(&err(b)))),
+    };
+    let chosen = match pick {
+        Some(i) => i,
+        None => {
+            let (_, f) = &built[bidx(first)];
+            let best = ok
+                .iter()
+                .copied()
+                .min_by(|&a, &b| err(a).total_cmp(&err(b)))
+                .unwrap_or(first);
+            check_fidelity(opts, &built[bidx(best)].1)?;
+            check_fidelity(opts, f)?;
+            first
+        }
+    };
+    tried[chosen].chosen = true;
+    let (model, fidelity) = built.swap_remove(bidx(chosen));
+    check_fidelity(opts, &fidelity)?;
+    Ok((
+        model,
+        fidelity,
+        CalibrationReport {
+            target: opts.target,
+            tried,
+        },
+    ))
+}
+
+/// Applies `--max-error` and `--min-agreement`.
+fn check_fidelity(opts: &BuildOptions, f: &FidelityReport) -> Result<()> {
+    let mut problems = vec![];
+    if let Some(max) = opts.max_error {
+        if f.max_abs_error_overall > max {
+            problems.push(format!(
+                "max abs error {:.3e} > --max-error {max:.3e}",
+                f.max_abs_error_overall
+            ));
+        }
+    }
+    if let (Some(min), Some(got)) = (opts.min_agreement, f.min_agreement) {
+        if got < min {
+            problems.push(format!(
+                "class agreement {:.2}% < --min-agreement {:.2}%",
+                got * 100.0,
+                min * 100.0
+            ));
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let per: Vec<String> = f
+        .outputs
+        .iter()
+        .map(|o| {
+            let agr = o
+                .agreement
+                .map_or(String::new(), |a| format!(", agreement {:.2}%", a * 100.0));
+            format!(
+                "'{}': max {:.3e}, mean {:.3e}{agr}",
+                o.name, o.max_abs_error, o.mean_abs_error
+            )
+        })
+        .collect();
+    Err(Error::Fidelity(format!(
+        "{} over {} calibration samples ({}). Try --target accuracy, more --lut-bits, or calibration data closer to real inputs.",
+        problems.join("; "),
+        f.samples,
+        per.join("; ")
+    )))
+}
+
 /// ONNX model -> quantized model, circuit, keys, verifier contracts, all in `opts.out`.
 pub fn build(opts: &BuildOptions, p: &dyn Progress) -> Result<BuildReport> {
     let started = Instant::now();
@@ -158,9 +440,9 @@ pub fn build(opts: &BuildOptions, p: &dyn Progress) -> Result<BuildReport> {
         return Err(Error::OutExists(opts.out.clone()));
     }
     let solc = tools::solc()?; // fail before the slow steps
-    let (graph, model, samples) = step(p, "importing and quantizing", || {
-        let mut graph = onnx::load(&opts.model)?;
-        graph.fuse_bias_adds();
+    let (graph, samples) = step(p, "importing the model", || {
+        let mut graph = onnx::load(&opts.model, &opts.load)?;
+        graph.optimize();
         let samples = artifacts::read_calibration(&opts.calibration)?;
         for (i, s) in samples.iter().enumerate() {
             graph
@@ -170,40 +452,16 @@ pub fn build(opts: &BuildOptions, p: &dyn Progress) -> Result<BuildReport> {
                     reason: format!("sample {}: {e}", i + 1),
                 })?;
         }
-        let model = quant::quantize(&graph, &samples, &opts.quant)?;
-        Ok((graph, model, samples))
+        Ok((graph, samples))
     })?;
-    let (fidelity, float_outputs, quant_outputs) =
-        step(p, "comparing with the float model (tract)", || {
-            let shapes: Vec<Vec<usize>> = graph
-                .inputs
-                .iter()
-                .map(|&v| graph.values[v].shape.clone())
-                .collect();
-            let float = onnx::FloatModel::load(&opts.model, &shapes)?;
-            let mut max_err = vec![0f64; model.num_outputs()];
-            let (mut first_f, mut first_q) = (vec![], vec![]);
-            for (i, s) in samples.iter().enumerate() {
-                let f = float.run(s)?;
-                let q = model.output_floats(&model.eval(s)?);
-                for (k, (a, b)) in f.iter().flatten().zip(q.iter().flatten()).enumerate() {
-                    max_err[k] = max_err[k].max((a - b).abs());
-                }
-                if i == 0 {
-                    (first_f, first_q) = (f, q);
-                }
-            }
-            let overall = max_err.iter().cloned().fold(0f64, f64::max);
-            Ok((
-                FidelityReport {
-                    samples: samples.len(),
-                    max_abs_error: max_err,
-                    max_abs_error_overall: overall,
-                },
-                first_f,
-                first_q,
-            ))
-        })?;
+    let (reference, floats) = step(p, "running the float model", || {
+        float_outputs(opts, &graph, &samples)
+    })?;
+    let (model, fidelity, calibration) = step(p, "calibrating", || {
+        calibrate(opts, &graph, &samples, &reference, &floats)
+    })?;
+    let float_outputs = floats[0].clone();
+    let quant_outputs = model.output_floats(&model.eval(&samples[0])?);
     let trace = model.eval(&samples[0])?;
     let mut shape = step(p, "sizing the circuit", || {
         Ok(circuit::choose_params(&model, &trace)?)
@@ -320,6 +578,7 @@ pub fn build(opts: &BuildOptions, p: &dyn Progress) -> Result<BuildReport> {
             size_limit: verifier::CODE_SIZE_LIMIT,
         },
         fidelity,
+        calibration,
     };
     write_json_atomic(&dir.path(BuildDir::SETTINGS), &settings)
         .map_err(io(dir.path(BuildDir::SETTINGS)))?;

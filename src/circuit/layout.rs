@@ -1,20 +1,28 @@
 //! Wires the chips along a [`QuantModel`] into a halo2-base builder.
+//!
+//! Only the model inputs come from the trace; every other witness (outputs, remainders,
+//! comparison bits) is recomputed here from the input integers with the quantizer's own
+//! functions, so a wrong claimed output can only show up as a wrong public instance. Invariant:
+//! every activation cell holds an integer in the signed `act_bits` range, either range-checked
+//! or built from such cells in a way that keeps it there.
 
-use halo2_base::gates::{GateInstructions, RangeInstructions};
-use halo2_base::{
-    AssignedValue,
-    QuantumCell::{Constant, Existing},
-};
+use halo2_base::gates::{GateInstructions, RangeChip, RangeInstructions};
+use halo2_base::{AssignedValue, Context, QuantumCell::Constant};
 
 use super::chips::{
-    range_check_signed, LinearChip, LinearInstructions, ReluChip, ReluInstructions, RescaleChip,
-    RescaleInstructions,
+    range_check_signed, AffineChip, AffineInstructions, ArgMaxChip, ArgMaxInstructions,
+    ChipTreeNode, CompareChip, CompareInstructions, DivChip, DivInstructions, ReluChip,
+    ReluInstructions, RescaleChip, RescaleInstructions, TreeChip, TreeInstructions,
 };
-use super::{BaseCircuitBuilder, Error, Fr, Result};
-use crate::quant::{NodeTrace, QOp, QuantModel, Trace};
+use super::lookup::FnLookups;
+use super::{Error, Fr, Result};
+use crate::quant::{
+    argmax_pos, branch_taken, div_round, prelu_neg, rescale, QFunc, QOp, QSrc, QTreeNode,
+    QuantModel, Trace,
+};
 use halo2_base::halo2_proofs::halo2curves::ff::PrimeField;
 
-/// The field element of a signed integer (negatives as `p - |x|`).
+/// The field element of a signed integer.
 pub fn field(x: i128) -> Fr {
     let m = Fr::from_u128(x.unsigned_abs());
     if x < 0 {
@@ -24,7 +32,7 @@ pub fn field(x: i128) -> Fr {
     }
 }
 
-/// The signed integer of a field element, if it is within `i128` (`p - |x|` for negatives).
+/// The signed integer a field element encodes, if it is small.
 pub fn field_to_i128(f: &Fr) -> Option<i128> {
     let le = f.to_repr();
     let small = |b: &[u8]| b[16..].iter().all(|&x| x == 0);
@@ -47,137 +55,372 @@ fn witness_err(node: &str, reason: impl Into<String>) -> Error {
     }
 }
 
-/// Assigns the whole model into `builder` (main context, phase 0) and sets the outputs as the
-/// public instances. The builder must have `lookup_bits` set.
+/// The distinct function tables of a model, in first-use order (tag = position + 1).
+pub fn model_tables(model: &QuantModel) -> Vec<QFunc> {
+    let mut t: Vec<QFunc> = vec![];
+    for n in &model.nodes {
+        if let QOp::Func(f) = &n.op {
+            if !t.contains(f) {
+                t.push(*f);
+            }
+        }
+    }
+    t
+}
+
+/// A value during layout: its cells and their integers.
+#[derive(Clone, Default)]
+struct Val {
+    cells: Vec<AssignedValue<Fr>>,
+    ints: Vec<i128>,
+}
+
+struct Chips {
+    range: RangeChip<Fr>,
+    bits: u32,
+    affine: AffineChip<Fr>,
+    rescale: RescaleChip<Fr>,
+    relu: ReluChip<Fr>,
+    cmp: CompareChip<Fr>,
+    div: DivChip<Fr>,
+    argmax: ArgMaxChip<Fr>,
+    trees: TreeChip<Fr>,
+}
+
+impl Chips {
+    fn rescaled(
+        &self,
+        ctx: &mut Context<Fr>,
+        acc_cell: AssignedValue<Fr>,
+        acc: i128,
+        shift: u32,
+    ) -> (AssignedValue<Fr>, i128) {
+        let (y, r) = rescale(acc, shift);
+        (
+            self.rescale
+                .rescale(ctx, acc_cell, shift, field(y), field(r)),
+            y,
+        )
+    }
+
+    fn max2(
+        &self,
+        ctx: &mut Context<Fr>,
+        a: (AssignedValue<Fr>, i128),
+        b: (AssignedValue<Fr>, i128),
+    ) -> (AssignedValue<Fr>, i128) {
+        let d = a.1 - b.1;
+        (
+            self.cmp
+                .max2(ctx, a.0, b.0, d > 0, field(d.max(0)), self.bits),
+            a.1.max(b.1),
+        )
+    }
+
+    fn constant(&self, ctx: &mut Context<Fr>, c: i128) -> (AssignedValue<Fr>, i128) {
+        (ctx.load_constant(field(c)), c)
+    }
+
+    fn min2(
+        &self,
+        ctx: &mut Context<Fr>,
+        a: (AssignedValue<Fr>, i128),
+        b: (AssignedValue<Fr>, i128),
+    ) -> (AssignedValue<Fr>, i128) {
+        // min(a, b) = a + b - max(a, b)
+        let m = self.max2(ctx, a, b);
+        let gate = self.range.gate();
+        let s = gate.add(ctx, a.0, b.0);
+        (gate.sub(ctx, s, m.0), a.1.min(b.1))
+    }
+}
+
+/// Assigns the whole model. Function lookups are queued in `lookups` with tags from `tables`.
 pub fn assign(
-    builder: &mut BaseCircuitBuilder<Fr>,
+    ctx: &mut Context<Fr>,
+    range: &RangeChip<Fr>,
+    lookups: &FnLookups,
+    tables: &[QFunc],
     model: &QuantModel,
     trace: &Trace,
-) -> Result<()> {
-    if trace.values.len() != model.values.len() || trace.nodes.len() != model.nodes.len() {
+) -> Result<Vec<AssignedValue<Fr>>> {
+    if trace.values.len() != model.values.len() {
         return Err(witness_err(
             "(model)",
             "trace does not belong to this model",
         ));
     }
     let bits = model.act_bits;
-    let range = builder.range_chip();
     let gate = range.gate().clone();
-    let linear = LinearChip::new(gate.clone());
-    let rescale = RescaleChip::new(range.clone(), bits);
-    let relu = ReluChip::new(range.clone(), bits);
-    let ctx = builder.main(0);
-
-    let mut cells: Vec<Vec<AssignedValue<Fr>>> = vec![Vec::new(); model.values.len()];
+    let ch = Chips {
+        range: range.clone(),
+        bits,
+        affine: AffineChip::new(gate.clone()),
+        rescale: RescaleChip::new(range.clone(), bits),
+        relu: ReluChip::new(range.clone(), bits),
+        cmp: CompareChip::new(range.clone()),
+        div: DivChip::new(range.clone(), bits),
+        argmax: ArgMaxChip::new(range.clone(), bits),
+        trees: TreeChip::new(range.clone(), bits + 2),
+    };
+    let mut vals: Vec<Val> = vec![Val::default(); model.values.len()];
     for &v in &model.inputs {
-        if trace.values[v].len() != model.values[v].numel() {
+        let ints = trace.values[v].clone();
+        if ints.len() != model.values[v].numel() {
             return Err(witness_err("input", "wrong number of input values"));
         }
-        cells[v] = trace.values[v]
+        let cells = ints
             .iter()
             .map(|&x| {
                 let c = ctx.load_witness(field(x));
-                range_check_signed(&range, ctx, c, bits);
+                range_check_signed(range, ctx, c, bits);
                 c
             })
             .collect();
+        vals[v] = Val { cells, ints };
     }
-    for (node, nt) in model.nodes.iter().zip(&trace.nodes) {
-        let x = cells[node.inputs[0]].clone();
-        let ys = &trace.values[node.output];
+    for node in &model.nodes {
+        let ins: Vec<&Val> = node.inputs.iter().map(|&v| &vals[v]).collect();
         let expect = model.values[node.output].numel();
-        if ys.len() != expect {
-            return Err(witness_err(
-                &node.name,
-                format!("{} output values, expected {expect}", ys.len()),
-            ));
-        }
-        let out: Vec<AssignedValue<Fr>> = match (&node.op, nt) {
-            (
-                QOp::Linear {
-                    out,
-                    inp,
-                    weight,
-                    bias,
-                    shift,
-                    ..
-                },
-                NodeTrace::Linear { rem, .. },
-            ) => {
-                if rem.len() != ys.len() || x.len() % inp != 0 {
-                    return Err(witness_err(
-                        &node.name,
-                        "remainders do not match the outputs",
-                    ));
-                }
-                let w: Vec<Fr> = weight.iter().map(|&v| field(v as i128)).collect();
-                let b: Vec<Fr> = bias.iter().map(|&v| field(v)).collect();
-                let mut res = Vec::with_capacity(ys.len());
-                for (m, row) in x.chunks(*inp).enumerate() {
-                    let accs = linear.linear(ctx, row, &w, &b);
-                    for (o, acc) in accs.into_iter().enumerate() {
-                        let i = m * out + o;
-                        res.push(rescale.rescale(ctx, acc, *shift, field(ys[i]), field(rem[i])));
-                    }
-                }
-                res
-            }
-            (QOp::AddConst { constant }, _) => x
-                .iter()
-                .enumerate()
-                .map(|(i, a)| {
-                    let y = gate.add(
-                        ctx,
-                        *a,
-                        Constant(field(constant[i % constant.len()] as i128)),
-                    );
-                    range_check_signed(&range, ctx, y, bits);
-                    y
-                })
-                .collect(),
-            (QOp::Add { shift_a, shift_b }, _) => {
-                let other = cells[node.inputs[1]].clone();
-                let (ca, cb) = (field(1i128 << shift_a), field(1i128 << shift_b));
-                x.iter()
-                    .zip(&other)
-                    .map(|(a, b)| {
-                        let y = gate.inner_product(
-                            ctx,
-                            [Existing(*a), Existing(*b)],
-                            [Constant(ca), Constant(cb)],
-                        );
-                        range_check_signed(&range, ctx, y, bits);
-                        y
-                    })
-                    .collect()
-            }
-            (QOp::Relu, _) => x
-                .iter()
-                .zip(ys)
-                .map(|(a, &y)| relu.relu(ctx, *a, field(y)))
-                .collect(),
-            (QOp::Reshape, _) => x,
-            (QOp::Linear { .. }, NodeTrace::Plain) => {
-                return Err(witness_err(&node.name, "missing accumulators"))
-            }
-        };
-        if out.len() != expect {
+        let out = assign_op(ctx, &ch, lookups, tables, &node.op, &ins, expect)
+            .map_err(|r| witness_err(&node.name, r))?;
+        if out.cells.len() != expect {
             return Err(witness_err(
                 &node.name,
                 format!(
-                    "input has {} values, op produced {}",
-                    cells[node.inputs[0]].len(),
-                    out.len()
+                    "op produced {} values, the model expects {expect}",
+                    out.cells.len()
                 ),
             ));
         }
-        cells[node.output] = out;
+        vals[node.output] = out;
     }
-    let outputs = model
+    Ok(model
         .outputs
         .iter()
-        .flat_map(|&v| cells[v].iter().copied())
-        .collect();
-    builder.assigned_instances = vec![outputs];
-    Ok(())
+        .flat_map(|&v| vals[v].cells.iter().copied())
+        .collect())
+}
+
+fn get<'a>(
+    ins: &[&'a Val],
+    k: u32,
+    i: u32,
+) -> std::result::Result<(AssignedValue<Fr>, i128), String> {
+    let v = ins.get(k as usize).ok_or("input index out of range")?;
+    let c = v
+        .cells
+        .get(i as usize)
+        .ok_or("element index out of range")?;
+    Ok((*c, v.ints[i as usize]))
+}
+
+fn assign_op(
+    ctx: &mut Context<Fr>,
+    ch: &Chips,
+    lookups: &FnLookups,
+    tables: &[QFunc],
+    op: &QOp,
+    ins: &[&Val],
+    n: usize,
+) -> std::result::Result<Val, String> {
+    let gate = ch.range.gate();
+    let mut out = Val::default();
+    let mut push = |(c, v): (AssignedValue<Fr>, i128)| {
+        out.cells.push(c);
+        out.ints.push(v);
+    };
+    match op {
+        QOp::Affine {
+            rows,
+            terms,
+            bias,
+            shift,
+        } => {
+            for o in 0..bias.len() {
+                let t = &terms[rows[o] as usize..rows[o + 1] as usize];
+                let mut cells = Vec::with_capacity(t.len());
+                let mut acc = bias[o];
+                for term in t {
+                    let (c, v) = get(ins, term.input, term.index)?;
+                    acc += term.coef as i128 * v;
+                    cells.push((c, field(term.coef as i128)));
+                }
+                let a = ch.affine.affine_row(ctx, &cells, field(bias[o]));
+                push(ch.rescaled(ctx, a, acc, *shift));
+            }
+        }
+        QOp::Gather(src) => {
+            for s in src {
+                push(match *s {
+                    QSrc::In { input, index } => get(ins, input, index)?,
+                    QSrc::Const(c) => ch.constant(ctx, c as i128),
+                });
+            }
+        }
+        QOp::Mul { pairs, shift } => {
+            for o in 0..pairs.len() {
+                let mut cells = vec![];
+                let mut acc = 0i128;
+                for p in pairs.group(o).chunks(2) {
+                    let (a, b) = (get(ins, 0, p[0])?, get(ins, 1, p[1])?);
+                    acc += a.1 * b.1;
+                    cells.push((a.0, b.0));
+                }
+                let a = ch.affine.products(ctx, &cells);
+                push(ch.rescaled(ctx, a, acc, *shift));
+            }
+        }
+        QOp::Div { num, den, shift } => {
+            for (&i, &j) in num.iter().zip(den) {
+                let (a, b) = (get(ins, 0, i)?, get(ins, 1, j)?);
+                // A non-positive denominator has no honest witness; the chip then fails.
+                let (y, r) = if b.1 > 0 {
+                    div_round(a.1, b.1, *shift)
+                } else {
+                    (0, 0)
+                };
+                push((ch.div.div(ctx, a.0, b.0, *shift, field(y), field(r)), y));
+            }
+        }
+        QOp::Relu => {
+            for (c, &v) in ins[0].cells.iter().zip(&ins[0].ints) {
+                push((ch.relu.relu(ctx, *c, field(v.max(0))), v.max(0)));
+            }
+        }
+        QOp::Prelu { slope, slope_exp } => {
+            for ((c, &v), &s) in ins[0].cells.iter().zip(&ins[0].ints).zip(slope) {
+                let neg = ch.cmp.is_negative(ctx, *c, v < 0, ch.bits);
+                let prod = gate.mul(ctx, *c, Constant(field(s as i128)));
+                let (nv, _) = prelu_neg(v, s, *slope_exp);
+                let (ncell, _) = ch.rescaled(ctx, prod, v * s as i128, *slope_exp);
+                let diff = gate.sub(ctx, ncell, *c);
+                let y = gate.mul_add(ctx, neg, diff, *c);
+                push((y, if v < 0 { nv } else { v }));
+            }
+        }
+        QOp::Clip { lo, hi } => {
+            for (c, &v) in ins[0].cells.iter().zip(&ins[0].ints) {
+                let mut x = (*c, v);
+                if let Some(l) = lo {
+                    let l = ch.constant(ctx, *l as i128);
+                    x = ch.max2(ctx, x, l);
+                }
+                if let Some(h) = hi {
+                    let h = ch.constant(ctx, *h as i128);
+                    x = ch.min2(ctx, x, h);
+                }
+                push(x);
+            }
+        }
+        QOp::Func(f) => {
+            let tag = tables
+                .iter()
+                .position(|t| t == f)
+                .ok_or("function table missing from the circuit")? as u64
+                + 1;
+            for (c, &v) in ins[0].cells.iter().zip(&ins[0].ints) {
+                let step = f.apply(v);
+                let mut x = ch.rescaled(ctx, *c, v, f.in_shift);
+                if f.sat_lo {
+                    let l = ch.constant(ctx, f.lo as i128);
+                    x = ch.max2(ctx, x, l);
+                }
+                if f.sat_hi {
+                    let h = ch.constant(ctx, f.hi as i128);
+                    x = ch.min2(ctx, x, h);
+                }
+                // Outside the table there is no honest witness; the lookup then fails.
+                let y = step.y.unwrap_or(0);
+                let yc = ctx.load_witness(field(y));
+                lookups
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((tag, x.0, yc));
+                push((yc, y));
+            }
+        }
+        QOp::Max(groups) => {
+            for g in 0..groups.len() {
+                let idx = groups.group(g);
+                let mut m = get(ins, 0, *idx.first().ok_or("empty max group")?)?;
+                for &i in &idx[1..] {
+                    let x = get(ins, 0, i)?;
+                    m = ch.max2(ctx, m, x);
+                }
+                push(m);
+            }
+        }
+        QOp::ArgMax { groups, labels } => {
+            for g in 0..groups.len() {
+                let idx = groups.group(g);
+                let xs: Vec<AssignedValue<Fr>> = idx
+                    .iter()
+                    .map(|&i| get(ins, 0, i).map(|x| x.0))
+                    .collect::<std::result::Result<_, _>>()?;
+                let hot = argmax_pos(idx, &ins[0].ints);
+                let lab: Vec<Fr> = labels
+                    .iter()
+                    .take(idx.len())
+                    .map(|&l| field(l as i128))
+                    .collect();
+                if lab.len() != idx.len() {
+                    return Err("fewer labels than group members".into());
+                }
+                push((ch.argmax.argmax(ctx, &xs, &lab, hot), labels[hot] as i128));
+            }
+        }
+        QOp::Trees {
+            features,
+            trees,
+            base,
+        } => {
+            let samples = n / base.len().max(1);
+            for s in 0..samples {
+                let x = &ins[0].cells[s * features..(s + 1) * features];
+                let xi = &ins[0].ints[s * features..(s + 1) * features];
+                let mut acc: Vec<Vec<(AssignedValue<Fr>, Fr)>> = vec![vec![]; base.len()];
+                let mut exact: Vec<i128> = base.iter().map(|&b| b as i128).collect();
+                for tree in trees {
+                    let nodes: Vec<ChipTreeNode<Fr>> = tree
+                        .iter()
+                        .map(|t| match t {
+                            QTreeNode::Branch {
+                                feature,
+                                threshold,
+                                negate,
+                                yes,
+                                no,
+                            } => ChipTreeNode::Branch {
+                                feature: *feature as usize,
+                                threshold: field(*threshold as i128),
+                                negate: *negate,
+                                holds: branch_taken(xi[*feature as usize], *threshold, false),
+                                yes: *yes as usize,
+                                no: *no as usize,
+                            },
+                            QTreeNode::Leaf { values } => ChipTreeNode::Leaf(
+                                values
+                                    .iter()
+                                    .map(|&(t, w)| (t as usize, field(w as i128)))
+                                    .collect(),
+                            ),
+                        })
+                        .collect();
+                    ch.trees.add_tree(ctx, x, &nodes, &mut acc);
+                    if let QTreeNode::Leaf { values } = &tree[crate::quant::tree_leaf(tree, xi)] {
+                        for &(t, w) in values {
+                            exact[t as usize] += w as i128;
+                        }
+                    }
+                }
+                for (t, terms) in acc.iter().enumerate() {
+                    let y = ch.affine.affine_row(ctx, terms, field(base[t] as i128));
+                    range_check_signed(&ch.range, ctx, y, ch.bits);
+                    push((y, exact[t]));
+                }
+            }
+        }
+    }
+    Ok(out)
 }

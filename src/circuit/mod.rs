@@ -1,19 +1,21 @@
 //! The halo2 circuit proving one inference of a [`QuantModel`].
 //!
-//! Built on halo2-base's vertical gate (`a + b * c = d`) and its lookup range checks. Chips in
-//! [`chips`] constrain one op family each; [`layout`] walks the model and wires them. Weights and
-//! biases are circuit constants (fixed columns), so the verifying key is bound to the model; the
-//! outputs are the public instances, in order.
+//! Built on halo2-base's vertical gate (`a + b * c = d`) and its lookup range checks, plus a
+//! function-table lookup ([`lookup`]). Chips in [`chips`] constrain one op family each;
+//! [`layout`] walks the model and wires them. Weights, biases and tables are circuit constants
+//! (fixed columns), so the verifying key is bound to the model; the outputs are the public
+//! instances, in order.
 
 pub mod chips;
 mod layout;
+mod lookup;
 mod params;
 
-pub use layout::{assign, field, field_to_i128};
+pub use layout::{field, field_to_i128, model_tables};
+pub use lookup::{FnLookups, ZkCircuit, ZkParams};
 pub use params::{choose_params, CircuitShape};
 
 pub use halo2_base::gates::circuit::CircuitBuilderStage;
-/// The proving backend, re-exported once: every other module imports halo2 from here.
 pub use halo2_base::halo2_proofs;
 pub use halo2_base::{
     gates::circuit::builder::BaseCircuitBuilder, gates::circuit::BaseCircuitParams,
@@ -22,23 +24,25 @@ pub use halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine};
 
 use crate::quant::{QuantModel, Trace};
 
-/// Errors while laying out the circuit.
+/// Errors while building the circuit.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// No `logrows` up to the maximum fits the model.
-    #[error("the model needs more than 2^{max_k} rows ({cells} advice cells); it is too large to prove on this setup")]
+    #[error("the model needs more than 2^{max_k} rows ({cells} advice cells, {table_rows} table rows); it is too large to prove on this setup")]
     TooLarge {
         /// Largest logrows tried.
         max_k: u32,
         /// Advice cells at that size.
         cells: usize,
+        /// Function-table rows.
+        table_rows: usize,
     },
-    /// A witness value is inconsistent with the model (a bug or a tampered trace).
+    /// The witness does not fit the model's ops.
     #[error("witness for node '{node}' does not match its op: {reason}")]
     Witness {
-        /// Node name.
+        /// The node.
         node: String,
-        /// What is inconsistent.
+        /// What is wrong.
         reason: String,
     },
 }
@@ -46,19 +50,34 @@ pub enum Error {
 /// Result type of this module.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Builds the circuit for `model` with witness `trace` at a given stage and shape.
+/// Builds the circuit for `stage` with a known shape.
 pub fn build(
     stage: CircuitBuilderStage,
     shape: &CircuitShape,
     model: &QuantModel,
     trace: &Trace,
-) -> Result<BaseCircuitBuilder<Fr>> {
+) -> Result<ZkCircuit> {
+    let base = &shape.params.base;
     let mut builder = match stage {
         CircuitBuilderStage::Prover => {
-            BaseCircuitBuilder::prover(shape.params.clone(), shape.break_points.clone())
+            BaseCircuitBuilder::prover(base.clone(), shape.break_points.clone())
         }
-        _ => BaseCircuitBuilder::from_stage(stage).use_params(shape.params.clone()),
+        _ => BaseCircuitBuilder::from_stage(stage).use_params(base.clone()),
     };
-    assign(&mut builder, model, trace)?;
-    Ok(builder)
+    let lookups = FnLookups::default();
+    let range = builder.range_chip();
+    let outputs = layout::assign(
+        builder.main(0),
+        &range,
+        &lookups,
+        &shape.params.tables,
+        model,
+        trace,
+    )?;
+    builder.assigned_instances = vec![outputs];
+    Ok(ZkCircuit {
+        builder,
+        lookups,
+        params: shape.params.clone(),
+    })
 }

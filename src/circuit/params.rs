@@ -1,55 +1,70 @@
-//! Choosing the circuit's shape: `logrows`, columns, lookup bits.
+//! Choosing the circuit's shape: `logrows`, columns, lookup bits, function tables.
 
 use serde::{Deserialize, Serialize};
 
 use super::{
-    layout::assign, BaseCircuitBuilder, BaseCircuitParams, CircuitBuilderStage, Error, Fr, Result,
+    layout::{assign, model_tables},
+    BaseCircuitBuilder, CircuitBuilderStage, Error, FnLookups, Fr, Result, ZkParams,
 };
 use crate::quant::{QuantModel, Trace};
 
-/// Rows kept free at the bottom for halo2's blinding factors.
+/// Rows reserved at the bottom for blinding.
 pub const BLINDING_ROWS: usize = 20;
-/// Smallest `logrows` considered.
+/// Smallest logrows tried.
 pub const MIN_K: u32 = 8;
-/// Largest `logrows` considered.
+/// Largest logrows tried.
 pub const MAX_K: u32 = 26;
-/// Most advice columns before a larger `logrows` is preferred: each column adds commitments,
-/// openings and bytecode to the on-chain verifier.
+/// Most advice columns of the main gate: few, dense columns keep the verifier small.
 pub const MAX_ADVICE: usize = 2;
 
-/// Everything needed to rebuild the same circuit for keygen and proving.
+/// Everything needed to rebuild the same circuit at every stage.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CircuitShape {
-    /// halo2-base configuration: `k`, columns, lookup bits, instance columns.
-    pub params: BaseCircuitParams,
-    /// Where each advice column breaks, fixed at keygen; needed by the prover.
+    /// Columns and sizes.
+    pub params: ZkParams,
+    /// halo2-base's thread break points, fixed at key generation.
     pub break_points: Vec<Vec<usize>>,
 }
 
 impl CircuitShape {
-    /// `logrows` of the circuit.
+    /// `logrows`.
     pub fn k(&self) -> u32 {
-        self.params.k as u32
+        self.params.base.k as u32
     }
 }
 
-/// Picks the smallest `logrows` at which the circuit fits in [`MAX_ADVICE`] advice columns and
-/// one lookup column, with a lookup table of `logrows - 1` bits.
+/// The smallest `k` at which the model fits in [`MAX_ADVICE`] advice columns, one range-lookup
+/// column, one function-lookup column set, and tables that fit in the rows.
 pub fn choose_params(model: &QuantModel, trace: &Trace) -> Result<CircuitShape> {
+    let tables = model_tables(model);
+    let table_rows = 1 + tables.iter().map(|t| t.len()).sum::<usize>();
     let mut cells = 0;
     for k in MIN_K..=MAX_K {
+        let usable = (1usize << k) - BLINDING_ROWS - 1;
+        if table_rows > usable {
+            continue;
+        }
         let mut b = BaseCircuitBuilder::<Fr>::from_stage(CircuitBuilderStage::Keygen)
             .use_k(k as usize)
             .use_lookup_bits(k as usize - 1)
             .use_instance_columns(1);
-        assign(&mut b, model, trace)?;
-        let params = b.calculate_params(Some(BLINDING_ROWS));
+        let lookups = FnLookups::default();
+        let range = b.range_chip();
+        assign(b.main(0), &range, &lookups, &tables, model, trace)?;
+        let base = b.calculate_params(Some(BLINDING_ROWS));
         cells = b.statistics().gate.total_advice_per_phase.iter().sum();
-        if params.num_advice_per_phase[0] <= MAX_ADVICE
-            && params.num_lookup_advice_per_phase[0] <= 1
+        let n_lookups = lookups.lock().map(|l| l.len()).unwrap_or(0);
+        let fn_cols = n_lookups.div_ceil(usable);
+        if base.num_advice_per_phase[0] <= MAX_ADVICE
+            && base.num_lookup_advice_per_phase[0] <= 1
+            && fn_cols <= 1
         {
             return Ok(CircuitShape {
-                params,
+                params: ZkParams {
+                    base,
+                    fn_cols,
+                    tables,
+                },
                 break_points: vec![],
             });
         }
@@ -57,5 +72,6 @@ pub fn choose_params(model: &QuantModel, trace: &Trace) -> Result<CircuitShape> 
     Err(Error::TooLarge {
         max_k: MAX_K,
         cells,
+        table_rows,
     })
 }

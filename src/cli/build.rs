@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 use serde_json::json;
-use zkinfer::pipeline::{self, BuildOptions};
+use zkinfer::onnx::LoadOptions;
+use zkinfer::pipeline::{self, BuildOptions, Target};
 use zkinfer::quant::QuantConfig;
 
 use super::output::{floats, print_json, Bar};
@@ -27,9 +28,36 @@ pub struct BuildArgs {
     /// Replace --out if it exists.
     #[arg(long)]
     pub force: bool,
+    /// What calibration optimises: `accuracy` (finest scales and tables) or `resources` (the
+    /// smallest circuit that loses no accuracy against the finest one, or meets --max-error /
+    /// --min-agreement).
+    #[arg(long, default_value = "accuracy", value_parser = ["accuracy", "resources"])]
+    pub target: String,
+    /// Fail if any output's max |float - quantized| over the calibration set exceeds E.
+    #[arg(long, value_name = "E")]
+    pub max_error: Option<f64>,
+    /// Fail if the predicted class agrees with the float model on less than P (0..1) of the
+    /// calibration rows.
+    #[arg(long, value_name = "P")]
+    pub min_agreement: Option<f64>,
+    /// Value of a symbolic input dimension, NAME=VALUE (repeatable). A symbolic batch
+    /// dimension defaults to 1.
+    #[arg(long = "dim", value_name = "NAME=VALUE", value_parser = parse_dim)]
+    pub dims: Vec<(String, usize)>,
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+fn parse_dim(s: &str) -> Result<(String, usize), String> {
+    let (n, v) = s.split_once('=').ok_or("expected NAME=VALUE")?;
+    let v: usize = v
+        .parse()
+        .map_err(|_| format!("'{v}' is not a positive integer"))?;
+    if v == 0 || n.is_empty() {
+        return Err("expected NAME=VALUE with VALUE >= 1".into());
+    }
+    Ok((n.to_string(), v))
 }
 
 /// Runs `build`.
@@ -41,6 +69,12 @@ pub fn run(a: BuildArgs) -> anyhow::Result<Exit> {
         srs: a.srs,
         force: a.force,
         quant: QuantConfig::default(),
+        load: LoadOptions {
+            dims: a.dims.into_iter().collect(),
+        },
+        max_error: a.max_error,
+        min_agreement: a.min_agreement,
+        target: a.target.parse::<Target>().map_err(anyhow::Error::msg)?,
     };
     let r = pipeline::build(&opts, &Bar)?;
     let s = &r.settings;
@@ -58,9 +92,11 @@ pub fn run(a: BuildArgs) -> anyhow::Result<Exit> {
         print_json(&json!({
             "out": a.out,
             "vk_digest": s.vk_digest,
-            "logrows": s.circuit.params.k,
-            "advice_columns": s.circuit.params.num_advice_per_phase,
-            "lookup_bits": s.circuit.params.lookup_bits,
+            "logrows": s.circuit.params.base.k,
+            "advice_columns": s.circuit.params.base.num_advice_per_phase,
+            "lookup_bits": s.circuit.params.base.lookup_bits,
+            "function_tables": s.circuit.params.tables.len(),
+            "calibration": s.calibration,
             "macs": s.macs,
             "srs": s.srs,
             "verifier": s.verifier,
@@ -77,9 +113,9 @@ pub fn run(a: BuildArgs) -> anyhow::Result<Exit> {
         println!("built {} -> {}", s.model_path, a.out.display());
         println!(
             "  circuit: logrows {}, {} advice column(s), lookup bits {:?}, {} MACs",
-            s.circuit.params.k,
-            s.circuit.params.num_advice_per_phase[0],
-            s.circuit.params.lookup_bits,
+            s.circuit.params.base.k,
+            s.circuit.params.base.num_advice_per_phase[0],
+            s.circuit.params.base.lookup_bits,
             s.macs
         );
         println!("  vk digest: {}", s.vk_digest);
@@ -91,9 +127,18 @@ pub fn run(a: BuildArgs) -> anyhow::Result<Exit> {
             );
         }
         println!(
-            "  max |float - quantized| over {} calibration sample(s): {:.3e}",
-            s.fidelity.samples, s.fidelity.max_abs_error_overall
+            "  fidelity over {} calibration sample(s), reference {}:",
+            s.fidelity.samples, s.fidelity.reference
         );
+        for o in &s.fidelity.outputs {
+            let agr = o.agreement.map_or(String::new(), |a| {
+                format!(", class agreement {:.2}%", a * 100.0)
+            });
+            println!(
+                "    '{}': max |error| {:.3e}, mean {:.3e}{agr}",
+                o.name, o.max_abs_error, o.mean_abs_error
+            );
+        }
         println!(
             "  verifier: {} B runtime ({}limit {} B), wrapper {} B, proof {} B, verify gas (in-process EVM) {}",
             s.verifier.verifier_runtime_bytes,

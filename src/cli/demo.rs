@@ -6,7 +6,7 @@ use clap::Args;
 use serde_json::json;
 use zkinfer::artifacts::{read_input, ProofFile};
 use zkinfer::chain::{self, spawn_anvil, Chain};
-use zkinfer::pipeline::{self, Build, BuildOptions};
+use zkinfer::pipeline::{self, Build, BuildOptions, Target};
 use zkinfer::quant::QuantConfig;
 use zkinfer::tools;
 
@@ -86,6 +86,10 @@ pub fn run(a: DemoArgs) -> anyhow::Result<Exit> {
         srs: None,
         force: true,
         quant: QuantConfig::default(),
+        load: Default::default(),
+        max_error: None,
+        min_agreement: None,
+        target: Target::Accuracy,
     };
     let built = pipeline::build(&opts, &Bar)?;
     let build = Build::open(&out)?;
@@ -130,7 +134,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<Exit> {
         print_json(&json!({
             "outputs": proved.outputs,
             "float_outputs": built.float_outputs,
-            "logrows": s.circuit.params.k,
+            "logrows": s.circuit.params.base.k,
             "build_secs": built.total_secs,
             "prove_secs": proved.prove_secs,
             "proof_bytes": proved.proof_bytes,
@@ -149,7 +153,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<Exit> {
         );
         println!(
             "circuit: logrows {}; build {:.1} s; prove {:.2} s; proof {} bytes",
-            s.circuit.params.k, built.total_secs, proved.prove_secs, proved.proof_bytes
+            s.circuit.params.base.k, built.total_secs, proved.prove_secs, proved.proof_bytes
         );
         println!(
             "verifier: {} bytes of runtime bytecode (limit {})",

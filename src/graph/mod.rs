@@ -2,8 +2,11 @@
 //! evaluator. Produced by [`crate::onnx`], consumed by [`crate::quant`].
 
 mod eval;
+mod ops;
+mod optimize;
 
-pub use eval::eval_f64;
+pub use eval::{eval_f64, eval_op};
+pub use ops::{Affine, Cmp, Func, Groups, Op, Src, Term, TreeEnsemble, TreeNode};
 
 use serde::{Deserialize, Serialize};
 
@@ -68,42 +71,6 @@ impl Tensor {
 /// Index of a value (tensor) in a [`Graph`].
 pub type ValueId = usize;
 
-/// One operation of the IR. Every op reads dynamic values by [`ValueId`]; constants live in the op.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum Op {
-    /// `y[m, o] = sum_i x[m, i] * weight[o, i] + bias[o]`: Gemm, and MatMul by a constant.
-    Linear {
-        /// Weights, shape `[out, in]`.
-        weight: Tensor,
-        /// Optional bias, `out` values.
-        bias: Option<Vec<f64>>,
-    },
-    /// `y = x + c`, with `c` broadcast along the last axis (`c.len()` divides it) or a scalar.
-    AddConst {
-        /// The constant, one value per element of the last axis, or one value.
-        constant: Vec<f64>,
-    },
-    /// `y = a + b` for two dynamic values of the same shape.
-    Add,
-    /// `y = max(x, 0)`.
-    Relu,
-    /// A change of shape that keeps the values in order (Reshape, Flatten, Squeeze, Identity).
-    Reshape,
-}
-
-impl Op {
-    /// A short name for messages.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Op::Linear { .. } => "Linear",
-            Op::AddConst { .. } => "AddConst",
-            Op::Add => "Add",
-            Op::Relu => "Relu",
-            Op::Reshape => "Reshape",
-        }
-    }
-}
-
 /// A node: an op, its dynamic inputs and its single output.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Node {
@@ -158,12 +125,13 @@ impl Graph {
         )
     }
 
-    /// Multiply-accumulate count, a size measure for reports.
+    /// Multiply-accumulate count (affine terms and products), a size measure for reports.
     pub fn macs(&self) -> usize {
         self.nodes
             .iter()
             .map(|n| match &n.op {
-                Op::Linear { weight, .. } => self.numel(n.output) * weight.shape[1],
+                Op::Affine(a) => a.terms.len(),
+                Op::Mul(g) => g.idx.len() / 2,
                 _ => 0,
             })
             .sum()
@@ -201,50 +169,4 @@ pub fn check_inputs<'a>(
         }
     }
     Ok(())
-}
-
-impl Graph {
-    /// Folds `Add(Linear(x), c)` into the Linear's bias when the Linear feeds only that Add.
-    pub fn fuse_bias_adds(&mut self) {
-        let mut i = 0;
-        while i < self.nodes.len() {
-            let fused = match &self.nodes[i].op {
-                Op::AddConst { constant } => {
-                    let src = self.nodes[i].inputs[0];
-                    let users = self
-                        .nodes
-                        .iter()
-                        .filter(|n| n.inputs.contains(&src))
-                        .count();
-                    let producer = self.nodes[..i].iter().position(|n| n.output == src);
-                    match producer {
-                        Some(p) if users == 1 && !self.outputs.contains(&src) => {
-                            let out_len = match &self.nodes[p].op {
-                                Op::Linear { weight, .. } => Some(weight.shape[0]),
-                                _ => None,
-                            };
-                            out_len
-                                .filter(|&n| constant.len() == n || constant.len() == 1)
-                                .map(|n| (p, n, constant.clone()))
-                        }
-                        _ => None,
-                    }
-                }
-                _ => None,
-            };
-            if let Some((p, n, c)) = fused {
-                let out = self.nodes[i].output;
-                if let Op::Linear { bias, .. } = &mut self.nodes[p].op {
-                    let b = bias.get_or_insert_with(|| vec![0.0; n]);
-                    for (o, v) in b.iter_mut().enumerate() {
-                        *v += c[o % c.len()];
-                    }
-                }
-                self.nodes[p].output = out;
-                self.nodes.remove(i);
-            } else {
-                i += 1;
-            }
-        }
-    }
 }

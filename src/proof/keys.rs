@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::{guarded, Error, Result};
 use crate::artifacts::write_atomic;
-use crate::circuit::{BaseCircuitBuilder, BaseCircuitParams, Bn256, Fr, G1Affine};
+use crate::circuit::{Bn256, Fr, G1Affine, ZkCircuit, ZkParams};
 
 /// Generates the verifying and proving keys of `circuit`.
 pub fn keygen<C: Circuit<Fr>>(
@@ -56,25 +56,27 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>> {
 }
 
 /// Reads a proving key written by [`write_key`].
-pub fn read_pk(path: &Path, params: BaseCircuitParams) -> Result<ProvingKey<G1Affine>> {
+pub fn read_pk(path: &Path, params: ZkParams) -> Result<ProvingKey<G1Affine>> {
     let bytes = read_bytes(path)?;
     guarded("reading the proving key", || {
-        ProvingKey::from_bytes::<BaseCircuitBuilder<Fr>>(&bytes, SerdeFormat::RawBytes, params)
-            .map_err(|source| Error::Io {
+        ProvingKey::from_bytes::<ZkCircuit>(&bytes, SerdeFormat::RawBytes, params).map_err(
+            |source| Error::Io {
                 path: path.to_path_buf(),
                 source,
-            })
+            },
+        )
     })
 }
 
 /// Reads a verifying key written by [`write_key`].
-pub fn read_vk(path: &Path, params: BaseCircuitParams) -> Result<VerifyingKey<G1Affine>> {
+pub fn read_vk(path: &Path, params: ZkParams) -> Result<VerifyingKey<G1Affine>> {
     let bytes = read_bytes(path)?;
     guarded("reading the verifying key", || {
-        VerifyingKey::from_bytes::<BaseCircuitBuilder<Fr>>(&bytes, SerdeFormat::RawBytes, params)
-            .map_err(|source| Error::Io {
+        VerifyingKey::from_bytes::<ZkCircuit>(&bytes, SerdeFormat::RawBytes, params).map_err(
+            |source| Error::Io {
                 path: path.to_path_buf(),
                 source,
-            })
+            },
+        )
     })
 }

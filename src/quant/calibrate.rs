@@ -1,9 +1,11 @@
-//! Choosing fixed-point exponents from calibration data.
+//! Choosing fixed-point exponents and table domains from calibration data.
 
 use serde::{Deserialize, Serialize};
 
-use super::{to_fixed, Error, QNode, QOp, QValue, QuantModel, Result};
-use crate::graph::{eval_f64, Graph, Op};
+use super::{
+    to_fixed, Error, QFunc, QNode, QOp, QSrc, QTerm, QTreeNode, QValue, QuantModel, Result,
+};
+use crate::graph::{eval_f64, Affine, Cmp, Func, Graph, Node, Op, Src, Term, TreeNode};
 
 /// Knobs of quantization.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -18,6 +20,8 @@ pub struct QuantConfig {
     pub max_weight_frac_bits: i32,
     /// Factor of room above the largest calibrated magnitude, for inputs beyond the calibration set.
     pub headroom: f64,
+    /// Most rows of one function table, as a power of two.
+    pub lut_bits: u32,
 }
 
 impl Default for QuantConfig {
@@ -28,6 +32,7 @@ impl Default for QuantConfig {
             weight_bits: 24,
             max_weight_frac_bits: 16,
             headroom: 4.0,
+            lut_bits: 12,
         }
     }
 }
@@ -41,80 +46,367 @@ fn exponent(max_abs: f64, bits: u32, headroom: f64, cap: i32) -> i32 {
     (room.log2().floor() as i32).min(cap)
 }
 
-/// Quantizes `graph` with exponents chosen from the calibration samples (flattened inputs).
-pub fn quantize(graph: &Graph, samples: &[Vec<Vec<f64>>], cfg: &QuantConfig) -> Result<QuantModel> {
-    if samples.is_empty() {
-        return Err(Error::NoCalibration);
+/// Per-value statistics over the calibration samples.
+#[derive(Clone, Copy, Debug)]
+struct Stat {
+    min: f64,
+    max: f64,
+}
+
+impl Stat {
+    fn max_abs(&self) -> f64 {
+        self.min.abs().max(self.max.abs())
     }
-    let mut max_abs = vec![0f64; graph.values.len()];
-    for s in samples {
-        for (v, vals) in eval_f64(graph, s)?.iter().enumerate() {
-            max_abs[v] = vals.iter().fold(max_abs[v], |m, x| m.max(x.abs()));
+}
+
+struct Quantizer<'a> {
+    cfg: &'a QuantConfig,
+    stats: Vec<Stat>,
+    exp: Vec<Option<i32>>,
+}
+
+impl Quantizer<'_> {
+    fn act_exp(&self, v: usize) -> i32 {
+        exponent(
+            self.stats[v].max_abs(),
+            self.cfg.act_bits,
+            self.cfg.headroom,
+            self.cfg.max_act_frac_bits,
+        )
+    }
+
+    fn e(&self, v: usize) -> i32 {
+        self.exp[v].expect("values are quantized before their users")
+    }
+
+    fn err(node: &Node, reason: impl Into<String>) -> Error {
+        Error::Quantize {
+            node: node.name.clone(),
+            reason: reason.into(),
         }
     }
-    let mut exp: Vec<Option<i32>> = vec![None; graph.values.len()];
-    for &v in &graph.inputs {
-        exp[v] = Some(exponent(
-            max_abs[v],
-            cfg.act_bits,
-            cfg.headroom,
-            cfg.max_act_frac_bits,
-        ));
-    }
-    let mut nodes = Vec::with_capacity(graph.nodes.len());
-    for node in &graph.nodes {
-        let ex = exp[node.inputs[0]].expect("inputs are quantized before their users");
-        let (op, ey) = match &node.op {
-            Op::Linear { weight, bias } => {
-                let wmax = weight.data.iter().fold(0f64, |m, x| m.max(x.abs()));
-                let ew = exponent(wmax, cfg.weight_bits, 1.0, cfg.max_weight_frac_bits);
-                let ey = exponent(
-                    max_abs[node.output],
-                    cfg.act_bits,
-                    cfg.headroom,
-                    cfg.max_act_frac_bits,
-                )
-                .min(ex + ew);
-                let out = weight.shape[0];
-                let bias = match bias {
-                    Some(b) => b.iter().map(|&x| to_fixed(x, ex + ew)).collect(),
-                    None => vec![0; out],
-                };
-                let op = QOp::Linear {
-                    out,
-                    inp: weight.shape[1],
-                    weight: weight
-                        .data
-                        .iter()
-                        .map(|&x| to_fixed(x, ew) as i64)
-                        .collect(),
-                    weight_exp: ew,
-                    bias,
-                    shift: (ex + ew - ey) as u32,
-                };
-                (op, ey)
+
+    /// An affine op: coefficients are aligned so the accumulator has one exponent.
+    fn affine(&self, node: &Node, a: &Affine) -> Result<(QOp, i32)> {
+        let wmax = a.terms.iter().fold(0f64, |m, t| m.max(t.weight.abs()));
+        let ew = exponent(
+            wmax,
+            self.cfg.weight_bits,
+            1.0,
+            self.cfg.max_weight_frac_bits,
+        );
+        let ein: Vec<i32> = node.inputs.iter().map(|&v| self.e(v)).collect();
+        let emax = ein.iter().copied().max().unwrap_or(0);
+        let ey = self.act_exp(node.output);
+        let acc = (ew + emax).max(ey);
+        let mut terms = Vec::with_capacity(a.terms.len());
+        for t in &a.terms {
+            let coef = to_fixed(t.weight, acc - ein[t.input as usize]);
+            if coef.unsigned_abs() >= 1 << 62 {
+                return Err(Self::err(node, format!("weight {} needs more than 62 bits at the accumulator scale; the inputs' scales differ too much", t.weight)));
             }
-            Op::AddConst { constant } => (
-                QOp::AddConst {
-                    constant: constant.iter().map(|&c| to_fixed(c, ex) as i64).collect(),
-                },
-                ex,
+            terms.push(QTerm {
+                input: t.input,
+                index: t.index,
+                coef: coef as i64,
+            });
+        }
+        let bias = a.bias.iter().map(|&b| to_fixed(b, acc)).collect();
+        Ok((
+            QOp::Affine {
+                rows: a.rows.clone(),
+                terms,
+                bias,
+                shift: (acc - ey) as u32,
+            },
+            ey,
+        ))
+    }
+
+    fn func(&self, node: &Node, f: Func) -> Result<(QOp, i32)> {
+        let ein = self.e(node.inputs[0]);
+        let s_in = self.stats[node.inputs[0]];
+        let ey = match f.bounds() {
+            Some((lo, hi)) => exponent(
+                lo.abs().max(hi.abs()),
+                self.cfg.act_bits,
+                1.0,
+                self.cfg.max_act_frac_bits,
             ),
-            Op::Add => {
-                let eb = exp[node.inputs[1]].expect("quantized before use");
-                let ey = ex.max(eb);
+            None => self.act_exp(node.output),
+        };
+        // Where the function is flat to within half an output step.
+        let flat = (ey as f64 + 1.0) * std::f64::consts::LN_2;
+        let (dlo, dhi, sat_lo, sat_hi) = match f {
+            Func::Sigmoid => (-flat, flat, true, true),
+            Func::Tanh => (
+                -(flat + std::f64::consts::LN_2) / 2.0,
+                (flat + std::f64::consts::LN_2) / 2.0,
+                true,
+                true,
+            ),
+            Func::Exp => {
+                let hi = if s_in.max <= 0.0 {
+                    0.0
+                } else {
+                    s_in.max * self.cfg.headroom.sqrt()
+                };
+                (-flat, hi, true, false)
+            }
+            Func::Log => {
+                if s_in.min <= 0.0 {
+                    return Err(Self::err(
+                        node,
+                        format!(
+                            "Log of calibrated values down to {}: the input must stay positive",
+                            s_in.min
+                        ),
+                    ));
+                }
                 (
-                    QOp::Add {
-                        shift_a: (ey - ex) as u32,
-                        shift_b: (ey - eb) as u32,
+                    s_in.min / self.cfg.headroom,
+                    s_in.max * self.cfg.headroom,
+                    false,
+                    false,
+                )
+            }
+        };
+        let rows = (1u64 << self.cfg.lut_bits) as f64;
+        let mut te = ((rows - 1.0) / (dhi - dlo)).log2().floor() as i32;
+        te = te.min(ein);
+        let step = 2f64.powi(te);
+        let (lo, hi) = ((dlo * step).floor() as i64, (dhi * step).ceil() as i64);
+        let q = QFunc {
+            func: f,
+            in_shift: (ein - te) as u32,
+            table_exp: te,
+            out_exp: ey,
+            lo,
+            hi,
+            sat_lo,
+            sat_hi,
+        };
+        if f == Func::Log && q.domain().0 <= 0.0 {
+            return Err(Self::err(
+                node,
+                "the Log table would include 0 at this table size; raise --lut-bits",
+            ));
+        }
+        Ok((QOp::Func(q), ey))
+    }
+
+    fn trees(&self, node: &Node, ens: &crate::graph::TreeEnsemble) -> Result<(QOp, i32)> {
+        let ein = self.e(node.inputs[0]);
+        let leaf_max = ens.trees.iter().flatten().fold(0f64, |m, t| match t {
+            TreeNode::Leaf { values } => values.iter().fold(m, |m, v| m.max(v.1.abs())),
+            TreeNode::Branch { .. } => m,
+        });
+        let bound =
+            ens.base.iter().fold(0f64, |m, b| m.max(b.abs())) + leaf_max * ens.trees.len() as f64;
+        let ey = exponent(
+            bound.max(self.stats[node.output].max_abs()),
+            self.cfg.act_bits,
+            1.0,
+            self.cfg.max_act_frac_bits,
+        );
+        let scale = 2f64.powi(ein);
+        let trees = ens
+            .trees
+            .iter()
+            .map(|tree| {
+                tree.iter()
+                    .map(|tn| match tn {
+                        TreeNode::Branch {
+                            feature,
+                            threshold,
+                            cmp,
+                            yes,
+                            no,
+                        } => {
+                            // On the integer grid: x <= t  <=>  q <= floor(t 2^e);  x < t  <=>  q <= ceil(t 2^e) - 1.
+                            let (thr, negate) = match cmp {
+                                Cmp::Leq => ((threshold * scale).floor(), false),
+                                Cmp::Gt => ((threshold * scale).floor(), true),
+                                Cmp::Lt => ((threshold * scale).ceil() - 1.0, false),
+                                Cmp::Gte => ((threshold * scale).ceil() - 1.0, true),
+                            };
+                            let lim = 2f64.powi(self.cfg.act_bits as i32);
+                            QTreeNode::Branch {
+                                feature: *feature,
+                                threshold: thr.clamp(-lim, lim) as i64,
+                                negate,
+                                yes: *yes,
+                                no: *no,
+                            }
+                        }
+                        TreeNode::Leaf { values } => QTreeNode::Leaf {
+                            values: values
+                                .iter()
+                                .map(|&(t, w)| (t, to_fixed(w, ey) as i64))
+                                .collect(),
+                        },
+                    })
+                    .collect()
+            })
+            .collect();
+        let base = ens.base.iter().map(|&b| to_fixed(b, ey) as i64).collect();
+        Ok((
+            QOp::Trees {
+                features: ens.features,
+                trees,
+                base,
+            },
+            ey,
+        ))
+    }
+
+    fn node(&self, node: &Node) -> Result<(QOp, i32)> {
+        let ex = node.inputs.first().map(|&v| self.e(v)).unwrap_or(0);
+        Ok(match &node.op {
+            Op::Affine(a) => self.affine(node, a)?,
+            Op::Gather(src) => {
+                let same = node.inputs.iter().all(|&v| self.e(v) == ex);
+                if !same {
+                    // Inputs at different scales (a Concat): align them with an affine map.
+                    let mut a = Affine::new();
+                    for s in src {
+                        match *s {
+                            Src::In { input, index } => a.push_row(
+                                [Term {
+                                    input,
+                                    index,
+                                    weight: 1.0,
+                                }],
+                                0.0,
+                            ),
+                            Src::Const(c) => a.push_row([], c),
+                        }
+                    }
+                    return self.affine(node, &a);
+                }
+                let q = src
+                    .iter()
+                    .map(|s| match *s {
+                        Src::In { input, index } => QSrc::In { input, index },
+                        Src::Const(c) => QSrc::Const(to_fixed(c, ex) as i64),
+                    })
+                    .collect();
+                (QOp::Gather(q), ex)
+            }
+            Op::Mul(pairs) => {
+                let eb = self.e(node.inputs[1]);
+                let ey = self.act_exp(node.output).min(ex + eb);
+                (
+                    QOp::Mul {
+                        pairs: pairs.clone(),
+                        shift: (ex + eb - ey) as u32,
+                    },
+                    ey,
+                )
+            }
+            Op::Div { num, den } => {
+                let eb = self.e(node.inputs[1]);
+                let ey = self.act_exp(node.output).max(ex - eb);
+                (
+                    QOp::Div {
+                        num: num.clone(),
+                        den: den.clone(),
+                        shift: (ey - ex + eb) as u32,
                     },
                     ey,
                 )
             }
             Op::Relu => (QOp::Relu, ex),
-            Op::Reshape => (QOp::Reshape, ex),
+            Op::Prelu(slope) => {
+                let smax = slope.iter().fold(0f64, |m, s| m.max(s.abs()));
+                let es = exponent(
+                    smax,
+                    self.cfg.weight_bits,
+                    1.0,
+                    self.cfg.max_weight_frac_bits,
+                )
+                .max(0);
+                let q = slope.iter().map(|&s| to_fixed(s, es) as i64).collect();
+                (
+                    QOp::Prelu {
+                        slope: q,
+                        slope_exp: es as u32,
+                    },
+                    ex,
+                )
+            }
+            Op::Clip { lo, hi } => {
+                let lim = 2f64.powi(self.cfg.act_bits as i32 - 1 - ex) - 1.0;
+                let b =
+                    |v: Option<f64>| v.filter(|x| x.abs() < lim).map(|x| to_fixed(x, ex) as i64);
+                (
+                    QOp::Clip {
+                        lo: b(*lo),
+                        hi: b(*hi),
+                    },
+                    ex,
+                )
+            }
+            Op::Func(f) => self.func(node, *f)?,
+            Op::Max(g) => (QOp::Max(g.clone()), ex),
+            Op::ArgMax { groups, labels } => {
+                let width = (0..groups.len())
+                    .map(|g| groups.group(g).len())
+                    .max()
+                    .unwrap_or(0);
+                let labels = labels
+                    .clone()
+                    .unwrap_or_else(|| (0..width as i64).collect());
+                (
+                    QOp::ArgMax {
+                        groups: groups.clone(),
+                        labels,
+                    },
+                    0,
+                )
+            }
+            Op::Trees(ens) => self.trees(node, ens)?,
+        })
+    }
+}
+
+/// Quantizes `graph` with exponents chosen from the calibration samples (flattened inputs).
+pub fn quantize(graph: &Graph, samples: &[Vec<Vec<f64>>], cfg: &QuantConfig) -> Result<QuantModel> {
+    if samples.is_empty() {
+        return Err(Error::NoCalibration);
+    }
+    let mut stats = vec![
+        Stat {
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY
         };
-        exp[node.output] = Some(ey);
+        graph.values.len()
+    ];
+    for s in samples {
+        for (v, vals) in eval_f64(graph, s)?.iter().enumerate() {
+            for &x in vals {
+                stats[v].min = stats[v].min.min(x);
+                stats[v].max = stats[v].max.max(x);
+            }
+        }
+    }
+    for s in &mut stats {
+        if !s.min.is_finite() || !s.max.is_finite() {
+            *s = Stat { min: 0.0, max: 0.0 };
+        }
+    }
+    let mut q = Quantizer {
+        cfg,
+        stats,
+        exp: vec![None; graph.values.len()],
+    };
+    for &v in &graph.inputs {
+        q.exp[v] = Some(q.act_exp(v));
+    }
+    let mut nodes = Vec::with_capacity(graph.nodes.len());
+    for node in &graph.nodes {
+        let (op, ey) = q.node(node)?;
+        q.exp[node.output] = Some(ey);
         nodes.push(QNode {
             name: node.name.clone(),
             op,
@@ -129,8 +421,8 @@ pub fn quantize(graph: &Graph, samples: &[Vec<Vec<f64>>], cfg: &QuantConfig) -> 
         .map(|(v, info)| QValue {
             name: info.name.clone(),
             shape: info.shape.clone(),
-            exp: exp[v].unwrap_or(0),
-            calibrated_max: max_abs[v],
+            exp: q.exp[v].unwrap_or(0),
+            calibrated_max: q.stats[v].max_abs(),
         })
         .collect();
     let model = QuantModel {

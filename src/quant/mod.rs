@@ -8,13 +8,15 @@
 
 mod calibrate;
 mod eval;
+mod func;
 
 pub use calibrate::{quantize, QuantConfig};
-pub use eval::{NodeTrace, Trace};
+pub use eval::{argmax_pos, branch_taken, div_round, eval_qop, prelu_neg, tree_leaf, Trace};
+pub use func::QFunc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::graph::ValueId;
+use crate::graph::{Groups, ValueId};
 
 /// Errors of quantization and integer evaluation.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +47,24 @@ pub enum Error {
         /// What to do.
         hint: &'static str,
     },
+    /// A value left the domain of a non-saturating lookup table or a division was not defined.
+    #[error("node '{node}' ({op}): {reason}")]
+    Domain {
+        /// The node.
+        node: String,
+        /// Its op.
+        op: &'static str,
+        /// What happened and what to do.
+        reason: String,
+    },
+    /// Quantization cannot represent the model.
+    #[error("cannot quantize node '{node}': {reason}")]
+    Quantize {
+        /// The node.
+        node: String,
+        /// What to change.
+        reason: String,
+    },
 }
 
 /// Result type of this module.
@@ -71,40 +91,141 @@ pub fn to_float(q: i128, exp: i32) -> f64 {
     q as f64 * 2f64.powi(-exp)
 }
 
-/// A quantized op.
+/// One term of a quantized affine row: `coef * inputs[input][index]`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QTerm {
+    /// Position in the node's input list.
+    pub input: u32,
+    /// Flattened index in that input.
+    pub index: u32,
+    /// Integer coefficient at exponent `acc exp - input exp`.
+    pub coef: i64,
+}
+
+/// Where a quantized Gather output comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum QSrc {
+    /// `inputs[input][index]`.
+    In {
+        /// Position in the node's input list.
+        input: u32,
+        /// Flattened index.
+        index: u32,
+    },
+    /// An integer constant at the output's exponent.
+    Const(i64),
+}
+
+/// A quantized tree node: a branch tests `x[feature] <= threshold` (negated if `negate`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum QTreeNode {
+    /// A comparison.
+    Branch {
+        /// Feature index.
+        feature: u32,
+        /// Integer threshold at the input's exponent.
+        threshold: i64,
+        /// True if the branch goes to `yes` when `x > threshold`.
+        negate: bool,
+        /// Taken when the (possibly negated) test holds.
+        yes: u32,
+        /// Taken otherwise.
+        no: u32,
+    },
+    /// A leaf: `(target, integer weight at the output exponent)`.
+    Leaf {
+        /// Contributions.
+        values: Vec<(u32, i64)>,
+    },
+}
+
+/// A quantized op. The integer meaning of each is in [`eval`]; the circuit constrains exactly it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum QOp {
-    /// `acc[o] = sum_i x[i] * weight[o][i] + bias[o]`, then `y = rescale(acc, shift)`.
-    Linear {
-        /// `[out, in]`.
-        out: usize,
-        /// Input features per row.
-        inp: usize,
-        /// Integer weights, row-major `[out, in]`, at exponent `weight_exp`.
-        weight: Vec<i64>,
-        /// Exponent of the weights.
-        weight_exp: i32,
-        /// Integer bias at exponent `input exp + weight_exp`.
+    /// `acc[o] = bias[o] + sum coef * x`, then `y = rescale(acc, shift)`.
+    Affine {
+        /// Row offsets (outputs + 1).
+        rows: Vec<u32>,
+        /// Terms, row after row.
+        terms: Vec<QTerm>,
+        /// Integer bias at the accumulator exponent.
         bias: Vec<i128>,
-        /// Rescale shift `d = input exp + weight_exp - output exp`.
+        /// Rescale from the accumulator exponent to the output's.
         shift: u32,
     },
-    /// `y = x + c` (c broadcast along the last axis), at the input's exponent.
-    AddConst {
-        /// Integer constants.
-        constant: Vec<i64>,
+    /// Copies and constants.
+    Gather(Vec<QSrc>),
+    /// `y[o] = rescale(sum over pairs of x0[a] * x1[b], shift)`.
+    Mul {
+        /// Pairs per output, interleaved `a, b`.
+        pairs: Groups,
+        /// Rescale shift.
+        shift: u32,
     },
-    /// `y = a * 2^shift_a + b * 2^shift_b` (aligning exponents exactly).
-    Add {
-        /// Left shift of the first operand.
-        shift_a: u32,
-        /// Left shift of the second operand.
-        shift_b: u32,
+    /// `y[o] = round_half_up(x0[num[o]] * 2^shift / x1[den[o]])`, denominator positive.
+    Div {
+        /// Numerator indices.
+        num: Vec<u32>,
+        /// Denominator indices.
+        den: Vec<u32>,
+        /// Left shift of the numerator.
+        shift: u32,
     },
-    /// `y = max(x, 0)`.
+    /// `max(x, 0)`.
     Relu,
-    /// Values unchanged, shape changed.
-    Reshape,
+    /// `x` if `x >= 0`, else `rescale(x * slope[i], slope_exp)`.
+    Prelu {
+        /// Integer slopes at `slope_exp`.
+        slope: Vec<i64>,
+        /// Exponent of the slopes.
+        slope_exp: u32,
+    },
+    /// `min(max(x, lo), hi)` at the input's exponent.
+    Clip {
+        /// Lower bound.
+        lo: Option<i64>,
+        /// Upper bound.
+        hi: Option<i64>,
+    },
+    /// A table lookup.
+    Func(QFunc),
+    /// Group maxima.
+    Max(Groups),
+    /// First index of the group maximum, mapped to labels.
+    ArgMax {
+        /// Groups.
+        groups: Groups,
+        /// Value for each position of a group.
+        labels: Vec<i64>,
+    },
+    /// Tree ensemble: `y[t] = base[t] + sum of the reached leaves`.
+    Trees {
+        /// Features per sample.
+        features: usize,
+        /// Trees, root first.
+        trees: Vec<Vec<QTreeNode>>,
+        /// Base per target at the output exponent.
+        base: Vec<i64>,
+    },
+}
+
+impl QOp {
+    /// A short name for messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            QOp::Affine { .. } => "Affine",
+            QOp::Gather(_) => "Gather",
+            QOp::Mul { .. } => "Mul",
+            QOp::Div { .. } => "Div",
+            QOp::Relu => "Relu",
+            QOp::Prelu { .. } => "Prelu",
+            QOp::Clip { .. } => "Clip",
+            QOp::Func(f) => f.func.name(),
+            QOp::Max(_) => "Max",
+            QOp::ArgMax { .. } => "ArgMax",
+            QOp::Trees { .. } => "Trees",
+        }
+    }
 }
 
 /// A quantized node.

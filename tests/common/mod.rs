@@ -34,6 +34,10 @@ pub fn built(name: &str) -> &'static Path {
         srs: None,
         force: false,
         quant: QuantConfig::default(),
+        load: Default::default(),
+        max_error: None,
+        min_agreement: None,
+        target: zkinfer::pipeline::Target::Accuracy,
     };
     pipeline::build(&opts, &Quiet).unwrap_or_else(|e| panic!("build {name}: {e}"));
     let leaked: &'static Path = Box::leak(out.into_boxed_path());

@@ -1,15 +1,23 @@
 //! Chips: one op family each, as a Chip over halo2-base's gate and range chips plus an
 //! `...Instructions` trait. Each has MockProver tests with honest and tampered witnesses.
 
-mod linear;
+mod affine;
+mod argmax;
+mod compare;
+mod div;
 mod relu;
 mod rescale;
 #[cfg(test)]
 mod tests;
+mod trees;
 
-pub use linear::{LinearChip, LinearInstructions};
+pub use affine::{AffineChip, AffineInstructions};
+pub use argmax::{ArgMaxChip, ArgMaxInstructions};
+pub use compare::{CompareChip, CompareInstructions};
+pub use div::{DivChip, DivInstructions};
 pub use relu::{ReluChip, ReluInstructions};
 pub use rescale::{RescaleChip, RescaleInstructions};
+pub use trees::{ChipTreeNode, TreeChip, TreeInstructions};
 
 use halo2_base::gates::{GateInstructions, RangeChip, RangeInstructions};
 use halo2_base::utils::ScalarField;

@@ -59,24 +59,22 @@ fn signed_range_check_bounds() {
 }
 
 #[test]
-fn linear_honest_and_wrong_product() {
-    let (x, w, b) = ([3i128, -2, 7], [5i128, 7, -1, 2, 0, 4], [11i128, -3]);
-    let honest = |tamper: Option<i128>| {
+fn affine_honest_and_wrong_product() {
+    let (x, w, b) = ([3i128, -2, 7], [5i128, 7, -1], 11i128);
+    let run = |tamper: Option<i128>| {
         accepts(|ctx, range| {
             let xs = load(ctx, range, &x);
-            let chip = LinearChip::new(range.gate().clone());
-            let wf: Vec<Fr> = w.iter().map(|&v| field(v)).collect();
-            let bf: Vec<Fr> = b.iter().map(|&v| field(v)).collect();
-            let acc = chip.linear(ctx, &xs, &wf, &bf);
-            assert_eq!(*acc[0].value(), field(15 - 14 - 7 + 11));
-            assert_eq!(*acc[1].value(), field(6 + 0 + 28 - 3));
+            let chip = AffineChip::new(range.gate().clone());
+            let terms: Vec<_> = xs.iter().zip(&w).map(|(c, &v)| (*c, field(v))).collect();
+            let acc = chip.affine_row(ctx, &terms, field(b));
+            assert_eq!(*acc.value(), field(15 - 14 - 7 + 11));
             if let Some(v) = tamper {
-                acc[1].debug_prank(ctx, field(v));
+                acc.debug_prank(ctx, field(v));
             }
         })
     };
-    assert!(honest(None));
-    assert!(!honest(Some(32)), "a wrong product must be rejected");
+    assert!(run(None));
+    assert!(!run(Some(6)), "a wrong affine row must be rejected");
 }
 
 /// Runs the rescale chip on `acc` with the prover's (y, r).

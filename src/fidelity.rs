@@ -1,0 +1,158 @@
+//! What quantization did to a model: the float reference against the bit-exact integer
+//! evaluator (which is what the circuit proves), per output, over many samples.
+
+use serde::{Deserialize, Serialize};
+
+use crate::graph::{eval_f64, Graph};
+use crate::quant::QuantModel;
+
+/// Errors and agreement of one model output.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct OutputFidelity {
+    /// Output name.
+    pub name: String,
+    /// Largest absolute error over every sample and element.
+    pub max_abs_error: f64,
+    /// Mean absolute error over every sample and element.
+    pub mean_abs_error: f64,
+    /// For class scores (last axis of 2 or more) and class labels: the share of rows where the
+    /// predicted class agrees.
+    pub agreement: Option<f64>,
+}
+
+/// Fidelity over a set of samples.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FidelityReport {
+    /// Samples compared.
+    pub samples: usize,
+    /// Where the float outputs come from.
+    pub reference: String,
+    /// Per output.
+    pub outputs: Vec<OutputFidelity>,
+    /// Max absolute error per output scalar (flattened over outputs).
+    pub max_abs_error: Vec<f64>,
+    /// Max over all outputs.
+    pub max_abs_error_overall: f64,
+    /// Lowest agreement over the outputs that have one.
+    pub min_agreement: Option<f64>,
+}
+
+fn argmax(x: &[f64]) -> usize {
+    let mut b = 0;
+    for (i, v) in x.iter().enumerate() {
+        if *v > x[b] {
+            b = i;
+        }
+    }
+    b
+}
+
+/// Accumulates fidelity figures sample by sample.
+pub struct FidelityAcc {
+    names: Vec<String>,
+    shapes: Vec<Vec<usize>>,
+    is_label: Vec<bool>,
+    sum_err: Vec<f64>,
+    count: Vec<usize>,
+    max_err: Vec<Vec<f64>>,
+    agree: Vec<(usize, usize)>,
+    samples: usize,
+}
+
+impl FidelityAcc {
+    /// For the outputs of `model`.
+    pub fn new(model: &QuantModel) -> Self {
+        let n = model.outputs.len();
+        let is_label = model
+            .nodes
+            .iter()
+            .filter(|nd| model.outputs.contains(&nd.output))
+            .map(|nd| (nd.output, matches!(nd.op, crate::quant::QOp::ArgMax { .. })))
+            .collect::<Vec<_>>();
+        Self {
+            names: model
+                .outputs
+                .iter()
+                .map(|&v| model.values[v].name.clone())
+                .collect(),
+            shapes: model
+                .outputs
+                .iter()
+                .map(|&v| model.values[v].shape.clone())
+                .collect(),
+            is_label: model
+                .outputs
+                .iter()
+                .map(|v| is_label.iter().any(|(o, l)| o == v && *l))
+                .collect(),
+            sum_err: vec![0.0; n],
+            count: vec![0; n],
+            max_err: model
+                .outputs
+                .iter()
+                .map(|&v| vec![0.0; model.values[v].numel()])
+                .collect(),
+            agree: vec![(0, 0); n],
+            samples: 0,
+        }
+    }
+
+    /// Adds one sample's float and quantized outputs.
+    pub fn add(&mut self, float: &[Vec<f64>], quant: &[Vec<f64>]) {
+        self.samples += 1;
+        for (o, (f, q)) in float.iter().zip(quant).enumerate() {
+            for (k, (a, b)) in f.iter().zip(q).enumerate() {
+                let e = (a - b).abs();
+                self.sum_err[o] += e;
+                self.count[o] += 1;
+                if let Some(m) = self.max_err[o].get_mut(k) {
+                    *m = m.max(e);
+                }
+            }
+            let last = self.shapes[o].last().copied().unwrap_or(1);
+            if self.is_label[o] {
+                for (a, b) in f.iter().zip(q) {
+                    self.agree[o].0 += (a.round() == b.round()) as usize;
+                    self.agree[o].1 += 1;
+                }
+            } else if last >= 2 && f.len() == q.len() {
+                for (ra, rb) in f.chunks(last).zip(q.chunks(last)) {
+                    self.agree[o].0 += (argmax(ra) == argmax(rb)) as usize;
+                    self.agree[o].1 += 1;
+                }
+            }
+        }
+    }
+
+    /// The report.
+    pub fn finish(self, reference: &str) -> FidelityReport {
+        let outputs: Vec<OutputFidelity> = (0..self.names.len())
+            .map(|o| OutputFidelity {
+                name: self.names[o].clone(),
+                max_abs_error: self.max_err[o].iter().cloned().fold(0.0, f64::max),
+                mean_abs_error: self.sum_err[o] / self.count[o].max(1) as f64,
+                agreement: (self.agree[o].1 > 0)
+                    .then(|| self.agree[o].0 as f64 / self.agree[o].1 as f64),
+            })
+            .collect();
+        let max_abs_error: Vec<f64> = self.max_err.into_iter().flatten().collect();
+        FidelityReport {
+            samples: self.samples,
+            reference: reference.into(),
+            max_abs_error_overall: max_abs_error.iter().cloned().fold(0.0, f64::max),
+            min_agreement: outputs.iter().filter_map(|o| o.agreement).reduce(f64::min),
+            outputs,
+            max_abs_error,
+        }
+    }
+}
+
+/// Float outputs from zkinfer's own f64 evaluation of the imported graph (used where tract
+/// cannot run the model, e.g. `ai.onnx.ml` ops).
+pub fn graph_outputs(
+    graph: &Graph,
+    inputs: &[Vec<f64>],
+) -> Result<Vec<Vec<f64>>, crate::graph::Error> {
+    let vals = eval_f64(graph, inputs)?;
+    Ok(graph.outputs.iter().map(|&v| vals[v].clone()).collect())
+}
