@@ -89,6 +89,8 @@ impl BuildDir {
     pub const SETTINGS: &'static str = "settings.json";
     /// The quantized model.
     pub const MODEL: &'static str = "model.quant.json";
+    /// The imported float graph (the f64 reference for `eval`).
+    pub const GRAPH: &'static str = "model.graph.json";
     /// The SRS, downsized to the circuit.
     pub const SRS: &'static str = "srs.bin";
     /// Proving key.
@@ -311,6 +313,36 @@ fn parse_input(text: &str) -> std::result::Result<Vec<Vec<f64>>, String> {
             }
         }
     }
+}
+
+/// One labelled sample of an evaluation set.
+#[derive(Clone, Debug, Deserialize)]
+pub struct LabeledSample {
+    /// The inputs, flattened.
+    pub input_data: Vec<Vec<f64>>,
+    /// The true class (an integer) or target value.
+    pub label: f64,
+}
+
+/// Reads JSON lines of `{"input_data": [[...]], "label": y}`.
+pub fn read_labeled(path: &Path) -> Result<Vec<LabeledSample>> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str::<LabeledSample>(l).map_err(|e| Error::Format {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "line {}: expected {{\"input_data\": [[...]], \"label\": number}}: {e}",
+                    i + 1
+                ),
+            })
+        })
+        .collect()
 }
 
 /// Reads calibration data: one input object (as [`read_input`]) or JSON lines of them.

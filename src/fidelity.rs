@@ -156,3 +156,85 @@ pub fn graph_outputs(
     let vals = eval_f64(graph, inputs)?;
     Ok(graph.outputs.iter().map(|&v| vals[v].clone()).collect())
 }
+
+/// Accuracy on labelled data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EvalReport {
+    /// Samples evaluated.
+    pub samples: usize,
+    /// `classification` (labels are classes) or `regression`.
+    pub task: String,
+    /// Share of correct classes (classification) of the float model.
+    pub float_accuracy: Option<f64>,
+    /// Same for the quantized model.
+    pub quantized_accuracy: Option<f64>,
+    /// Mean absolute error against the labels (regression) of the float model.
+    pub float_mae: Option<f64>,
+    /// Same for the quantized model.
+    pub quantized_mae: Option<f64>,
+    /// Share of samples where float and quantized predictions agree (same class; regression:
+    /// not reported).
+    pub agreement: Option<f64>,
+    /// Largest |float - quantized| over every output element.
+    pub max_abs_error: f64,
+}
+
+/// The predicted class of a sample from the model's first output: a label output (an ArgMax)
+/// as is, else the argmax of the scores.
+fn predicted(out: &[Vec<f64>], label_output: bool) -> f64 {
+    let o = &out[0];
+    if label_output || o.len() == 1 {
+        o[0]
+    } else {
+        argmax(o) as f64
+    }
+}
+
+/// Evaluates the float graph and the quantized model on `samples`.
+pub fn evaluate(
+    graph: &Graph,
+    model: &QuantModel,
+    samples: &[crate::artifacts::LabeledSample],
+) -> Result<EvalReport, crate::quant::Error> {
+    let first = model.outputs.first().copied();
+    let label_output = model
+        .nodes
+        .iter()
+        .any(|n| Some(n.output) == first && matches!(n.op, crate::quant::QOp::ArgMax { .. }));
+    let classification = samples.iter().all(|s| s.label.fract() == 0.0)
+        && (label_output || first.is_some_and(|v| model.values[v].numel() > 1));
+    let (mut fa, mut qa, mut agree, mut fe, mut qe, mut maxe) =
+        (0usize, 0usize, 0usize, 0f64, 0f64, 0f64);
+    for s in samples {
+        let f = graph_outputs(graph, &s.input_data)?;
+        let q = model.output_floats(&model.eval(&s.input_data)?);
+        for (a, b) in f.iter().flatten().zip(q.iter().flatten()) {
+            maxe = maxe.max((a - b).abs());
+        }
+        let (pf, pq) = (predicted(&f, label_output), predicted(&q, label_output));
+        if classification {
+            fa += (pf == s.label) as usize;
+            qa += (pq == s.label) as usize;
+            agree += (pf == pq) as usize;
+        } else {
+            fe += (pf - s.label).abs();
+            qe += (pq - s.label).abs();
+        }
+    }
+    let n = samples.len().max(1) as f64;
+    Ok(EvalReport {
+        samples: samples.len(),
+        task: if classification {
+            "classification"
+        } else {
+            "regression"
+        }
+        .into(),
+        float_accuracy: classification.then_some(fa as f64 / n),
+        quantized_accuracy: classification.then_some(qa as f64 / n),
+        float_mae: (!classification).then_some(fe / n),
+        quantized_mae: (!classification).then_some(qe / n),
+        agreement: classification.then_some(agree as f64 / n),
+        max_abs_error: maxe,
+    })
+}

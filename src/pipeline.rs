@@ -558,6 +558,7 @@ pub fn build(opts: &BuildOptions, p: &dyn Progress) -> Result<BuildReport> {
     write_json_atomic(&dir.path(BuildDir::CONTRACTS), &compiled)
         .map_err(io(dir.path(BuildDir::CONTRACTS)))?;
     write_json_atomic(&dir.path(BuildDir::MODEL), &model).map_err(io(dir.path(BuildDir::MODEL)))?;
+    write_json_atomic(&dir.path(BuildDir::GRAPH), &graph).map_err(io(dir.path(BuildDir::GRAPH)))?;
     let settings = Settings {
         format: Settings::FORMAT.into(),
         version: Settings::VERSION,
@@ -624,6 +625,14 @@ impl Build {
         &self,
     ) -> Result<halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG<circuit::Bn256>> {
         Ok(proof::load_srs(&self.dir.path(BuildDir::SRS), self.settings.circuit.k())?.0)
+    }
+
+    /// Accuracy of the float graph and of the quantized model (the bit-exact integer evaluator,
+    /// which is what proofs prove) on labelled data.
+    pub fn evaluate(&self, data: &Path) -> Result<crate::fidelity::EvalReport> {
+        let graph: Graph = read_json(&self.dir.path(BuildDir::GRAPH), "float graph")?;
+        let samples = artifacts::read_labeled(data)?;
+        Ok(crate::fidelity::evaluate(&graph, &self.model, &samples)?)
     }
 
     /// The compiled contracts.

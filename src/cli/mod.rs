@@ -5,6 +5,7 @@
 mod build;
 mod demo;
 mod deploy;
+mod eval;
 mod output;
 mod prove;
 mod srs;
@@ -36,6 +37,8 @@ struct Cli {
 enum Command {
     /// Quantize a model, build its circuit, keys and Solidity verifier.
     Build(build::BuildArgs),
+    /// Accuracy of the float and the quantized (proven) model on labelled data.
+    Eval(eval::EvalArgs),
     /// Prove one inference; prints the model's outputs.
     Prove(prove::ProveArgs),
     /// Verify a proof natively.
@@ -55,6 +58,7 @@ pub fn main() -> i32 {
     let cli = Cli::parse();
     let res = match cli.command {
         Command::Build(a) => build::run(a),
+        Command::Eval(a) => eval::run(a),
         Command::Prove(a) => prove::run(a),
         Command::Verify(a) => verify::run(a),
         Command::Deploy(a) => deploy::run(a),

@@ -432,7 +432,12 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Graph> {
     }
     for out in &graph.output {
         match imp.names.get(&out.name) {
-            Some(Val::Dyn(v)) => imp.graph.outputs.push(*v),
+            Some(Val::Dyn(v)) => {
+                if !imp.graph.inputs.contains(v) && !imp.graph.outputs.contains(v) {
+                    imp.graph.values[*v].name = out.name.clone();
+                }
+                imp.graph.outputs.push(*v)
+            }
             Some(Val::Const(_)) => {
                 return Err(Error::Graph {
                     path: path.to_path_buf(),

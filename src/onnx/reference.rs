@@ -21,6 +21,18 @@ impl FloatModel {
             path: path.to_path_buf(),
             reason: format!("{e:#}"),
         };
+        let proto = tract_onnx::onnx().proto_model_for_path(path).map_err(err)?;
+        if proto
+            .graph
+            .iter()
+            .flat_map(|g| &g.node)
+            .any(|n| n.domain == "ai.onnx.ml")
+        {
+            return Err(Error::Tract {
+                path: path.to_path_buf(),
+                reason: "ai.onnx.ml ops: tract does not run all of them, nor label them as onnxruntime does".into(),
+            });
+        }
         let mut model = tract_onnx::onnx().model_for_path(path).map_err(err)?;
         for (i, s) in input_shapes.iter().enumerate() {
             model = model.with_input_fact(i, f32::fact(s).into()).map_err(err)?;

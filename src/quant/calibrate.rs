@@ -223,12 +223,15 @@ impl Quantizer<'_> {
                             yes,
                             no,
                         } => {
-                            // On the integer grid: x <= t  <=>  q <= floor(t 2^e);  x < t  <=>  q <= ceil(t 2^e) - 1.
+                            // Inputs are rounded to the grid, so thresholds are too: an input equal
+                            // to a threshold (common: thresholds are data values) compares exactly,
+                            // and only inputs within one grid step of a threshold can differ.
+                            let t = (threshold * scale).round();
                             let (thr, negate) = match cmp {
-                                Cmp::Leq => ((threshold * scale).floor(), false),
-                                Cmp::Gt => ((threshold * scale).floor(), true),
-                                Cmp::Lt => ((threshold * scale).ceil() - 1.0, false),
-                                Cmp::Gte => ((threshold * scale).ceil() - 1.0, true),
+                                Cmp::Leq => (t, false),
+                                Cmp::Gt => (t, true),
+                                Cmp::Lt => (t - 1.0, false),
+                                Cmp::Gte => (t - 1.0, true),
                             };
                             let lim = 2f64.powi(self.cfg.act_bits as i32);
                             QTreeNode::Branch {
