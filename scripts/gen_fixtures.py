@@ -127,6 +127,8 @@ def main():
     write_sklearn_models()
     write_cnn()
     write_sigmoid_tanh()
+    write_op_fixtures()
+    write_bad_models()
 
 
 def ort_run(model, x):
@@ -312,6 +314,122 @@ def write_unsupported():
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="zkinfer-fixtures")
     model.ir_version = 8
     onnx.save(model, os.path.join(d, "model.onnx"))
+
+
+OPS = os.path.join(ROOT, "..", "ops")
+BAD = os.path.join(ROOT, "..", "bad")
+
+
+def op_fixture(name, nodes, in_shape, out_names, inits=(), opset=13, extra_inputs=()):
+    """One small model per op form; expected outputs from onnxruntime on a seeded input."""
+    d = os.path.join(OPS, name)
+    os.makedirs(d, exist_ok=True)
+    rng = np.random.default_rng(SEED + sum(map(ord, name)))
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, in_shape)]
+    inputs += [helper.make_tensor_value_info(n, TensorProto.FLOAT, sh) for n, sh in extra_inputs]
+    outputs = [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in out_names]
+    graph = helper.make_graph(nodes, name, inputs, outputs,
+                              [numpy_helper.from_array(v, k) for k, v in inits])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="zkinfer-fixtures")
+    model.ir_version = 8
+    onnx.save(model, os.path.join(d, "model.onnx"))
+    shapes = [in_shape] + [sh for _, sh in extra_inputs]
+    samples = [[rng.standard_normal(sh).astype(np.float32) for sh in shapes] for _ in range(9)]
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    feed = lambda xs: {i.name: x for i, x in zip(sess.get_inputs(), xs)}
+    outs = sess.run(None, feed(samples[0]))
+    with open(os.path.join(d, "input.json"), "w") as f:
+        json.dump({"input_data": [[float(v) for v in x.reshape(-1)] for x in samples[0]]}, f)
+        f.write("\n")
+    with open(os.path.join(d, "expected.json"), "w") as f:
+        json.dump({"outputs": [[float(v) for v in np.asarray(o, dtype=np.float64).reshape(-1)] for o in outs]}, f)
+        f.write("\n")
+    with open(os.path.join(d, "calibration.jsonl"), "w") as f:
+        for xs in samples:
+            f.write(json.dumps({"input_data": [[float(v) for v in x.reshape(-1)] for x in xs]}) + "\n")
+
+
+def f32(*shape, scale=1.0, seed=0):
+    return (np.random.default_rng(SEED + seed).standard_normal(shape) * scale).astype(np.float32)
+
+
+def i64(*v):
+    return np.array(v, dtype=np.int64)
+
+
+def write_op_fixtures():
+    N = helper.make_node
+    op_fixture("conv_stride_pad_dilation", [N("Conv", ["x", "w", "b"], ["y"], strides=[2, 1], pads=[1, 0, 2, 1], dilations=[1, 2])],
+               [1, 2, 7, 6], ["y"], [("w", f32(3, 2, 3, 2, seed=1)), ("b", f32(3, seed=2))])
+    op_fixture("conv_depthwise_same", [N("Conv", ["x", "w"], ["y"], group=3, auto_pad="SAME_UPPER", strides=[2, 2])],
+               [1, 3, 5, 5], ["y"], [("w", f32(3, 1, 3, 3, seed=3))])
+    op_fixture("conv_1d", [N("Conv", ["x", "w", "b"], ["y"], pads=[1, 1])], [1, 2, 9], ["y"], [("w", f32(4, 2, 3, seed=4)), ("b", f32(4, seed=5))])
+    op_fixture("conv_transpose", [N("ConvTranspose", ["x", "w", "b"], ["y"], strides=[2, 2], pads=[1, 0, 0, 1], output_padding=[1, 0])],
+               [1, 2, 3, 4], ["y"], [("w", f32(2, 3, 3, 3, seed=6)), ("b", f32(3, seed=7))])
+    op_fixture("maxpool_pad_ceil", [N("MaxPool", ["x"], ["y"], kernel_shape=[3, 2], strides=[2, 2], pads=[1, 0, 1, 1], ceil_mode=1)], [1, 2, 6, 5], ["y"])
+    op_fixture("avgpool_exclude_pad", [N("AveragePool", ["x"], ["y"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])], [1, 2, 5, 5], ["y"])
+    op_fixture("avgpool_include_pad", [N("AveragePool", ["x"], ["y"], kernel_shape=[2, 2], pads=[1, 1, 0, 0], count_include_pad=1)], [1, 1, 4, 4], ["y"])
+    op_fixture("global_pools", [N("GlobalAveragePool", ["x"], ["a"]), N("GlobalMaxPool", ["x"], ["m"])], [1, 3, 4, 4], ["a", "m"])
+    op_fixture("batchnorm", [N("BatchNormalization", ["x", "s", "b", "m", "v"], ["y"], epsilon=1e-3)], [1, 3, 2, 2], ["y"],
+               [("s", f32(3, seed=8)), ("b", f32(3, seed=9)), ("m", f32(3, seed=10)), ("v", np.abs(f32(3, seed=11)) + 0.5)])
+    op_fixture("gemm_trans_alpha_beta", [N("Gemm", ["x", "w", "c"], ["y"], transA=1, transB=0, alpha=0.5, beta=2.0)], [4, 2], ["y"],
+               [("w", f32(4, 3, seed=12)), ("c", f32(1, 3, seed=13))])
+    op_fixture("matmul_batched_const", [N("MatMul", ["x", "w"], ["y"])], [2, 3, 4], ["y"], [("w", f32(2, 4, 5, seed=14))])
+    op_fixture("matmul_dynamic", [N("MatMul", ["x", "z"], ["y"])], [2, 3, 4], ["y"], extra_inputs=[("z", [1, 4, 2])])
+    op_fixture("add_sub_mul_broadcast", [N("Add", ["x", "c"], ["a"]), N("Sub", ["c2", "a"], ["s"]), N("Mul", ["s", "x"], ["y"])],
+               [2, 3], ["y"], [("c", f32(3, seed=15)), ("c2", f32(2, 1, seed=16))])
+    op_fixture("div_const_and_dynamic", [N("Div", ["x", "c"], ["a"]), N("Mul", ["x", "x"], ["sq"]),
+                                         N("Add", ["sq", "one"], ["den"]), N("Div", ["a", "den"], ["y"])],
+               [2, 3], ["y"], [("c", np.array([2.0, -4.0, 0.5], np.float32)), ("one", np.array([1.0], np.float32))])
+    op_fixture("relu_leaky_prelu", [N("Relu", ["x"], ["r"]), N("LeakyRelu", ["x"], ["l"], alpha=0.2), N("PRelu", ["x", "sl"], ["p"])],
+               [1, 3, 2], ["r", "l", "p"], [("sl", f32(3, 1, seed=17))])
+    op_fixture("clip_hardsigmoid", [N("Clip", ["x", "lo", "hi"], ["c"]), N("HardSigmoid", ["x"], ["h"], alpha=0.3)], [2, 4], ["c", "h"],
+               [("lo", np.array(-0.5, np.float32)), ("hi", np.array(0.7, np.float32))])
+    op_fixture("clip_opset9_relu6", [N("Clip", ["x"], ["c"], min=0.0, max=6.0)], [2, 4], ["c"], opset=9)
+    op_fixture("sigmoid_tanh_exp", [N("Sigmoid", ["x"], ["s"]), N("Tanh", ["x"], ["t"]), N("Exp", ["x"], ["e"])], [2, 5], ["s", "t", "e"])
+    op_fixture("softmax_axis", [N("Softmax", ["x"], ["y"], axis=1)], [2, 4, 3], ["y"])
+    op_fixture("softmax_opset11", [N("Softmax", ["x"], ["y"], axis=1)], [2, 2, 3], ["y"], opset=11)
+    op_fixture("log_softmax", [N("LogSoftmax", ["x"], ["y"])], [3, 4], ["y"])
+    op_fixture("reshape_from_shape_chain", [
+        N("Shape", ["x"], ["sh"]), N("Gather", ["sh", "i0"], ["d0"], axis=0), N("Unsqueeze", ["d0", "ax0"], ["d0u"]),
+        N("Concat", ["d0u", "m1"], ["target"], axis=0), N("Reshape", ["x", "target"], ["y"])],
+        [2, 3, 4], ["y"], [("i0", np.array(0, np.int64)), ("ax0", i64(0)), ("m1", i64(-1))])
+    op_fixture("flatten_transpose", [N("Transpose", ["x"], ["t"], perm=[0, 2, 1, 3]), N("Flatten", ["t"], ["y"], axis=2)], [2, 3, 4, 2], ["y"])
+    op_fixture("concat_slice_split", [N("Slice", ["x", "st", "en", "ax", "stp"], ["s"]), N("Concat", ["x", "s"], ["c"], axis=1),
+                                      N("Split", ["c", "sp"], ["a", "b"], axis=1)], [2, 6], ["a", "b"],
+               [("st", i64(5, 0)), ("en", i64(-100, 2)), ("ax", i64(1, 0)), ("stp", i64(-2, 1)), ("sp", i64(4, 5))])
+    op_fixture("squeeze_unsqueeze", [N("Unsqueeze", ["x", "a0"], ["u"]), N("Squeeze", ["u", "a1"], ["y"])], [3, 1, 2], ["y"],
+               [("a0", i64(0, 3)), ("a1", i64(0, 2))])
+    op_fixture("pad_modes", [N("Pad", ["x", "p"], ["c"], mode="constant"), N("Pad", ["x", "p"], ["r"], mode="reflect"),
+                             N("Pad", ["x", "p"], ["e"], mode="edge")], [1, 3, 4], ["c", "r", "e"], [("p", i64(0, 1, 2, 0, 2, 1))])
+    op_fixture("reduce_mean_sum_max", [N("ReduceMean", ["x"], ["m"], axes=[1], keepdims=1), N("ReduceSum", ["x", "ax"], ["s"], keepdims=0),
+                                       N("ReduceMax", ["x"], ["mx"], axes=[0, 2], keepdims=0)], [2, 3, 4], ["m", "s", "mx"],
+               [("ax", i64(-1))])
+    op_fixture("argmax_axis", [N("ArgMax", ["x"], ["i"], axis=1, keepdims=0), N("Cast", ["i"], ["y"], to=1)], [3, 5], ["y"])
+    op_fixture("gather_expand_tile", [N("Gather", ["x", "idx"], ["g"], axis=1), N("Expand", ["g", "es"], ["e"]), N("Tile", ["e", "rep"], ["y"])],
+               [2, 4], ["y"], [("idx", i64(3, -4, 1)), ("es", i64(2, 2, 3)), ("rep", i64(1, 2, 1))])
+    op_fixture("misc_identity_dropout_constant_pow", [N("Identity", ["x"], ["i"]), N("Dropout", ["i"], ["d"]),
+                                                      N("Constant", [], ["k"], value=numpy_helper.from_array(np.array([1.5], np.float32))),
+                                                      N("Pow", ["d", "two"], ["sq"]), N("Neg", ["sq"], ["n"]), N("Sum", ["n", "k", "d"], ["y"])],
+               [2, 3], ["y"], [("two", np.array(2.0, np.float32))])
+
+
+def write_bad_models():
+    """Malformed models for the error-message tests."""
+    os.makedirs(BAD, exist_ok=True)
+    N = helper.make_node
+    def save(name, nodes, inputs, outputs, inits=(), opset=13):
+        g = helper.make_graph(nodes, name, inputs, outputs, [numpy_helper.from_array(v, k) for k, v in inits])
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)], producer_name="zkinfer-fixtures")
+        m.ir_version = 8
+        onnx.save(m, os.path.join(BAD, name + ".onnx"))
+    vi = helper.make_tensor_value_info
+    F = TensorProto.FLOAT
+    save("symbolic_dim", [N("Relu", ["x"], ["y"])], [vi("x", F, ["batch", "seq"])], [vi("y", F, None)])
+    save("unknown_opset", [N("Relu", ["x"], ["y"])], [vi("x", F, [1, 4])], [vi("y", F, None)], opset=99)
+    save("missing_initializer", [N("Gemm", ["x", "w"], ["y"], transB=1)], [vi("x", F, [1, 4])], [vi("y", F, None)])
+    save("zero_sized", [N("Slice", ["x", "s", "e", "a"], ["y"])], [vi("x", F, [1, 4])], [vi("y", F, None)],
+         [("s", i64(2)), ("e", i64(2)), ("a", i64(1))])
 
 
 if __name__ == "__main__":
