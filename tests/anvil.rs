@@ -127,3 +127,56 @@ fn deploy_and_verify_on_anvil() {
     assert_eq!(r.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&r.stderr).contains("no contract"));
 }
+
+/// Every fixture model: prove, deploy its verifier, verify in a transaction on anvil.
+#[test]
+fn every_fixture_model_verifies_on_anvil() {
+    let anvil = zkinfer::chain::spawn_anvil().expect("anvil (run scripts/setup.sh)");
+    let url = anvil.endpoint();
+    let key = hex::encode(anvil.first_key().to_bytes());
+    for name in common::FIXTURES {
+        let dir = built(name);
+        let d = dir.to_str().unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let proof = tmp.path().join("proof.json");
+        let p = proof.to_str().unwrap();
+        let input = fixture(name, "input.json");
+        let r = zkinfer(
+            &["prove", d, "--input", input.to_str().unwrap(), "--out", p],
+            &key,
+        );
+        assert!(
+            r.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&r.stderr)
+        );
+        let r = zkinfer(&["deploy", d, "--rpc-url", &url, "--json"], &key);
+        assert!(
+            r.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&r.stderr)
+        );
+        let j: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+        let addr = j["address"].as_str().unwrap().to_string();
+        let r = zkinfer(
+            &[
+                "verify-evm",
+                d,
+                p,
+                "--address",
+                &addr,
+                "--rpc-url",
+                &url,
+                "--json",
+            ],
+            &key,
+        );
+        assert!(
+            r.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&r.stderr)
+        );
+        let j: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+        assert_eq!(j["valid"], true, "{name}");
+    }
+}

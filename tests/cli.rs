@@ -60,6 +60,44 @@ fn build_rejects_bad_models_and_writes_nothing() {
         ],
     );
 
+    // Malformed models: each named, with what to do.
+    let bad = |f: &str| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/bad")
+            .join(f)
+    };
+    let build_bad = |f: &str| zkinfer(&build_args(s(&bad(f)), s(&calib), s(&out)));
+    fails_with(
+        &build_bad("symbolic_dim.onnx"),
+        &["dimension 1 is symbolic ('seq')", "--dim seq=N"],
+    );
+    fails_with(
+        &build_bad("unknown_opset.onnx"),
+        &["opset ai.onnx version 99", "re-export"],
+    );
+    fails_with(
+        &build_bad("missing_initializer.onnx"),
+        &["(Gemm)", "input 'w'", "missing initializer"],
+    );
+    fails_with(&build_bad("zero_sized.onnx"), &["(Slice)", "0-sized"]);
+    let model = fixture("breast_cancer_mlp", "model.onnx");
+    let mut args = build_args(s(&model), s(&calib), s(&out));
+    args.extend(["--dim", "nope=3"]);
+    fails_with(&zkinfer(&args), &["no symbolic dimension named 'nope'"]);
+
+    // Fidelity thresholds: the build fails with the figures instead of accepting.
+    let mut args = build_args(s(&model), s(&calib), s(&out));
+    args.extend(["--max-error", "1e-12"]);
+    fails_with(
+        &zkinfer(&args),
+        &[
+            "fidelity check failed",
+            "max abs error",
+            "--max-error",
+            "mean",
+        ],
+    );
+
     // Calibration of the wrong width for the model.
     let model = fixture("breast_cancer_mlp", "model.onnx");
     let wrong = fixture("digits_mlp", "calibration.jsonl");

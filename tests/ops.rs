@@ -12,7 +12,8 @@ use zkinfer::onnx::{self, FloatModel, LoadOptions};
 use zkinfer::quant::{quantize, QuantConfig};
 
 fn expected(dir: &Path) -> Vec<Vec<f64>> {
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
     serde_json::from_value(v["outputs"].clone()).unwrap()
 }
 
@@ -21,14 +22,20 @@ fn close(name: &str, what: &str, got: &[Vec<f64>], want: &[Vec<f64>], tol: f64) 
     for (o, (g, w)) in got.iter().zip(want).enumerate() {
         assert_eq!(g.len(), w.len(), "{name} {what}: output {o} length");
         for (i, (a, b)) in g.iter().zip(w).enumerate() {
-            assert!((a - b).abs() <= tol * (1.0 + b.abs()), "{name} {what}: output {o}[{i}] = {a}, expected {b}");
+            assert!(
+                (a - b).abs() <= tol * (1.0 + b.abs()),
+                "{name} {what}: output {o}[{i}] = {a}, expected {b}"
+            );
         }
     }
 }
 
 fn op_dirs() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ops");
-    let mut v: Vec<PathBuf> = std::fs::read_dir(root).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut v: Vec<PathBuf> = std::fs::read_dir(root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     v.sort();
     assert!(v.len() >= 25, "op fixtures missing");
     v
@@ -42,29 +49,67 @@ fn every_op_matches_onnxruntime_and_tract_and_proves_soundly() {
         let model_path = dir.join("model.onnx");
         let want = expected(&dir);
         let input = read_input(&dir.join("input.json")).unwrap();
-        let mut graph = onnx::load(&model_path, &LoadOptions::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let mut graph = onnx::load(&model_path, &LoadOptions::default())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         let out = |g: &zkinfer::graph::Graph| -> Vec<Vec<f64>> {
             let vals = eval_f64(g, &input).unwrap();
             g.outputs.iter().map(|&v| vals[v].clone()).collect()
         };
-        close(&name, "f64 import vs onnxruntime", &out(&graph), &want, 1e-5);
-        let shapes: Vec<Vec<usize>> = graph.inputs.iter().map(|&v| graph.values[v].shape.clone()).collect();
-        let tract = FloatModel::load(&model_path, &shapes).unwrap_or_else(|e| panic!("{name}: {e}"));
-        close(&name, "f64 import vs tract", &out(&graph), &tract.run(&input).unwrap(), 1e-5);
+        close(
+            &name,
+            "f64 import vs onnxruntime",
+            &out(&graph),
+            &want,
+            1e-5,
+        );
+        let shapes: Vec<Vec<usize>> = graph
+            .inputs
+            .iter()
+            .map(|&v| graph.values[v].shape.clone())
+            .collect();
+        let tract =
+            FloatModel::load(&model_path, &shapes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        close(
+            &name,
+            "f64 import vs tract",
+            &out(&graph),
+            &tract.run(&input).unwrap(),
+            1e-5,
+        );
         graph.optimize();
-        close(&name, "optimized graph vs onnxruntime", &out(&graph), &want, 1e-5);
+        close(
+            &name,
+            "optimized graph vs onnxruntime",
+            &out(&graph),
+            &want,
+            1e-5,
+        );
 
         let calib = read_calibration(&dir.join("calibration.jsonl")).unwrap();
-        let model = quantize(&graph, &calib, &QuantConfig::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let model = quantize(&graph, &calib, &QuantConfig::default())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         let trace = model.eval(&input).unwrap_or_else(|e| panic!("{name}: {e}"));
         // Tables at the default 2^12 rows step e^x by 2^-7 near its calibrated top: 1% relative.
-        close(&name, "quantized vs onnxruntime", &model.output_floats(&trace), &want, 1e-2);
+        close(
+            &name,
+            "quantized vs onnxruntime",
+            &model.output_floats(&trace),
+            &want,
+            1e-2,
+        );
 
         let shape = circuit::choose_params(&model, &trace).unwrap();
-        let inst: Vec<Fr> = trace.outputs(&model).into_iter().map(circuit::field).collect();
+        let inst: Vec<Fr> = trace
+            .outputs(&model)
+            .into_iter()
+            .map(circuit::field)
+            .collect();
         let run = |inst: Vec<Fr>| {
             let c = circuit::build(CircuitBuilderStage::Mock, &shape, &model, &trace).unwrap();
-            MockProver::run(shape.k(), &c, vec![inst]).unwrap().verify().is_ok()
+            MockProver::run(shape.k(), &c, vec![inst])
+                .unwrap()
+                .verify()
+                .is_ok()
         };
         assert!(run(inst.clone()), "{name}: honest witness rejected");
         let mut bad = inst.clone();

@@ -7,7 +7,16 @@ use std::sync::OnceLock;
 use zkinfer::pipeline::{self, Build, BuildOptions, Quiet};
 use zkinfer::quant::QuantConfig;
 
-pub const FIXTURES: &[&str] = &["breast_cancer_mlp", "digits_mlp"];
+pub const FIXTURES: &[&str] = &[
+    "breast_cancer_mlp",
+    "digits_mlp",
+    "breast_cancer_logreg",
+    "breast_cancer_tree",
+    "breast_cancer_gbt",
+    "diabetes_forest",
+    "digits_cnn",
+    "digits_sigmoid_tanh",
+];
 
 pub fn fixture(name: &str, file: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
