@@ -64,3 +64,54 @@ fn every_fixture_model_is_sound() {
         check_model(name);
     }
 }
+
+/// Lookup tables: a value beyond a non-saturating side of a table (here e^x above its
+/// calibrated range) is refused by the evaluator with the node and the domain, and with that
+/// refusal bypassed the lookup itself rejects the witness; beyond a saturating side (sigmoid,
+/// tanh) the value saturates exactly and proves.
+#[test]
+fn tables_refuse_or_saturate_and_the_circuit_agrees() {
+    use zkinfer::artifacts::read_calibration;
+    use zkinfer::onnx::LoadOptions;
+    use zkinfer::quant::{quantize, QuantConfig};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/ops/sigmoid_tanh_exp");
+    let mut graph = zkinfer::onnx::load(&dir.join("model.onnx"), &LoadOptions::default()).unwrap();
+    graph.optimize();
+    let calib = read_calibration(&dir.join("calibration.jsonl")).unwrap();
+    let model = quantize(&graph, &calib, &QuantConfig::default()).unwrap();
+    let mock = |t: &Trace| {
+        let shape = circuit::choose_params(&model, &calib_trace(&model, &calib)).unwrap();
+        let c = circuit::build(CircuitBuilderStage::Mock, &shape, &model, t).unwrap();
+        let inst = t.outputs(&model).into_iter().map(circuit::field).collect();
+        MockProver::run(shape.k(), &c, vec![inst])
+            .unwrap()
+            .verify()
+            .is_ok()
+    };
+
+    // 20 is far above the calibrated inputs (standard normal) but inside the activation range.
+    let mut x = calib[0].clone();
+    x[0][0] = 20.0;
+    let err = model.eval(&x).unwrap_err().to_string();
+    assert!(
+        err.contains("node 'e'") && err.contains("outside the table's domain"),
+        "{err}"
+    );
+    let q = model.quantize_inputs(&x).unwrap();
+    let mut t = model.eval(&calib[0]).unwrap();
+    t.values[model.inputs[0]] = q[0].clone();
+    assert!(!mock(&t), "an input outside the exp table was accepted");
+
+    // Sigmoid and tanh saturate: -20 gives exactly 0 and -1 at their output scales.
+    let mut x = calib[0].clone();
+    x[0][0] = -20.0;
+    let t = model.eval(&x).unwrap();
+    let outs = model.output_floats(&t);
+    assert_eq!((outs[0][0], outs[1][0]), (0.0, -1.0));
+    assert!(mock(&t), "a saturated sigmoid/tanh was rejected");
+}
+
+fn calib_trace(model: &zkinfer::quant::QuantModel, calib: &[Vec<Vec<f64>>]) -> Trace {
+    model.eval(&calib[0]).unwrap()
+}

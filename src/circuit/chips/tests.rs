@@ -142,3 +142,136 @@ fn relu_honest_and_tampered() {
     assert!(!relu_accepts(7, 6), "wrong value");
     assert!(!relu_accepts(-5, 3), "made-up positive");
 }
+
+#[test]
+fn sign_bit_is_unique() {
+    for x in [-(1i128 << 31), -5, -1, 0, 1, 7, (1i128 << 31) - 1] {
+        for claim in [false, true] {
+            let ok = accepts(|ctx, range| {
+                let c = load(ctx, range, &[x])[0];
+                CompareChip::new(range.clone()).is_negative(ctx, c, claim, BITS);
+            });
+            assert_eq!(ok, claim == (x < 0), "x = {x}, claimed negative = {claim}");
+        }
+    }
+}
+
+#[test]
+fn leq_bit_is_unique() {
+    for (x, t) in [
+        (3i128, 3i128),
+        (4, 3),
+        (-10, 2),
+        (2, -10),
+        (-(1 << 31), (1 << 31) - 1),
+    ] {
+        for claim in [false, true] {
+            let ok = accepts(|ctx, range| {
+                let c = load(ctx, range, &[x])[0];
+                CompareChip::new(range.clone()).leq_const(ctx, c, field(t), claim, BITS + 2);
+            });
+            assert_eq!(ok, claim == (x <= t), "x = {x}, t = {t}, claimed = {claim}");
+        }
+    }
+}
+
+#[test]
+fn max_of_two_rejects_a_wrong_maximum() {
+    let run = |a: i128, b: i128, a_wins: bool, diff: i128, prank: Option<i128>| {
+        accepts(|ctx, range| {
+            let v = load(ctx, range, &[a, b]);
+            let m =
+                CompareChip::new(range.clone()).max2(ctx, v[0], v[1], a_wins, field(diff), BITS);
+            if a_wins == (a > b) && diff == (a - b).max(0) && prank.is_none() {
+                assert_eq!(*m.value(), field(a.max(b)));
+            }
+            if let Some(p) = prank {
+                m.debug_prank(ctx, field(p));
+            }
+        })
+    };
+    assert!(run(5, -3, true, 8, None));
+    assert!(run(-3, 5, false, 0, None));
+    assert!(!run(5, -3, false, 0, None), "claimed b is the max");
+    assert!(!run(-3, 5, true, 8, None), "claimed a is the max");
+    assert!(!run(5, -3, true, 7, None), "wrong difference");
+    assert!(!run(5, -3, true, 8, Some(6)), "pranked result");
+}
+
+#[test]
+fn division_witness_is_unique() {
+    let run = |a: i128, b: i128, shift: u32, y: i128, r: i128| {
+        accepts(|ctx, range| {
+            let v = load(ctx, range, &[a, b]);
+            DivChip::new(range.clone(), BITS).div(ctx, v[0], v[1], shift, field(y), field(r));
+        })
+    };
+    let (a, b, s) = (7i128, 3i128, 4u32);
+    let (y, r) = crate::quant::div_round(a, b, s);
+    assert_eq!(y, 37); // round(7 * 16 / 3) = round(37.33)
+    assert!(run(a, b, s, y, r));
+    assert!(!run(a, b, s, y + 1, r - 2 * b), "quotient one too high");
+    assert!(!run(a, b, s, y - 1, r + 2 * b), "remainder too large");
+    assert!(!run(a, 0, s, 0, 0), "zero denominator");
+    assert!(!run(a, -3, s, -37, 0), "negative denominator");
+}
+
+#[test]
+fn argmax_is_the_first_maximum() {
+    let xs = [4i128, 9, -2, 9, 1];
+    let run = |hot: usize| {
+        accepts(|ctx, range| {
+            let v = load(ctx, range, &xs);
+            let labels: Vec<Fr> = (0..5).map(|l| field(10 + l)).collect();
+            let out = ArgMaxChip::new(range.clone(), BITS).argmax(ctx, &v, &labels, hot);
+            assert_eq!(*out.value(), field(10 + hot as i128));
+        })
+    };
+    assert!(run(1));
+    for hot in [0, 2, 3, 4] {
+        assert!(!run(hot), "position {hot} accepted as the first maximum");
+    }
+}
+
+#[test]
+fn tree_rejects_a_wrong_branch() {
+    // root: x0 <= 5 ? leaf(+3) : (x1 <= -1 ? leaf(+7) : leaf(+11))
+    let tree = |h0: bool, h1: bool| {
+        vec![
+            ChipTreeNode::Branch {
+                feature: 0,
+                threshold: field(5),
+                negate: false,
+                holds: h0,
+                yes: 1,
+                no: 2,
+            },
+            ChipTreeNode::Leaf(vec![(0, field(3))]),
+            ChipTreeNode::Branch {
+                feature: 1,
+                threshold: field(-1),
+                negate: false,
+                holds: h1,
+                yes: 3,
+                no: 4,
+            },
+            ChipTreeNode::Leaf(vec![(0, field(7))]),
+            ChipTreeNode::Leaf(vec![(0, field(11))]),
+        ]
+    };
+    let run = |x: [i128; 2], h0: bool, h1: bool, expect: i128| {
+        accepts(|ctx, range| {
+            let v = load(ctx, range, &x);
+            let mut acc = vec![vec![]];
+            TreeChip::new(range.clone(), BITS + 2).add_tree(ctx, &v, &tree(h0, h1), &mut acc);
+            let out = AffineChip::new(range.gate().clone()).affine_row(ctx, &acc[0], Fr::zero());
+            if h0 == (x[0] <= 5) && (x[0] <= 5 || h1 == (x[1] <= -1)) {
+                assert_eq!(*out.value(), field(expect));
+            }
+        })
+    };
+    assert!(run([9, -4], false, true, 7));
+    assert!(!run([9, -4], true, true, 3), "wrong root test");
+    assert!(!run([9, -4], false, false, 11), "wrong inner test");
+    assert!(run([2, 0], true, false, 3));
+}
