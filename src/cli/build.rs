@@ -119,6 +119,21 @@ pub fn run(a: BuildArgs) -> anyhow::Result<Exit> {
             s.macs
         );
         println!("  vk digest: {}", s.vk_digest);
+        println!("  calibration (target {:?}), candidates tried:", s.calibration.target);
+        for c in &s.calibration.tried {
+            let mark = if c.chosen { "*" } else { " " };
+            match &c.failure {
+                Some(f) => println!("   {mark} frac bits {:>2}, table 2^{:<2}: failed: {f}", c.max_act_frac_bits, c.lut_bits),
+                None => println!(
+                    "   {mark} frac bits {:>2}, table 2^{:<2}: logrows {}, max |error| {:.3e}{}",
+                    c.max_act_frac_bits,
+                    c.lut_bits,
+                    c.logrows.unwrap_or(0),
+                    c.max_abs_error.unwrap_or(f64::NAN),
+                    c.min_agreement.map_or(String::new(), |a| format!(", agreement {:.2}%", a * 100.0))
+                ),
+            }
+        }
         for (i, (f, q)) in r.float_outputs.iter().zip(&r.quant_outputs).enumerate() {
             println!(
                 "  output {i}: float (tract) {}  quantized {}",
