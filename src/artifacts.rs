@@ -145,10 +145,10 @@ impl BuildDir {
 pub struct InstanceInfo {
     /// Human name, e.g. `output 0 'logits' [1]`.
     pub name: String,
-    /// What it is: `output`.
+    /// What it is: `input`, `output`, `input_commitment` or `output_commitment`.
     pub kind: String,
-    /// Which model output.
-    pub output: usize,
+    /// Which model input or output.
+    pub tensor: usize,
     /// Position inside that output (flattened).
     pub index: usize,
     /// Fixed-point exponent: the float is `value * 2^-exp`.
@@ -210,7 +210,7 @@ impl Settings {
     /// Format tag.
     pub const FORMAT: &'static str = "zkinfer-build";
     /// Format version.
-    pub const VERSION: u32 = 1;
+    pub const VERSION: u32 = 2;
 }
 
 /// One public instance in a proof file.
@@ -221,10 +221,12 @@ pub struct ProofInstance {
     pub info: InstanceInfo,
     /// The field element, 32 bytes big-endian hex (as the EVM sees it).
     pub field: String,
-    /// The signed integer it encodes.
-    pub integer: String,
-    /// Its float meaning, `integer * 2^-exp`.
-    pub value: f64,
+    /// The signed integer it encodes (inputs and outputs; absent for commitments).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integer: Option<String>,
+    /// Its float meaning, `integer * 2^-exp` (absent for commitments).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
 }
 
 /// `PROOF.json`: a proof and what it proves.
@@ -248,7 +250,7 @@ impl ProofFile {
     /// Format tag.
     pub const FORMAT: &'static str = "zkinfer-proof";
     /// Format version.
-    pub const VERSION: u32 = 1;
+    pub const VERSION: u32 = 2;
 
     /// Reads a proof file, checking its format tag and version.
     pub fn read(path: &Path) -> Result<Self> {

@@ -26,3 +26,4 @@ pub mod proof;
 pub mod quant;
 pub mod tools;
 pub mod verifier;
+pub mod visibility;

@@ -12,11 +12,13 @@ use crate::artifacts::{
     self, read_json, write_atomic, write_json_atomic, BuildDir, FidelityReport, InstanceInfo,
     ProofFile, ProofInstance, Settings, VerifierInfo,
 };
+use crate::circuit::Secrets;
 use crate::circuit::{self, CircuitBuilderStage, Fr};
 use crate::fidelity::FidelityAcc;
 use crate::graph::Graph;
 use crate::quant::{self, QuantConfig, QuantModel};
 use crate::verifier::{self, Compiled, EvmRun};
+use crate::visibility::{Vis, Visibility};
 use crate::{graph, onnx, proof, tools};
 
 /// Errors of the pipeline: each stage's error, plus checks between stages.
@@ -61,6 +63,9 @@ pub enum Error {
         /// Digest of the build.
         ours: String,
     },
+    /// The visibility combination is not allowed.
+    #[error("visibility: {0}")]
+    Visibility(String),
     /// Quantization is worse than the user allows.
     #[error("quantization fidelity check failed: {0}")]
     Fidelity(String),
@@ -187,6 +192,8 @@ pub struct BuildOptions {
     pub min_agreement: Option<f64>,
     /// What calibration optimises.
     pub target: Target,
+    /// What is public.
+    pub visibility: Visibility,
 }
 
 /// What `build` measured and wrote.
@@ -214,21 +221,35 @@ fn sha256_file(path: &Path) -> Result<String> {
     Ok(hex::encode(Sha256::digest(b)))
 }
 
-/// Instance descriptions for the model outputs.
-fn instance_infos(model: &QuantModel) -> Vec<InstanceInfo> {
+/// Instance descriptions: the input part, then the output part, per visibility.
+pub fn instance_infos(model: &QuantModel, vis: Visibility) -> Vec<InstanceInfo> {
     let mut out = Vec::new();
-    for (o, &v) in model.outputs.iter().enumerate() {
-        let info = &model.values[v];
-        for index in 0..info.numel() {
-            out.push(InstanceInfo {
-                name: format!("output {o} '{}' [{index}]", info.name),
-                kind: "output".into(),
-                output: o,
-                index,
-                exp: info.exp,
-            });
+    let mut part = |v: Vis, kind: &str, tensors: &[usize]| match v {
+        Vis::Public => {
+            for (t, &id) in tensors.iter().enumerate() {
+                let info = &model.values[id];
+                for index in 0..info.numel() {
+                    out.push(InstanceInfo {
+                        name: format!("{kind} {t} '{}' [{index}]", info.name),
+                        kind: kind.into(),
+                        tensor: t,
+                        index,
+                        exp: info.exp,
+                    });
+                }
+            }
         }
-    }
+        Vis::Hashed => out.push(InstanceInfo {
+            name: format!("Poseidon commitment to the {kind}s"),
+            kind: format!("{kind}_commitment"),
+            tensor: 0,
+            index: 0,
+            exp: 0,
+        }),
+        Vis::Private | Vis::Fixed => {}
+    };
+    part(vis.input, "input", &model.inputs);
+    part(vis.output, "output", &model.outputs);
     out
 }
 
@@ -291,7 +312,7 @@ fn calibrate(
         let attempt = (|| -> Result<(QuantModel, FidelityReport, u32)> {
             let model = quant::quantize(graph, samples, &cfg)?;
             let f = fidelity_of(&model, samples, reference, floats)?;
-            let shape = circuit::choose_params(&model, &model.eval(&samples[0])?)?;
+            let shape = circuit::choose_params(&model, &model.eval(&samples[0])?, opts.visibility)?;
             Ok((model, f, shape.k()))
         })();
         match attempt {
@@ -439,6 +460,7 @@ pub fn build(opts: &BuildOptions, p: &dyn Progress) -> Result<BuildReport> {
     if opts.out.exists() && !opts.force {
         return Err(Error::OutExists(opts.out.clone()));
     }
+    opts.visibility.check(false).map_err(Error::Visibility)?;
     let solc = tools::solc()?; // fail before the slow steps
     let (graph, samples) = step(p, "importing the model", || {
         let mut graph = onnx::load(&opts.model, &opts.load)?;
@@ -464,7 +486,7 @@ pub fn build(opts: &BuildOptions, p: &dyn Progress) -> Result<BuildReport> {
     let quant_outputs = model.output_floats(&model.eval(&samples[0])?);
     let trace = model.eval(&samples[0])?;
     let mut shape = step(p, "sizing the circuit", || {
-        Ok(circuit::choose_params(&model, &trace)?)
+        Ok(circuit::choose_params(&model, &trace, opts.visibility)?)
     })?;
     let k = shape.k();
     let (params, srs_info_pre) = step(p, &format!("SRS for logrows {k}"), || match &opts.srs {
@@ -476,21 +498,30 @@ pub fn build(opts: &BuildOptions, p: &dyn Progress) -> Result<BuildReport> {
     })?;
     let t_keygen = Instant::now();
     let pk = step(p, "generating keys", || {
-        let builder = circuit::build(CircuitBuilderStage::Keygen, &shape, &model, &trace)?;
+        let builder = circuit::build(
+            CircuitBuilderStage::Keygen,
+            &shape,
+            &model,
+            &trace,
+            &Secrets::default(),
+        )?;
         let pk = proof::keygen(&params, &builder)?;
         shape.break_points = builder.break_points();
         Ok(pk)
     })?;
     let keygen_secs = t_keygen.elapsed().as_secs_f64();
     let vk_digest = proof::vk_digest(pk.get_vk());
-    let instances: Vec<Fr> = trace
-        .outputs(&model)
-        .into_iter()
-        .map(circuit::field)
-        .collect();
-    let test_proof = step(p, "self-test proof", || {
-        let builder = circuit::build(CircuitBuilderStage::Prover, &shape, &model, &trace)?;
-        Ok(proof::prove(&params, &pk, builder, &instances)?)
+    let (instances, test_proof) = step(p, "self-test proof", || {
+        let builder = circuit::build(
+            CircuitBuilderStage::Prover,
+            &shape,
+            &model,
+            &trace,
+            &Secrets::default(),
+        )?;
+        let instances = builder.instances();
+        let proof = proof::prove(&params, &pk, builder, &instances)?;
+        Ok((instances, proof))
     })?;
     let n = instances.len();
     let (verifier_src, wrapper_src, compiled) =
@@ -570,7 +601,7 @@ pub fn build(opts: &BuildOptions, p: &dyn Progress) -> Result<BuildReport> {
         circuit: shape,
         srs,
         vk_digest,
-        instances: instance_infos(&model),
+        instances: instance_infos(&model, opts.visibility),
         verifier: VerifierInfo {
             solc: compiled.solc.clone(),
             verifier_runtime_bytes: compiled.verifier.runtime_code().len(),
@@ -627,6 +658,24 @@ impl Build {
         Ok(proof::load_srs(&self.dir.path(BuildDir::SRS), self.settings.circuit.k())?.0)
     }
 
+    /// The Poseidon commitment to `inputs` under `salt`, exactly as a proof with hashed inputs
+    /// exposes it (see [`circuit::commit`] for the encoding).
+    pub fn input_commitment(&self, inputs: &[Vec<f64>], salt: Fr) -> Result<Fr> {
+        self.model.check_inputs(inputs)?;
+        let q: Vec<i128> = self
+            .model
+            .quantize_inputs(inputs)?
+            .into_iter()
+            .flatten()
+            .collect();
+        Ok(circuit::commit::commitment(
+            crate::visibility::tag::INPUT,
+            &q,
+            self.model.act_bits,
+            salt,
+        ))
+    }
+
     /// Accuracy of the float graph and of the quantized model (the bit-exact integer evaluator,
     /// which is what proofs prove) on labelled data.
     pub fn evaluate(&self, data: &Path) -> Result<crate::fidelity::EvalReport> {
@@ -670,10 +719,12 @@ pub struct ProveReport {
     pub proof_bytes: usize,
 }
 
-/// Proves one inference of the build's model on `inputs`, writing the proof file to `out`.
+/// Proves one inference of the build's model on `inputs` (with the commitments' salts in
+/// `secrets`), writing the proof file to `out`.
 pub fn prove(
     build: &Build,
     inputs: &[Vec<f64>],
+    secrets: &Secrets,
     out: &Path,
     p: &dyn Progress,
 ) -> Result<ProveReport> {
@@ -686,18 +737,26 @@ pub fn prove(
         )?)
     })?;
     let t = Instant::now();
-    let outputs_int = trace.outputs(&build.model);
-    let instances: Vec<Fr> = outputs_int.iter().map(|&x| circuit::field(x)).collect();
-    let proof_bytes = step(p, "proving", || {
+    let (instances, proof_bytes) = step(p, "proving", || {
         let builder = circuit::build(
             CircuitBuilderStage::Prover,
             &build.settings.circuit,
             &build.model,
             &trace,
+            secrets,
         )?;
-        Ok(proof::prove(&params, &pk, builder, &instances)?)
+        let instances = builder.instances();
+        let proof = proof::prove(&params, &pk, builder, &instances)?;
+        Ok((instances, proof))
     })?;
     let prove_secs = t.elapsed().as_secs_f64();
+    if instances.len() != build.settings.instances.len() {
+        return Err(Error::Fidelity(format!(
+            "the circuit exposed {} public instances, the build describes {}",
+            instances.len(),
+            build.settings.instances.len()
+        )));
+    }
     let pf = ProofFile {
         format: ProofFile::FORMAT.into(),
         version: ProofFile::VERSION,
@@ -708,12 +767,15 @@ pub fn prove(
             .instances
             .iter()
             .zip(&instances)
-            .zip(&outputs_int)
-            .map(|((info, f), &q)| ProofInstance {
-                info: info.clone(),
-                field: format!("0x{}", hex::encode(verifier::instance_word(f))),
-                integer: q.to_string(),
-                value: quant::to_float(q, info.exp),
+            .map(|(info, f)| {
+                let numeric = !info.kind.ends_with("_commitment");
+                let q = circuit::field_to_i128(f).filter(|_| numeric);
+                ProofInstance {
+                    info: info.clone(),
+                    field: format!("0x{}", hex::encode(verifier::instance_word(f))),
+                    integer: q.map(|q| q.to_string()),
+                    value: q.map(|q| quant::to_float(q, info.exp)),
+                }
             })
             .collect(),
         proof: format!("0x{}", hex::encode(&proof_bytes)),
@@ -764,17 +826,25 @@ pub fn proof_instances(build: &Build, pf: &ProofFile) -> std::result::Result<Vec
                     inst.info.name
                 )
             })?;
+            if info.kind.ends_with("_commitment") {
+                if inst.integer.is_some() || inst.value.is_some() {
+                    return Err(format!(
+                        "instance {i} is a commitment: it has no integer or value"
+                    ));
+                }
+                return Ok(f);
+            }
             let q = circuit::field_to_i128(&f);
-            if q.map(|q| q.to_string()).as_deref() != Some(inst.integer.as_str()) {
+            if q.map(|q| q.to_string()) != inst.integer {
                 return Err(format!(
-                    "instance {i}: integer {} does not match its field element",
+                    "instance {i}: integer {:?} does not match its field element",
                     inst.integer
                 ));
             }
             let v = quant::to_float(q.unwrap_or(0), info.exp);
-            if v != inst.value {
+            if Some(v) != inst.value {
                 return Err(format!(
-                    "instance {i}: value {} does not match its field element ({v})",
+                    "instance {i}: value {:?} does not match its field element ({v})",
                     inst.value
                 ));
             }

@@ -179,4 +179,81 @@ fn every_fixture_model_verifies_on_anvil() {
         let j: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
         assert_eq!(j["valid"], true, "{name}");
     }
+
+    // A hashed input on-chain: the commitment `zkinfer hash` computes is the one verified.
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("hashed");
+    let (ds, m) = (
+        d.to_str().unwrap(),
+        fixture("breast_cancer_mlp", "model.onnx"),
+    );
+    let (c, i) = (
+        fixture("breast_cancer_mlp", "calibration.jsonl"),
+        fixture("breast_cancer_mlp", "input.json"),
+    );
+    let r = zkinfer(
+        &[
+            "build",
+            m.to_str().unwrap(),
+            "--calibration",
+            c.to_str().unwrap(),
+            "--out",
+            ds,
+            "--input-visibility",
+            "hashed",
+        ],
+        &key,
+    );
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let proof = tmp.path().join("proof.json");
+    let p = proof.to_str().unwrap();
+    let r = zkinfer(
+        &[
+            "prove",
+            ds,
+            "--input",
+            i.to_str().unwrap(),
+            "--out",
+            p,
+            "--salt",
+            "0xabcdef",
+        ],
+        &key,
+    );
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let r = zkinfer(
+        &[
+            "hash",
+            ds,
+            "--input",
+            i.to_str().unwrap(),
+            "--salt",
+            "0xabcdef",
+        ],
+        &key,
+    );
+    let hash = String::from_utf8_lossy(&r.stdout).trim().to_string();
+    let pf: serde_json::Value = serde_json::from_slice(&std::fs::read(&proof).unwrap()).unwrap();
+    assert_eq!(pf["instances"][0]["field"], hash.as_str());
+    assert_eq!(pf["instances"][0]["kind"], "input_commitment");
+    let r = zkinfer(&["deploy", ds, "--rpc-url", &url, "--json"], &key);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    let addr = j["address"].as_str().unwrap().to_string();
+    let r = zkinfer(
+        &[
+            "verify-evm",
+            ds,
+            p,
+            "--address",
+            &addr,
+            "--rpc-url",
+            &url,
+            "--json",
+        ],
+        &key,
+    );
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!(j["valid"], true);
 }

@@ -13,7 +13,14 @@ use zkinfer::quant::Trace;
 fn mock_ok(name: &str, trace: &Trace, instances: Option<Vec<Fr>>) -> bool {
     let build = open(name);
     let shape = &build.settings.circuit;
-    let b = circuit::build(CircuitBuilderStage::Mock, shape, &build.model, trace).unwrap();
+    let b = circuit::build(
+        CircuitBuilderStage::Mock,
+        shape,
+        &build.model,
+        trace,
+        &Default::default(),
+    )
+    .unwrap();
     let inst = instances.unwrap_or_else(|| {
         trace
             .outputs(&build.model)
@@ -81,8 +88,17 @@ fn tables_refuse_or_saturate_and_the_circuit_agrees() {
     let calib = read_calibration(&dir.join("calibration.jsonl")).unwrap();
     let model = quantize(&graph, &calib, &QuantConfig::default()).unwrap();
     let mock = |t: &Trace| {
-        let shape = circuit::choose_params(&model, &calib_trace(&model, &calib)).unwrap();
-        let c = circuit::build(CircuitBuilderStage::Mock, &shape, &model, t).unwrap();
+        let shape =
+            circuit::choose_params(&model, &calib_trace(&model, &calib), Default::default())
+                .unwrap();
+        let c = circuit::build(
+            CircuitBuilderStage::Mock,
+            &shape,
+            &model,
+            t,
+            &Default::default(),
+        )
+        .unwrap();
         let inst = t.outputs(&model).into_iter().map(circuit::field).collect();
         MockProver::run(shape.k(), &c, vec![inst])
             .unwrap()

@@ -98,14 +98,21 @@ fn every_op_matches_onnxruntime_and_tract_and_proves_soundly() {
             1e-2,
         );
 
-        let shape = circuit::choose_params(&model, &trace).unwrap();
+        let shape = circuit::choose_params(&model, &trace, Default::default()).unwrap();
         let inst: Vec<Fr> = trace
             .outputs(&model)
             .into_iter()
             .map(circuit::field)
             .collect();
         let run = |inst: Vec<Fr>| {
-            let c = circuit::build(CircuitBuilderStage::Mock, &shape, &model, &trace).unwrap();
+            let c = circuit::build(
+                CircuitBuilderStage::Mock,
+                &shape,
+                &model,
+                &trace,
+                &Default::default(),
+            )
+            .unwrap();
             MockProver::run(shape.k(), &c, vec![inst])
                 .unwrap()
                 .verify()

@@ -29,7 +29,7 @@ fn prove(name: &str, dir: &std::path::Path) -> (ProofFile, std::path::PathBuf, V
     let build = open(name);
     let inputs = read_input(&fixture(name, "input.json")).unwrap();
     let path = dir.join("proof.json");
-    let report = pipeline::prove(&build, &inputs, &path, &Quiet).unwrap();
+    let report = pipeline::prove(&build, &inputs, &Default::default(), &path, &Quiet).unwrap();
     (ProofFile::read(&path).unwrap(), path, report.outputs)
 }
 
@@ -134,11 +134,17 @@ fn valid_proofs_verify_natively_and_in_the_evm_and_tampering_is_rejected() {
         );
         // Consistent change of field, integer and value: the proof itself must reject it.
         let consistent = |p: &mut ProofFile| {
-            let q: i128 = p.instances[0].integer.parse::<i128>().unwrap() + 1;
+            let q: i128 = p.instances[0]
+                .integer
+                .as_ref()
+                .unwrap()
+                .parse::<i128>()
+                .unwrap()
+                + 1;
             let f = zkinfer::circuit::field(q);
             p.instances[0].field = hexw(zkinfer::verifier::instance_word(&f));
-            p.instances[0].integer = q.to_string();
-            p.instances[0].value = zkinfer::quant::to_float(q, p.instances[0].info.exp);
+            p.instances[0].integer = Some(q.to_string());
+            p.instances[0].value = Some(zkinfer::quant::to_float(q, p.instances[0].info.exp));
         };
         assert_eq!(
             tamper(&consistent),

@@ -143,7 +143,7 @@ pub fn assign(
     tables: &[QFunc],
     model: &QuantModel,
     trace: &Trace,
-) -> Result<Vec<AssignedValue<Fr>>> {
+) -> Result<(Vec<AssignedValue<Fr>>, Vec<AssignedValue<Fr>>)> {
     if trace.values.len() != model.values.len() {
         return Err(witness_err(
             "(model)",
@@ -195,11 +195,12 @@ pub fn assign(
         }
         vals[node.output] = out;
     }
-    Ok(model
-        .outputs
-        .iter()
-        .flat_map(|&v| vals[v].cells.iter().copied())
-        .collect())
+    let cells = |vs: &[usize]| {
+        vs.iter()
+            .flat_map(|&v| vals[v].cells.iter().copied())
+            .collect()
+    };
+    Ok((cells(&model.inputs), cells(&model.outputs)))
 }
 
 fn get<'a>(

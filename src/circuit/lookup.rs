@@ -66,6 +66,14 @@ pub struct ZkCircuit {
 }
 
 impl ZkCircuit {
+    /// The public instance values the circuit computed, in order.
+    pub fn instances(&self) -> Vec<Fr> {
+        self.builder
+            .assigned_instances
+            .first()
+            .map_or(vec![], |v| v.iter().map(|c| *c.value()).collect())
+    }
+
     /// halo2-base's thread break points after keygen, needed to rebuild the prover circuit.
     pub fn break_points(&self) -> Vec<Vec<usize>> {
         self.builder.break_points()

@@ -7,6 +7,7 @@
 //! instances, in order.
 
 pub mod chips;
+pub mod commit;
 mod layout;
 mod lookup;
 mod params;
@@ -22,7 +23,59 @@ pub use halo2_base::{
 };
 pub use halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine};
 
+use halo2_base::gates::RangeChip;
+use halo2_base::{AssignedValue, Context};
+
 use crate::quant::{QuantModel, Trace};
+use crate::visibility::{tag, Vis, Visibility};
+
+/// Private values a prover adds beyond the model's inputs: the commitments' salts.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Secrets {
+    /// Salt of the input commitment.
+    pub input_salt: Fr,
+    /// Salt of the output commitment.
+    pub output_salt: Fr,
+}
+
+/// Arranges the public instances: the input part, then the output part, per visibility.
+fn public_instances(
+    ctx: &mut Context<Fr>,
+    range: &RangeChip<Fr>,
+    model: &QuantModel,
+    vis: Visibility,
+    (inputs, outputs): (Vec<AssignedValue<Fr>>, Vec<AssignedValue<Fr>>),
+    secrets: &Secrets,
+) -> Vec<AssignedValue<Fr>> {
+    use halo2_base::gates::RangeInstructions;
+    let gate = range.gate().clone();
+    let mut hasher = None;
+    let mut part = |ctx: &mut Context<Fr>,
+                    v: Vis,
+                    t: u64,
+                    cells: Vec<AssignedValue<Fr>>,
+                    salt: Fr|
+     -> Vec<AssignedValue<Fr>> {
+        match v {
+            Vis::Public => cells,
+            Vis::Hashed => {
+                let h = hasher.get_or_insert_with(|| commit::hasher(ctx, &gate));
+                let s = ctx.load_witness(salt);
+                vec![commit::commit(ctx, &gate, h, t, &cells, model.act_bits, s)]
+            }
+            Vis::Private | Vis::Fixed => vec![],
+        }
+    };
+    let mut out = part(ctx, vis.input, tag::INPUT, inputs, secrets.input_salt);
+    out.extend(part(
+        ctx,
+        vis.output,
+        tag::OUTPUT,
+        outputs,
+        secrets.output_salt,
+    ));
+    out
+}
 
 /// Errors while building the circuit.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +109,7 @@ pub fn build(
     shape: &CircuitShape,
     model: &QuantModel,
     trace: &Trace,
+    secrets: &Secrets,
 ) -> Result<ZkCircuit> {
     let base = &shape.params.base;
     let mut builder = match stage {
@@ -66,7 +120,7 @@ pub fn build(
     };
     let lookups = FnLookups::default();
     let range = builder.range_chip();
-    let outputs = layout::assign(
+    let io = layout::assign(
         builder.main(0),
         &range,
         &lookups,
@@ -74,7 +128,15 @@ pub fn build(
         model,
         trace,
     )?;
-    builder.assigned_instances = vec![outputs];
+    let instances = public_instances(
+        builder.main(0),
+        &range,
+        model,
+        shape.visibility,
+        io,
+        secrets,
+    );
+    builder.assigned_instances = vec![instances];
     Ok(ZkCircuit {
         builder,
         lookups,

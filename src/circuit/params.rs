@@ -2,11 +2,13 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::Secrets;
 use super::{
     layout::{assign, model_tables},
     BaseCircuitBuilder, CircuitBuilderStage, Error, FnLookups, Fr, Result, ZkParams,
 };
 use crate::quant::{QuantModel, Trace};
+use crate::visibility::Visibility;
 
 /// Rows reserved at the bottom for blinding.
 pub const BLINDING_ROWS: usize = 20;
@@ -24,6 +26,9 @@ pub struct CircuitShape {
     pub params: ZkParams,
     /// halo2-base's thread break points, fixed at key generation.
     pub break_points: Vec<Vec<usize>>,
+    /// What is public.
+    #[serde(default)]
+    pub visibility: Visibility,
 }
 
 impl CircuitShape {
@@ -35,7 +40,7 @@ impl CircuitShape {
 
 /// The smallest `k` at which the model fits in [`MAX_ADVICE`] advice columns, one range-lookup
 /// column, one function-lookup column set, and tables that fit in the rows.
-pub fn choose_params(model: &QuantModel, trace: &Trace) -> Result<CircuitShape> {
+pub fn choose_params(model: &QuantModel, trace: &Trace, vis: Visibility) -> Result<CircuitShape> {
     let tables = model_tables(model);
     let table_rows = 1 + tables.iter().map(|t| t.len()).sum::<usize>();
     let mut cells = 0;
@@ -50,7 +55,8 @@ pub fn choose_params(model: &QuantModel, trace: &Trace) -> Result<CircuitShape> 
             .use_instance_columns(1);
         let lookups = FnLookups::default();
         let range = b.range_chip();
-        assign(b.main(0), &range, &lookups, &tables, model, trace)?;
+        let io = assign(b.main(0), &range, &lookups, &tables, model, trace)?;
+        super::public_instances(b.main(0), &range, model, vis, io, &Secrets::default());
         let base = b.calculate_params(Some(BLINDING_ROWS));
         cells = b.statistics().gate.total_advice_per_phase.iter().sum();
         let n_lookups = lookups.lock().map(|l| l.len()).unwrap_or(0);
@@ -66,6 +72,7 @@ pub fn choose_params(model: &QuantModel, trace: &Trace) -> Result<CircuitShape> 
                     tables,
                 },
                 break_points: vec![],
+                visibility: vis,
             });
         }
     }

@@ -7,6 +7,7 @@ use serde_json::json;
 use zkinfer::onnx::LoadOptions;
 use zkinfer::pipeline::{self, BuildOptions, Target};
 use zkinfer::quant::QuantConfig;
+use zkinfer::visibility::Visibility;
 
 use super::output::{floats, print_json, Bar};
 use super::Exit;
@@ -44,6 +45,16 @@ pub struct BuildArgs {
     /// dimension defaults to 1.
     #[arg(long = "dim", value_name = "NAME=VALUE", value_parser = parse_dim)]
     pub dims: Vec<(String, usize)>,
+    /// Model inputs: private (witness only), public (instances) or hashed (a Poseidon
+    /// commitment is the instance).
+    #[arg(long, default_value = "private", value_parser = ["private", "public", "hashed"])]
+    pub input_visibility: String,
+    /// Weights and biases: fixed (circuit constants, bound by the verifying key).
+    #[arg(long, default_value = "fixed", value_parser = ["fixed", "hashed", "private", "public"])]
+    pub param_visibility: String,
+    /// Model outputs: public, private or hashed.
+    #[arg(long, default_value = "public", value_parser = ["public", "private", "hashed"])]
+    pub output_visibility: String,
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
@@ -75,6 +86,15 @@ pub fn run(a: BuildArgs) -> anyhow::Result<Exit> {
         max_error: a.max_error,
         min_agreement: a.min_agreement,
         target: a.target.parse::<Target>().map_err(anyhow::Error::msg)?,
+        visibility: {
+            let v = Visibility {
+                input: a.input_visibility.parse().map_err(anyhow::Error::msg)?,
+                params: a.param_visibility.parse().map_err(anyhow::Error::msg)?,
+                output: a.output_visibility.parse().map_err(anyhow::Error::msg)?,
+            };
+            v.check(false).map_err(anyhow::Error::msg)?;
+            v
+        },
     };
     let r = pipeline::build(&opts, &Bar)?;
     let s = &r.settings;
@@ -119,18 +139,25 @@ pub fn run(a: BuildArgs) -> anyhow::Result<Exit> {
             s.macs
         );
         println!("  vk digest: {}", s.vk_digest);
-        println!("  calibration (target {:?}), candidates tried:", s.calibration.target);
+        println!(
+            "  calibration (target {:?}), candidates tried:",
+            s.calibration.target
+        );
         for c in &s.calibration.tried {
             let mark = if c.chosen { "*" } else { " " };
             match &c.failure {
-                Some(f) => println!("   {mark} frac bits {:>2}, table 2^{:<2}: failed: {f}", c.max_act_frac_bits, c.lut_bits),
+                Some(f) => println!(
+                    "   {mark} frac bits {:>2}, table 2^{:<2}: failed: {f}",
+                    c.max_act_frac_bits, c.lut_bits
+                ),
                 None => println!(
                     "   {mark} frac bits {:>2}, table 2^{:<2}: logrows {}, max |error| {:.3e}{}",
                     c.max_act_frac_bits,
                     c.lut_bits,
                     c.logrows.unwrap_or(0),
                     c.max_abs_error.unwrap_or(f64::NAN),
-                    c.min_agreement.map_or(String::new(), |a| format!(", agreement {:.2}%", a * 100.0))
+                    c.min_agreement
+                        .map_or(String::new(), |a| format!(", agreement {:.2}%", a * 100.0))
                 ),
             }
         }

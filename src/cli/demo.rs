@@ -90,11 +90,18 @@ pub fn run(a: DemoArgs) -> anyhow::Result<Exit> {
         max_error: None,
         min_agreement: None,
         target: Target::Accuracy,
+        visibility: Default::default(),
     };
     let built = pipeline::build(&opts, &Bar)?;
     let build = Build::open(&out)?;
     let proof_path = work.join("proof.json");
-    let proved = pipeline::prove(&build, &read_input(&input)?, &proof_path, &Bar)?;
+    let proved = pipeline::prove(
+        &build,
+        &read_input(&input)?,
+        &Default::default(),
+        &proof_path,
+        &Bar,
+    )?;
     let pf = ProofFile::read(&proof_path)?;
     let native = pipeline::verify(&build, &pf, &proof_path)?;
     anyhow::ensure!(

@@ -6,6 +6,7 @@ mod build;
 mod demo;
 mod deploy;
 mod eval;
+mod hash;
 mod output;
 mod prove;
 mod srs;
@@ -39,6 +40,8 @@ enum Command {
     Build(build::BuildArgs),
     /// Accuracy of the float and the quantized (proven) model on labelled data.
     Eval(eval::EvalArgs),
+    /// The Poseidon commitment to an input, as a proof with hashed inputs exposes it.
+    Hash(hash::HashArgs),
     /// Prove one inference; prints the model's outputs.
     Prove(prove::ProveArgs),
     /// Verify a proof natively.
@@ -59,6 +62,7 @@ pub fn main() -> i32 {
     let res = match cli.command {
         Command::Build(a) => build::run(a),
         Command::Eval(a) => eval::run(a),
+        Command::Hash(a) => hash::run(a),
         Command::Prove(a) => prove::run(a),
         Command::Verify(a) => verify::run(a),
         Command::Deploy(a) => deploy::run(a),

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use clap::Args;
 use serde_json::json;
 use zkinfer::artifacts::read_input;
+use zkinfer::circuit::{commit::parse_salt, Fr, Secrets};
 use zkinfer::pipeline::{self, Build};
+use zkinfer::visibility::Vis;
 
 use super::output::{floats, print_json, Bar};
 use super::Exit;
@@ -21,6 +23,13 @@ pub struct ProveArgs {
     /// Where to write the proof file.
     #[arg(long)]
     pub out: PathBuf,
+    /// Salt of the input commitment (hashed inputs): 0x + up to 64 hex digits. Keep it secret:
+    /// with it, low-entropy inputs could be recovered from the commitment by trying values.
+    #[arg(long, env = "ZKINFER_INPUT_SALT", hide_env_values = true, value_parser = parse_salt)]
+    pub salt: Option<Fr>,
+    /// Salt of the output commitment (hashed outputs).
+    #[arg(long, env = "ZKINFER_OUTPUT_SALT", hide_env_values = true, value_parser = parse_salt)]
+    pub output_salt: Option<Fr>,
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
@@ -30,7 +39,15 @@ pub struct ProveArgs {
 pub fn run(a: ProveArgs) -> anyhow::Result<Exit> {
     let build = Build::open(&a.dir)?;
     let inputs = read_input(&a.input)?;
-    let r = pipeline::prove(&build, &inputs, &a.out, &Bar)?;
+    let vis = build.settings.circuit.visibility;
+    if vis.input == Vis::Hashed && a.salt.is_none() {
+        eprintln!("note: hashed input committed with salt 0: low-entropy inputs can be recovered from such a commitment by trying values; give --salt");
+    }
+    let secrets = Secrets {
+        input_salt: a.salt.unwrap_or_default(),
+        output_salt: a.output_salt.unwrap_or_default(),
+    };
+    let r = pipeline::prove(&build, &inputs, &secrets, &a.out, &Bar)?;
     if a.json {
         print_json(&json!({
             "proof": a.out,

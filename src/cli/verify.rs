@@ -29,7 +29,12 @@ pub fn run(a: VerifyArgs) -> anyhow::Result<Exit> {
     let t = std::time::Instant::now();
     let verdict = pipeline::verify(&build, &pf, &a.proof)?;
     let secs = t.elapsed().as_secs_f64();
-    let outputs: Vec<f64> = pf.instances.iter().map(|i| i.value).collect();
+    let outputs: Vec<f64> = pf
+        .instances
+        .iter()
+        .filter(|i| i.info.kind == "output")
+        .filter_map(|i| i.value)
+        .collect();
     if a.json {
         print_json(&json!({
             "valid": verdict.is_ok(),

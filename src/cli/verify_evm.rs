@@ -74,7 +74,8 @@ pub fn run(a: VerifyEvmArgs) -> anyhow::Result<Exit> {
             "gas_source": if tx.is_some() { "receipt" } else { "estimate" },
             "tx": tx.as_ref().map(|t| &t.tx_hash),
             "block": tx.as_ref().and_then(|t| t.block),
-            "outputs": pf.instances.iter().map(|i| i.value).collect::<Vec<_>>(),
+            "outputs": pf.instances.iter().filter(|i| i.info.kind == "output").filter_map(|i| i.value).collect::<Vec<_>>(),
+            "instances": pf.instances,
         }));
     } else if valid {
         println!(

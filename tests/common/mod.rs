@@ -47,6 +47,7 @@ pub fn built(name: &str) -> &'static Path {
         max_error: None,
         min_agreement: None,
         target: zkinfer::pipeline::Target::Accuracy,
+        visibility: Default::default(),
     };
     pipeline::build(&opts, &Quiet).unwrap_or_else(|e| panic!("build {name}: {e}"));
     let leaked: &'static Path = Box::leak(out.into_boxed_path());

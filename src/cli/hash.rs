@@ -1,0 +1,43 @@
+//! `zkinfer hash`: the Poseidon commitment to an input, as a proof with hashed inputs exposes it.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use serde_json::json;
+use zkinfer::artifacts::read_input;
+use zkinfer::circuit::{commit::parse_salt, Fr};
+use zkinfer::pipeline::Build;
+use zkinfer::verifier::instance_word;
+
+use super::output::print_json;
+use super::Exit;
+
+/// Arguments of `hash`.
+#[derive(Args)]
+pub struct HashArgs {
+    /// A build directory (its quantization defines the encoding).
+    pub dir: PathBuf,
+    /// Input JSON to commit to: {"input_data": [[...], ...]}.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// The salt the prover will use: 0x + up to 64 hex digits. Never printed.
+    #[arg(long, env = "ZKINFER_INPUT_SALT", hide_env_values = true, value_parser = parse_salt)]
+    pub salt: Option<Fr>,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `hash`.
+pub fn run(a: HashArgs) -> anyhow::Result<Exit> {
+    let build = Build::open(&a.dir)?;
+    let inputs = read_input(&a.input)?;
+    let c = build.input_commitment(&inputs, a.salt.unwrap_or_default())?;
+    let hex = format!("0x{}", hex::encode(instance_word(&c)));
+    if a.json {
+        print_json(&json!({ "input_commitment": hex, "salted": a.salt.is_some() }));
+    } else {
+        println!("{hex}");
+    }
+    Ok(Exit::Ok)
+}
