@@ -13,6 +13,7 @@ Models (scikit-learn bundled datasets, seeded splits, standardised features):
   digits_mlp              MLP 64 -> 32 -> 10, ReLU
   breast_cancer_logreg    LogisticRegression via skl2onnx (ai.onnx.ml LinearClassifier)
   breast_cancer_tree      depth-4 DecisionTreeClassifier via skl2onnx (TreeEnsembleClassifier)
+  iris_logreg             multinomial LogisticRegression on iris via skl2onnx (softmax post-transform)
   breast_cancer_gbt       GradientBoostingClassifier, 12 trees of depth 3, via skl2onnx
   diabetes_forest         RandomForestRegressor, 10 trees of depth 4, via skl2onnx (TreeEnsembleRegressor)
   digits_cnn              8x8 CNN: Conv 3x3 (4 ch) -> BatchNorm -> Relu -> MaxPool 2 -> Flatten
@@ -31,7 +32,7 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 from skl2onnx import to_onnx
-from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_iris
 from sklearn.ensemble import GradientBoostingClassifier, RandomForestRegressor
 from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
@@ -189,6 +190,9 @@ def write_sklearn_models():
     write_model("breast_cancer_tree", sk_onnx(tree, x_tr), x_te, y_te)
     gbt = GradientBoostingClassifier(n_estimators=12, max_depth=3, random_state=SEED).fit(x_tr, y_tr)
     write_model("breast_cancer_gbt", sk_onnx(gbt, x_tr), x_te, y_te)
+    x_tr, x_te, y_tr, y_te = split_scaled(load_iris())
+    iris = LogisticRegression(max_iter=1000, random_state=SEED).fit(x_tr, y_tr)
+    write_model("iris_logreg", sk_onnx(iris, x_tr), x_te, y_te)
     x_tr, x_te, y_tr, y_te = split_scaled(load_diabetes())
     rf = RandomForestRegressor(n_estimators=10, max_depth=4, random_state=SEED).fit(x_tr, y_tr)
     write_model("diabetes_forest", sk_onnx(rf, x_tr), x_te, y_te, classify=False)

@@ -194,6 +194,8 @@ pub struct BuildOptions {
     pub target: Target,
     /// What is public.
     pub visibility: Visibility,
+    /// Allow `--param-visibility private` (binds no model).
+    pub allow_unbound_params: bool,
 }
 
 /// What `build` measured and wrote.
@@ -224,7 +226,7 @@ fn sha256_file(path: &Path) -> Result<String> {
 /// Instance descriptions: the input part, then the output part, per visibility.
 pub fn instance_infos(model: &QuantModel, vis: Visibility) -> Vec<InstanceInfo> {
     let mut out = Vec::new();
-    let mut part = |v: Vis, kind: &str, tensors: &[usize]| match v {
+    let part = |out: &mut Vec<InstanceInfo>, v: Vis, kind: &str, tensors: &[usize]| match v {
         Vis::Public => {
             for (t, &id) in tensors.iter().enumerate() {
                 let info = &model.values[id];
@@ -248,8 +250,25 @@ pub fn instance_infos(model: &QuantModel, vis: Visibility) -> Vec<InstanceInfo> 
         }),
         Vis::Private | Vis::Fixed => {}
     };
-    part(vis.input, "input", &model.inputs);
-    part(vis.output, "output", &model.outputs);
+    part(&mut out, vis.input, "input", &model.inputs);
+    match vis.params {
+        Vis::Public => out.extend((0..model.params().len()).map(|index| InstanceInfo {
+            name: format!("param [{index}]"),
+            kind: "param".into(),
+            tensor: 0,
+            index,
+            exp: 0,
+        })),
+        Vis::Hashed => out.push(InstanceInfo {
+            name: "Poseidon commitment to the parameters".into(),
+            kind: "param_commitment".into(),
+            tensor: 0,
+            index: 0,
+            exp: 0,
+        }),
+        Vis::Private | Vis::Fixed => {}
+    }
+    part(&mut out, vis.output, "output", &model.outputs);
     out
 }
 
@@ -311,6 +330,9 @@ fn calibrate(
     for cfg in opts.target.candidates(&opts.quant) {
         let attempt = (|| -> Result<(QuantModel, FidelityReport, u32)> {
             let model = quant::quantize(graph, samples, &cfg)?;
+            if opts.visibility.params != Vis::Fixed {
+                model.check_param_range()?;
+            }
             let f = fidelity_of(&model, samples, reference, floats)?;
             let shape = circuit::choose_params(&model, &model.eval(&samples[0])?, opts.visibility)?;
             Ok((model, f, shape.k()))
@@ -460,7 +482,9 @@ pub fn build(opts: &BuildOptions, p: &dyn Progress) -> Result<BuildReport> {
     if opts.out.exists() && !opts.force {
         return Err(Error::OutExists(opts.out.clone()));
     }
-    opts.visibility.check(false).map_err(Error::Visibility)?;
+    opts.visibility
+        .check(opts.allow_unbound_params)
+        .map_err(Error::Visibility)?;
     let solc = tools::solc()?; // fail before the slow steps
     let (graph, samples) = step(p, "importing the model", || {
         let mut graph = onnx::load(&opts.model, &opts.load)?;
@@ -531,6 +555,18 @@ pub fn build(opts: &BuildOptions, p: &dyn Progress) -> Result<BuildReport> {
             let c = verifier::compile(&v, &w, &solc)?;
             Ok((v, w, c))
         })?;
+    let (initcode, runtime) = (
+        compiled.verifier.creation_code().len(),
+        compiled.verifier.runtime_code().len(),
+    );
+    if initcode > verifier::INITCODE_SIZE_LIMIT || runtime > verifier::CODE_SIZE_LIMIT {
+        return Err(Error::Visibility(format!(
+            "the verifier for {} public instances is {runtime} bytes of runtime code ({initcode} of creation code), over the EVM's limits ({} runtime, EIP-170; {} creation, EIP-3860): it could not be deployed. Make fewer values public (e.g. hashed instead of public inputs or parameters)",
+            instances.len(),
+            verifier::CODE_SIZE_LIMIT,
+            verifier::INITCODE_SIZE_LIMIT
+        )));
+    }
     let run = step(p, "checking the verifier in an in-process EVM", || {
         let words: Vec<[u8; 32]> = instances.iter().map(verifier::instance_word).collect();
         Ok(verifier::evm_verify(
@@ -674,6 +710,17 @@ impl Build {
             self.model.act_bits,
             salt,
         ))
+    }
+
+    /// The Poseidon commitment to the model's parameters (salt 0), as a proof with hashed
+    /// parameters exposes it.
+    pub fn param_commitment(&self) -> Fr {
+        circuit::commit::commitment(
+            crate::visibility::tag::PARAMS,
+            &self.model.params(),
+            self.model.param_bits(),
+            Fr::zero(),
+        )
     }
 
     /// Accuracy of the float graph and of the quantized model (the bit-exact integer evaluator,

@@ -70,13 +70,9 @@ impl Visibility {
         if self.input == Vis::Fixed || self.output == Vis::Fixed {
             return Err("'fixed' applies to parameters only; inputs and outputs are public, private or hashed".into());
         }
-        if self.params != Vis::Fixed {
-            return Err(format!(
-                "--param-visibility {} is not available yet: parameters are fixed (baked into the circuit, bound by the verifying key)",
-                self.params
-            ));
+        if self.params == Vis::Private && !allow_unbound_params {
+            return Err("--param-visibility private binds no model: a prover could use any parameters of the right shape and the proof would still verify. Use fixed or hashed, or pass --allow-unbound-params if that is really what you want".into());
         }
-        let _ = allow_unbound_params;
         Ok(())
     }
 }

@@ -13,7 +13,10 @@ use zkinfer::verifier::{encode_verify_call, instance_word};
 use zkinfer::visibility::{tag, Vis, Visibility};
 
 fn build(name: &str, vis: Visibility, dir: &std::path::Path) -> Build {
-    let out = dir.join(format!("{name}-{}-{}", vis.input, vis.output));
+    let out = dir.join(format!(
+        "{name}-{}-{}-{}",
+        vis.input, vis.params, vis.output
+    ));
     let opts = BuildOptions {
         model: fixture(name, "model.onnx"),
         calibration: fixture(name, "calibration.jsonl"),
@@ -26,6 +29,7 @@ fn build(name: &str, vis: Visibility, dir: &std::path::Path) -> Build {
         min_agreement: None,
         target: Target::Resources,
         visibility: vis,
+        allow_unbound_params: vis.params == Vis::Private,
     };
     pipeline::build(&opts, &Quiet).unwrap_or_else(|e| panic!("{name} {vis:?}: {e}"));
     Build::open(&out).unwrap()
@@ -35,101 +39,146 @@ fn word(f: &Fr) -> String {
     format!("0x{}", hex::encode(instance_word(f)))
 }
 
+/// A pairwise covering array over (input, params, output): every value of each part meets
+/// every value of the others at least once (12 rows).
+fn pairwise() -> Vec<Visibility> {
+    let io = [Vis::Public, Vis::Private, Vis::Hashed];
+    let params = [Vis::Fixed, Vis::Hashed, Vis::Public, Vis::Private];
+    let mut rows = vec![];
+    for (p, &params) in params.iter().enumerate() {
+        for (i, &input) in io.iter().enumerate() {
+            rows.push(Visibility {
+                input,
+                params,
+                output: io[(i + p) % 3],
+            });
+        }
+    }
+    rows
+}
+
+fn expected_kinds(vis: Visibility, n_in: usize, n_params: usize, n_out: usize) -> Vec<String> {
+    let mut e = vec![];
+    let mut part = |v: Vis, kind: &str, n: usize| match v {
+        Vis::Public => e.extend(std::iter::repeat_n(kind.to_string(), n)),
+        Vis::Hashed => e.push(format!("{kind}_commitment")),
+        _ => {}
+    };
+    part(vis.input, "input", n_in);
+    part(vis.params, "param", n_params);
+    part(vis.output, "output", n_out);
+    e
+}
+
 #[test]
-fn every_input_and_output_visibility_proves_and_binds() {
+fn visibility_choices_pairwise_prove_verify_and_bind() {
     let tmp = tempfile::tempdir().unwrap();
     let secrets = Secrets {
         input_salt: commit::parse_salt("0x5eed0001").unwrap(),
         output_salt: commit::parse_salt("0x5eed0002").unwrap(),
     };
-    for name in ["breast_cancer_mlp", "breast_cancer_tree"] {
+    let rows = pairwise();
+    for a in [Vis::Public, Vis::Private, Vis::Hashed] {
+        for b in [Vis::Fixed, Vis::Hashed, Vis::Public, Vis::Private] {
+            assert!(
+                rows.iter().any(|r| r.input == a && r.params == b),
+                "input x params"
+            );
+            assert!(
+                rows.iter().any(|r| r.output == a && r.params == b),
+                "output x params"
+            );
+        }
+        for c in [Vis::Public, Vis::Private, Vis::Hashed] {
+            assert!(
+                rows.iter().any(|r| r.input == a && r.output == c),
+                "input x output"
+            );
+        }
+    }
+    for name in ["breast_cancer_tree", "iris_logreg"] {
         let inputs = read_input(&fixture(name, "input.json")).unwrap();
-        for input in [Vis::Public, Vis::Private, Vis::Hashed] {
-            for output in [Vis::Public, Vis::Private, Vis::Hashed] {
-                let vis = Visibility {
-                    input,
-                    params: Vis::Fixed,
-                    output,
-                };
-                let b = build(name, vis, tmp.path());
-                let path = tmp.path().join("proof.json");
-                let r = pipeline::prove(&b, &inputs, &secrets, &path, &Quiet).unwrap();
-                let pf = ProofFile::read(&path).unwrap();
-                let kinds: Vec<&str> = pf.instances.iter().map(|i| i.info.kind.as_str()).collect();
-                let n_in: usize = inputs.iter().map(Vec::len).sum();
-                let n_out: usize = r.outputs.iter().map(Vec::len).sum();
-                let mut expect: Vec<&str> = vec![];
-                match input {
-                    Vis::Public => expect.extend(std::iter::repeat_n("input", n_in)),
-                    Vis::Hashed => expect.push("input_commitment"),
-                    _ => {}
-                }
-                match output {
-                    Vis::Public => expect.extend(std::iter::repeat_n("output", n_out)),
-                    Vis::Hashed => expect.push("output_commitment"),
-                    _ => {}
-                }
-                assert_eq!(kinds, expect, "{name} {vis:?}: instances");
-                assert_eq!(
-                    pipeline::verify(&b, &pf, &path).unwrap(),
-                    Ok(()),
-                    "{name} {vis:?}: native"
+        for vis in pairwise() {
+            let b = build(name, vis, tmp.path());
+            let path = tmp.path().join("proof.json");
+            let r = pipeline::prove(&b, &inputs, &secrets, &path, &Quiet).unwrap();
+            let pf = ProofFile::read(&path).unwrap();
+            let kinds: Vec<String> = pf.instances.iter().map(|i| i.info.kind.clone()).collect();
+            let n_in: usize = inputs.iter().map(Vec::len).sum();
+            let n_out: usize = r.outputs.iter().map(Vec::len).sum();
+            assert_eq!(
+                kinds,
+                expected_kinds(vis, n_in, b.model.params().len(), n_out),
+                "{name} {vis:?}: instances"
+            );
+            assert_eq!(
+                pipeline::verify(&b, &pf, &path).unwrap(),
+                Ok(()),
+                "{name} {vis:?}: native"
+            );
+
+            let (words, proof) = pipeline::verify_calldata(&pf, &path).unwrap();
+            let mut calls = vec![encode_verify_call(&words, &proof)];
+            if !words.is_empty() {
+                let mut bad = words.clone();
+                bad[0][31] ^= 1;
+                calls.push(encode_verify_call(&bad, &proof));
+            }
+            let run = pipeline::verify_in_evm(&b, &calls).unwrap();
+            let verdicts: Vec<bool> = run.calls.iter().map(|c| c.accepted).collect();
+            let mut want = vec![true];
+            if !words.is_empty() {
+                want.push(false);
+            }
+            assert_eq!(verdicts, want, "{name} {vis:?}: EVM");
+            let input = vis.input;
+            let output = vis.output;
+            if input == Vis::Hashed {
+                // `zkinfer hash` computes the same commitment the proof exposes.
+                let c = b.input_commitment(&inputs, secrets.input_salt).unwrap();
+                assert_eq!(pf.instances[0].field, word(&c), "{name}: input commitment");
+                // Another input, or another salt, gives another commitment: a proof about
+                // other data cannot match a registered one.
+                let mut other = inputs.clone();
+                other[0][0] += 0.5;
+                assert_ne!(b.input_commitment(&other, secrets.input_salt).unwrap(), c);
+                assert_ne!(b.input_commitment(&inputs, Fr::from(7)).unwrap(), c);
+                let p2 = tmp.path().join("other.json");
+                pipeline::prove(&b, &other, &secrets, &p2, &Quiet).unwrap();
+                let pf2 = ProofFile::read(&p2).unwrap();
+                assert_ne!(
+                    pf2.instances[0].field, pf.instances[0].field,
+                    "{name}: other input, same commitment"
                 );
-
-                let (words, proof) = pipeline::verify_calldata(&pf, &path).unwrap();
-                let mut calls = vec![encode_verify_call(&words, &proof)];
-                if !words.is_empty() {
-                    let mut bad = words.clone();
-                    bad[0][31] ^= 1;
-                    calls.push(encode_verify_call(&bad, &proof));
-                }
-                let run = pipeline::verify_in_evm(&b, &calls).unwrap();
-                let verdicts: Vec<bool> = run.calls.iter().map(|c| c.accepted).collect();
-                let mut want = vec![true];
-                if !words.is_empty() {
-                    want.push(false);
-                }
-                assert_eq!(verdicts, want, "{name} {vis:?}: EVM");
-
-                if input == Vis::Hashed {
-                    // `zkinfer hash` computes the same commitment the proof exposes.
-                    let c = b.input_commitment(&inputs, secrets.input_salt).unwrap();
-                    assert_eq!(pf.instances[0].field, word(&c), "{name}: input commitment");
-                    // Another input, or another salt, gives another commitment: a proof about
-                    // other data cannot match a registered one.
-                    let mut other = inputs.clone();
-                    other[0][0] += 0.5;
-                    assert_ne!(b.input_commitment(&other, secrets.input_salt).unwrap(), c);
-                    assert_ne!(b.input_commitment(&inputs, Fr::from(7)).unwrap(), c);
-                    let p2 = tmp.path().join("other.json");
-                    pipeline::prove(&b, &other, &secrets, &p2, &Quiet).unwrap();
-                    let pf2 = ProofFile::read(&p2).unwrap();
-                    assert_ne!(
-                        pf2.instances[0].field, pf.instances[0].field,
-                        "{name}: other input, same commitment"
-                    );
-                    // A proof claiming the registered commitment with the other input's proof fails.
-                    let mut forged = pf2.clone();
-                    forged.instances[0].field = pf.instances[0].field.clone();
-                    assert!(
-                        pipeline::verify(&b, &forged, &p2).unwrap().is_err(),
-                        "{name}: forged commitment accepted"
-                    );
-                }
-                if output == Vis::Hashed {
-                    let trace = b.model.eval(&inputs).unwrap();
-                    let c = commit::commitment(
-                        tag::OUTPUT,
-                        &trace.outputs(&b.model),
-                        b.model.act_bits,
-                        secrets.output_salt,
-                    );
-                    assert_eq!(
-                        pf.instances.last().unwrap().field,
-                        word(&c),
-                        "{name}: output commitment"
-                    );
-                }
+                // A proof claiming the registered commitment with the other input's proof fails.
+                let mut forged = pf2.clone();
+                forged.instances[0].field = pf.instances[0].field.clone();
+                assert!(
+                    pipeline::verify(&b, &forged, &p2).unwrap().is_err(),
+                    "{name}: forged commitment accepted"
+                );
+            }
+            if output == Vis::Hashed {
+                let trace = b.model.eval(&inputs).unwrap();
+                let c = commit::commitment(
+                    tag::OUTPUT,
+                    &trace.outputs(&b.model),
+                    b.model.act_bits,
+                    secrets.output_salt,
+                );
+                assert_eq!(
+                    pf.instances.last().unwrap().field,
+                    word(&c),
+                    "{name}: output commitment"
+                );
+            }
+            if vis.params == Vis::Hashed {
+                let at = kinds.iter().position(|k| k == "param_commitment").unwrap();
+                assert_eq!(
+                    pf.instances[at].field,
+                    word(&b.param_commitment()),
+                    "{name}: param commitment"
+                );
             }
         }
     }

@@ -1,6 +1,7 @@
-//! Poseidon commitments to activations (inputs, outputs).
+//! Poseidon commitments to inputs, parameters and outputs.
 //!
-//! Encoding, for values `v_0..v_{n-1}` of `B`-bit signed activations (B = 32) and a salt `s`:
+//! Encoding, for values `v_0..v_{n-1}` of `B`-bit signed integers (B = 32 for activations, 64
+//! for parameters) and a salt `s` (0 for parameters):
 //! each value is offset to `u_i = v_i + 2^(B-1)` in `[0, 2^B)`; `k = floor(252 / B)` values are
 //! packed little-endian per field element, `p_j = sum_i u_{jk+i} 2^(B i)`; the commitment is
 //! the Poseidon sponge over BN254's scalar field (width 3, rate 2, 8 full and 57 partial rounds,
@@ -56,13 +57,17 @@ pub fn commit(
         ctx.load_constant(Fr::from(cells.len() as u64)),
         salt,
     ];
+    let limb = (0..bits).fold(Fr::one(), |a, _| a + a); // 2^bits
+    let half = (0..bits - 1).fold(Fr::one(), |a, _| a + a); // 2^(bits-1)
     for chunk in cells.chunks(k) {
         let pows: Vec<Fr> = (0..chunk.len())
-            .map(|i| field(1i128 << (bits as usize * i)))
+            .scan(Fr::one(), |p, _| {
+                let cur = *p;
+                *p *= limb;
+                Some(cur)
+            })
             .collect();
-        let offset: Fr = pows
-            .iter()
-            .fold(Fr::zero(), |acc, p| acc + *p * field(1i128 << (bits - 1)));
+        let offset: Fr = pows.iter().fold(Fr::zero(), |acc, p| acc + *p * half);
         let packed = gate.inner_product(
             ctx,
             chunk.iter().map(|c| Existing(*c)),

@@ -7,7 +7,10 @@
 //! or built from such cells in a way that keeps it there.
 
 use halo2_base::gates::{GateInstructions, RangeChip, RangeInstructions};
-use halo2_base::{AssignedValue, Context, QuantumCell::Constant};
+use halo2_base::{
+    AssignedValue, Context,
+    QuantumCell::{self, Constant, Existing},
+};
 
 use super::chips::{
     range_check_signed, AffineChip, AffineInstructions, ArgMaxChip, ArgMaxInstructions,
@@ -17,9 +20,10 @@ use super::chips::{
 use super::lookup::FnLookups;
 use super::{Error, Fr, Result};
 use crate::quant::{
-    argmax_pos, branch_taken, div_round, prelu_neg, rescale, QFunc, QOp, QSrc, QTreeNode,
-    QuantModel, Trace,
+    argmax_pos, branch_taken, div_round, prelu_neg, rescale, NodeParams, QFunc, QOp, QSrc,
+    QTreeNode, QuantModel, Trace,
 };
+use crate::visibility::Vis;
 use halo2_base::halo2_proofs::halo2curves::ff::PrimeField;
 
 /// The field element of a signed integer.
@@ -66,6 +70,33 @@ pub fn model_tables(model: &QuantModel) -> Vec<QFunc> {
         }
     }
     t
+}
+
+/// The cells the public instances are chosen from.
+pub struct Io {
+    /// Every input value, flattened.
+    pub inputs: Vec<AssignedValue<Fr>>,
+    /// The parameter cells (empty when parameters are fixed).
+    pub params: Vec<AssignedValue<Fr>>,
+    /// Every output value, flattened.
+    pub outputs: Vec<AssignedValue<Fr>>,
+}
+
+/// A node's parameters as the chips see them: constants, or cells.
+struct Params<'a> {
+    np: &'a NodeParams,
+    cells: Option<&'a Vec<AssignedValue<Fr>>>,
+}
+
+impl Params<'_> {
+    /// The parameter of use `u` (canonical use order, see `quant::params`).
+    fn at(&self, u: usize) -> QuantumCell<Fr> {
+        let k = self.np.uses[u] as usize;
+        match self.cells {
+            Some(c) => Existing(c[k]),
+            None => Constant(field(self.np.values[k])),
+        }
+    }
 }
 
 /// A value during layout: its cells and their integers.
@@ -143,7 +174,8 @@ pub fn assign(
     tables: &[QFunc],
     model: &QuantModel,
     trace: &Trace,
-) -> Result<(Vec<AssignedValue<Fr>>, Vec<AssignedValue<Fr>>)> {
+    params: Vis,
+) -> Result<Io> {
     if trace.values.len() != model.values.len() {
         return Err(witness_err(
             "(model)",
@@ -179,10 +211,33 @@ pub fn assign(
             .collect();
         vals[v] = Val { cells, ints };
     }
-    for node in &model.nodes {
+    // Parameters: constants when fixed, else one range-checked witness per distinct value.
+    let node_params = model.node_params();
+    let pbits = model.param_bits();
+    let param_cells: Vec<Vec<AssignedValue<Fr>>> = node_params
+        .iter()
+        .map(|p| {
+            if params == Vis::Fixed {
+                return vec![];
+            }
+            p.values
+                .iter()
+                .map(|&v| {
+                    let c = ctx.load_witness(field(v));
+                    range_check_signed(range, ctx, c, pbits);
+                    c
+                })
+                .collect()
+        })
+        .collect();
+    for (node, (np, pc)) in model.nodes.iter().zip(node_params.iter().zip(&param_cells)) {
+        let prm = Params {
+            np,
+            cells: if params == Vis::Fixed { None } else { Some(pc) },
+        };
         let ins: Vec<&Val> = node.inputs.iter().map(|&v| &vals[v]).collect();
         let expect = model.values[node.output].numel();
-        let out = assign_op(ctx, &ch, lookups, tables, &node.op, &ins, expect)
+        let out = assign_op(ctx, &ch, lookups, tables, &node.op, &prm, &ins, expect)
             .map_err(|r| witness_err(&node.name, r))?;
         if out.cells.len() != expect {
             return Err(witness_err(
@@ -200,7 +255,11 @@ pub fn assign(
             .flat_map(|&v| vals[v].cells.iter().copied())
             .collect()
     };
-    Ok((cells(&model.inputs), cells(&model.outputs)))
+    Ok(Io {
+        inputs: cells(&model.inputs),
+        params: param_cells.into_iter().flatten().collect(),
+        outputs: cells(&model.outputs),
+    })
 }
 
 fn get<'a>(
@@ -222,6 +281,7 @@ fn assign_op(
     lookups: &FnLookups,
     tables: &[QFunc],
     op: &QOp,
+    prm: &Params,
     ins: &[&Val],
     n: usize,
 ) -> std::result::Result<Val, String> {
@@ -242,12 +302,12 @@ fn assign_op(
                 let t = &terms[rows[o] as usize..rows[o + 1] as usize];
                 let mut cells = Vec::with_capacity(t.len());
                 let mut acc = bias[o];
-                for term in t {
+                for (k, term) in t.iter().enumerate() {
                     let (c, v) = get(ins, term.input, term.index)?;
                     acc += term.coef as i128 * v;
-                    cells.push((c, field(term.coef as i128)));
+                    cells.push((c, prm.at(rows[o] as usize + k)));
                 }
-                let a = ch.affine.affine_row(ctx, &cells, field(bias[o]));
+                let a = ch.affine.affine_row(ctx, &cells, prm.at(terms.len() + o));
                 push(ch.rescaled(ctx, a, acc, *shift));
             }
         }
@@ -290,9 +350,9 @@ fn assign_op(
             }
         }
         QOp::Prelu { slope, slope_exp } => {
-            for ((c, &v), &s) in ins[0].cells.iter().zip(&ins[0].ints).zip(slope) {
+            for (i, ((c, &v), &s)) in ins[0].cells.iter().zip(&ins[0].ints).zip(slope).enumerate() {
                 let neg = ch.cmp.is_negative(ctx, *c, v < 0, ch.bits);
-                let prod = gate.mul(ctx, *c, Constant(field(s as i128)));
+                let prod = gate.mul(ctx, *c, prm.at(i));
                 let (nv, _) = prelu_neg(v, s, *slope_exp);
                 let (ncell, _) = ch.rescaled(ctx, prod, v * s as i128, *slope_exp);
                 let diff = gate.sub(ctx, ncell, *c);
@@ -377,15 +437,32 @@ fn assign_op(
             base,
         } => {
             let samples = n / base.len().max(1);
+            // Use indices of the tree parameters, in the canonical order.
+            let mut first_use = vec![];
+            let mut u = 0;
+            for tree in trees {
+                let mut per = vec![];
+                for t in tree {
+                    per.push(u);
+                    u += match t {
+                        QTreeNode::Branch { .. } => 1,
+                        QTreeNode::Leaf { values } => values.len(),
+                    };
+                }
+                first_use.push(per);
+            }
+            let base_use = u;
             for s in 0..samples {
                 let x = &ins[0].cells[s * features..(s + 1) * features];
                 let xi = &ins[0].ints[s * features..(s + 1) * features];
-                let mut acc: Vec<Vec<(AssignedValue<Fr>, Fr)>> = vec![vec![]; base.len()];
+                let mut acc: Vec<Vec<(AssignedValue<Fr>, QuantumCell<Fr>)>> =
+                    vec![vec![]; base.len()];
                 let mut exact: Vec<i128> = base.iter().map(|&b| b as i128).collect();
-                for tree in trees {
+                for (ti, tree) in trees.iter().enumerate() {
                     let nodes: Vec<ChipTreeNode<Fr>> = tree
                         .iter()
-                        .map(|t| match t {
+                        .enumerate()
+                        .map(|(ni, t)| match t {
                             QTreeNode::Branch {
                                 feature,
                                 threshold,
@@ -394,7 +471,7 @@ fn assign_op(
                                 no,
                             } => ChipTreeNode::Branch {
                                 feature: *feature as usize,
-                                threshold: field(*threshold as i128),
+                                threshold: prm.at(first_use[ti][ni]),
                                 negate: *negate,
                                 holds: branch_taken(xi[*feature as usize], *threshold, false),
                                 yes: *yes as usize,
@@ -403,7 +480,8 @@ fn assign_op(
                             QTreeNode::Leaf { values } => ChipTreeNode::Leaf(
                                 values
                                     .iter()
-                                    .map(|&(t, w)| (t as usize, field(w as i128)))
+                                    .enumerate()
+                                    .map(|(k, &(t, _))| (t as usize, prm.at(first_use[ti][ni] + k)))
                                     .collect(),
                             ),
                         })
@@ -416,7 +494,7 @@ fn assign_op(
                     }
                 }
                 for (t, terms) in acc.iter().enumerate() {
-                    let y = ch.affine.affine_row(ctx, terms, field(base[t] as i128));
+                    let y = ch.affine.affine_row(ctx, terms, prm.at(base_use + t));
                     range_check_signed(&ch.range, ctx, y, ch.bits);
                     push((y, exact[t]));
                 }

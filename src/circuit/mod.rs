@@ -38,13 +38,13 @@ pub struct Secrets {
     pub output_salt: Fr,
 }
 
-/// Arranges the public instances: the input part, then the output part, per visibility.
+/// Arranges the public instances: inputs, then parameters, then outputs, per visibility.
 fn public_instances(
     ctx: &mut Context<Fr>,
     range: &RangeChip<Fr>,
     model: &QuantModel,
     vis: Visibility,
-    (inputs, outputs): (Vec<AssignedValue<Fr>>, Vec<AssignedValue<Fr>>),
+    io: layout::Io,
     secrets: &Secrets,
 ) -> Vec<AssignedValue<Fr>> {
     use halo2_base::gates::RangeInstructions;
@@ -54,25 +54,45 @@ fn public_instances(
                     v: Vis,
                     t: u64,
                     cells: Vec<AssignedValue<Fr>>,
-                    salt: Fr|
+                    bits: u32,
+                    salt: Option<Fr>|
      -> Vec<AssignedValue<Fr>> {
         match v {
             Vis::Public => cells,
             Vis::Hashed => {
                 let h = hasher.get_or_insert_with(|| commit::hasher(ctx, &gate));
-                let s = ctx.load_witness(salt);
-                vec![commit::commit(ctx, &gate, h, t, &cells, model.act_bits, s)]
+                let s = match salt {
+                    Some(s) => ctx.load_witness(s),
+                    None => ctx.load_zero(),
+                };
+                vec![commit::commit(ctx, &gate, h, t, &cells, bits, s)]
             }
             Vis::Private | Vis::Fixed => vec![],
         }
     };
-    let mut out = part(ctx, vis.input, tag::INPUT, inputs, secrets.input_salt);
+    let mut out = part(
+        ctx,
+        vis.input,
+        tag::INPUT,
+        io.inputs,
+        model.act_bits,
+        Some(secrets.input_salt),
+    );
+    out.extend(part(
+        ctx,
+        vis.params,
+        tag::PARAMS,
+        io.params,
+        model.param_bits(),
+        None,
+    ));
     out.extend(part(
         ctx,
         vis.output,
         tag::OUTPUT,
-        outputs,
-        secrets.output_salt,
+        io.outputs,
+        model.act_bits,
+        Some(secrets.output_salt),
     ));
     out
 }
@@ -127,6 +147,7 @@ pub fn build(
         &shape.params.tables,
         model,
         trace,
+        shape.visibility.params,
     )?;
     let instances = public_instances(
         builder.main(0),

@@ -55,7 +55,15 @@ pub fn choose_params(model: &QuantModel, trace: &Trace, vis: Visibility) -> Resu
             .use_instance_columns(1);
         let lookups = FnLookups::default();
         let range = b.range_chip();
-        let io = assign(b.main(0), &range, &lookups, &tables, model, trace)?;
+        let io = assign(
+            b.main(0),
+            &range,
+            &lookups,
+            &tables,
+            model,
+            trace,
+            vis.params,
+        )?;
         super::public_instances(b.main(0), &range, model, vis, io, &Secrets::default());
         let base = b.calculate_params(Some(BLINDING_ROWS));
         cells = b.statistics().gate.total_advice_per_phase.iter().sum();

@@ -49,12 +49,18 @@ pub struct BuildArgs {
     /// commitment is the instance).
     #[arg(long, default_value = "private", value_parser = ["private", "public", "hashed"])]
     pub input_visibility: String,
-    /// Weights and biases: fixed (circuit constants, bound by the verifying key).
+    /// Weights and biases: fixed (circuit constants, bound by the verifying key), hashed (a
+    /// Poseidon commitment is public), public (every parameter is an instance), or private
+    /// (binds no model; needs --allow-unbound-params).
     #[arg(long, default_value = "fixed", value_parser = ["fixed", "hashed", "private", "public"])]
     pub param_visibility: String,
     /// Model outputs: public, private or hashed.
     #[arg(long, default_value = "public", value_parser = ["public", "private", "hashed"])]
     pub output_visibility: String,
+    /// Allow --param-visibility private, which lets a prover use any parameters of the
+    /// model's shape.
+    #[arg(long)]
+    pub allow_unbound_params: bool,
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
@@ -92,9 +98,14 @@ pub fn run(a: BuildArgs) -> anyhow::Result<Exit> {
                 params: a.param_visibility.parse().map_err(anyhow::Error::msg)?,
                 output: a.output_visibility.parse().map_err(anyhow::Error::msg)?,
             };
-            v.check(false).map_err(anyhow::Error::msg)?;
+            v.check(a.allow_unbound_params)
+                .map_err(anyhow::Error::msg)?;
+            if v.params == zkinfer::visibility::Vis::Private {
+                eprintln!("WARNING: private parameters bind no model: a proof only shows that SOME parameters of this model's shape give these outputs");
+            }
             v
         },
+        allow_unbound_params: a.allow_unbound_params,
     };
     let r = pipeline::build(&opts, &Bar)?;
     let s = &r.settings;
@@ -162,11 +173,7 @@ pub fn run(a: BuildArgs) -> anyhow::Result<Exit> {
             }
         }
         for (i, (f, q)) in r.float_outputs.iter().zip(&r.quant_outputs).enumerate() {
-            println!(
-                "  output {i}: float (tract) {}  quantized {}",
-                floats(f),
-                floats(q)
-            );
+            println!("  output {i}: float {}  quantized {}", floats(f), floats(q));
         }
         println!(
             "  fidelity over {} calibration sample(s), reference {}:",

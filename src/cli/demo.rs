@@ -91,6 +91,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<Exit> {
         min_agreement: None,
         target: Target::Accuracy,
         visibility: Default::default(),
+        allow_unbound_params: false,
     };
     let built = pipeline::build(&opts, &Bar)?;
     let build = Build::open(&out)?;

@@ -1,4 +1,5 @@
-//! `zkinfer hash`: the Poseidon commitment to an input, as a proof with hashed inputs exposes it.
+//! `zkinfer hash`: the Poseidon commitment to an input or to the parameters, exactly as a proof
+//! with hashed inputs or parameters exposes it.
 
 use std::path::PathBuf;
 
@@ -18,8 +19,11 @@ pub struct HashArgs {
     /// A build directory (its quantization defines the encoding).
     pub dir: PathBuf,
     /// Input JSON to commit to: {"input_data": [[...], ...]}.
+    #[arg(long, required_unless_present = "weights", conflicts_with = "weights")]
+    pub input: Option<PathBuf>,
+    /// Commit to the build's parameters instead (as hashed parameters expose them).
     #[arg(long)]
-    pub input: PathBuf,
+    pub weights: bool,
     /// The salt the prover will use: 0x + up to 64 hex digits. Never printed.
     #[arg(long, env = "ZKINFER_INPUT_SALT", hide_env_values = true, value_parser = parse_salt)]
     pub salt: Option<Fr>,
@@ -31,11 +35,16 @@ pub struct HashArgs {
 /// Runs `hash`.
 pub fn run(a: HashArgs) -> anyhow::Result<Exit> {
     let build = Build::open(&a.dir)?;
-    let inputs = read_input(&a.input)?;
-    let c = build.input_commitment(&inputs, a.salt.unwrap_or_default())?;
+    let (what, c) = match &a.input {
+        Some(path) => (
+            "input_commitment",
+            build.input_commitment(&read_input(path)?, a.salt.unwrap_or_default())?,
+        ),
+        None => ("param_commitment", build.param_commitment()),
+    };
     let hex = format!("0x{}", hex::encode(instance_word(&c)));
     if a.json {
-        print_json(&json!({ "input_commitment": hex, "salted": a.salt.is_some() }));
+        print_json(&json!({ what: hex, "salted": a.salt.is_some() && a.input.is_some() }));
     } else {
         println!("{hex}");
     }

@@ -9,10 +9,12 @@
 mod calibrate;
 mod eval;
 mod func;
+mod params;
 
 pub use calibrate::{quantize, QuantConfig};
 pub use eval::{argmax_pos, branch_taken, div_round, eval_qop, prelu_neg, tree_leaf, Trace};
 pub use func::QFunc;
+pub use params::{NodeParams, PARAM_BITS};
 
 use serde::{Deserialize, Serialize};
 

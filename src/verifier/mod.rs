@@ -13,6 +13,8 @@ pub use solidity::{halo2_verifier_source, wrapper_source};
 
 /// EIP-170 limit on runtime bytecode size.
 pub const CODE_SIZE_LIMIT: usize = 24_576;
+/// EIP-3860 limit on contract creation code, in bytes.
+pub const INITCODE_SIZE_LIMIT: usize = 49_152;
 
 /// Errors of the verifier stage.
 #[derive(Debug, thiserror::Error)]

@@ -11,6 +11,7 @@ pub const FIXTURES: &[&str] = &[
     "breast_cancer_mlp",
     "digits_mlp",
     "breast_cancer_logreg",
+    "iris_logreg",
     "breast_cancer_tree",
     "breast_cancer_gbt",
     "diabetes_forest",
@@ -48,6 +49,7 @@ pub fn built(name: &str) -> &'static Path {
         min_agreement: None,
         target: zkinfer::pipeline::Target::Accuracy,
         visibility: Default::default(),
+        allow_unbound_params: false,
     };
     pipeline::build(&opts, &Quiet).unwrap_or_else(|e| panic!("build {name}: {e}"));
     let leaked: &'static Path = Box::leak(out.into_boxed_path());

@@ -5,17 +5,18 @@ use halo2_base::gates::{GateChip, GateInstructions};
 use halo2_base::utils::ScalarField;
 use halo2_base::{
     AssignedValue, Context,
-    QuantumCell::{Constant, Existing},
+    QuantumCell::{self, Constant, Existing},
 };
 
 /// Operations of the affine chip.
 pub trait AffineInstructions<F: ScalarField> {
-    /// `bias + sum of coef * cell`, exactly (no rescale).
+    /// `bias + sum of coef * cell`, exactly (no rescale). Coefficients and bias are constants
+    /// (fixed parameters) or cells (parameters as witnesses).
     fn affine_row(
         &self,
         ctx: &mut Context<F>,
-        terms: &[(AssignedValue<F>, F)],
-        bias: F,
+        terms: &[(AssignedValue<F>, QuantumCell<F>)],
+        bias: QuantumCell<F>,
     ) -> AssignedValue<F>;
 
     /// `sum of a * b` over pairs of cells.
@@ -43,13 +44,13 @@ impl<F: ScalarField> AffineInstructions<F> for AffineChip<F> {
     fn affine_row(
         &self,
         ctx: &mut Context<F>,
-        terms: &[(AssignedValue<F>, F)],
-        bias: F,
+        terms: &[(AssignedValue<F>, QuantumCell<F>)],
+        bias: QuantumCell<F>,
     ) -> AssignedValue<F> {
         // The bias enters as the first term, `1 * bias`, so a row costs one gate per term.
         let cells =
             std::iter::once(Constant(F::ONE)).chain(terms.iter().map(|(c, _)| Existing(*c)));
-        let coefs = std::iter::once(Constant(bias)).chain(terms.iter().map(|(_, w)| Constant(*w)));
+        let coefs = std::iter::once(bias).chain(terms.iter().map(|(_, w)| *w));
         self.gate.inner_product(ctx, cells, coefs)
     }
 

@@ -6,7 +6,7 @@ use halo2_base::gates::{GateInstructions, RangeChip, RangeInstructions};
 use halo2_base::utils::ScalarField;
 use halo2_base::{
     AssignedValue, Context,
-    QuantumCell::{Constant, Existing},
+    QuantumCell::{self, Constant, Existing},
 };
 
 /// Operations of the comparison chip.
@@ -20,12 +20,12 @@ pub trait CompareInstructions<F: ScalarField> {
         bits: u32,
     ) -> AssignedValue<F>;
 
-    /// `1` if `x <= t` for a constant `t`, else `0`; `x - t` must lie in a signed `bits` range.
+    /// `1` if `x <= t` (a constant or a cell), else `0`; `x - t` must lie in a signed `bits` range.
     fn leq_const(
         &self,
         ctx: &mut Context<F>,
         x: AssignedValue<F>,
-        t: F,
+        t: QuantumCell<F>,
         holds: bool,
         bits: u32,
     ) -> AssignedValue<F>;
@@ -78,7 +78,7 @@ impl<F: ScalarField> CompareInstructions<F> for CompareChip<F> {
         &self,
         ctx: &mut Context<F>,
         x: AssignedValue<F>,
-        t: F,
+        t: QuantumCell<F>,
         holds: bool,
         bits: u32,
     ) -> AssignedValue<F> {
@@ -86,7 +86,7 @@ impl<F: ScalarField> CompareInstructions<F> for CompareChip<F> {
         let c = ctx.load_witness(if holds { F::ONE } else { F::ZERO });
         gate.assert_bit(ctx, c);
         // d = t - x; if c then d >= 0 else d <= -1: v = c * (2d + 1) - d - 1 >= 0.
-        let d = gate.sub(ctx, Constant(t), x);
+        let d = gate.sub(ctx, t, x);
         let two_d1 = gate.mul_add(ctx, d, Constant(F::from(2)), Constant(F::ONE));
         let cd = gate.mul(ctx, c, two_d1);
         let v = gate.sub(ctx, cd, d);

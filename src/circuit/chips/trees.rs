@@ -5,7 +5,7 @@ use halo2_base::gates::{GateInstructions, RangeChip, RangeInstructions};
 use halo2_base::utils::ScalarField;
 use halo2_base::{
     AssignedValue, Context,
-    QuantumCell::{Constant, Existing},
+    QuantumCell::{self, Constant, Existing},
 };
 
 use super::compare::{CompareChip, CompareInstructions};
@@ -13,13 +13,13 @@ use super::compare::{CompareChip, CompareInstructions};
 /// One tree node for the chip: a branch on `features[feature] <= threshold` (negated if
 /// `negate`), or a leaf with `(target, weight)` pairs.
 #[derive(Clone, Debug)]
-pub enum ChipTreeNode<F> {
+pub enum ChipTreeNode<F: ScalarField> {
     /// A test.
     Branch {
         /// Feature position.
         feature: usize,
         /// Threshold (field encoding of a signed integer).
-        threshold: F,
+        threshold: QuantumCell<F>,
         /// Whether `yes` is taken when the test fails.
         negate: bool,
         /// Whether `x <= threshold` holds for this sample (the prover's witness).
@@ -30,7 +30,7 @@ pub enum ChipTreeNode<F> {
         no: usize,
     },
     /// A leaf.
-    Leaf(Vec<(usize, F)>),
+    Leaf(Vec<(usize, QuantumCell<F>)>),
 }
 
 /// Operations of the tree chip.
@@ -41,7 +41,7 @@ pub trait TreeInstructions<F: ScalarField> {
         ctx: &mut Context<F>,
         x: &[AssignedValue<F>],
         tree: &[ChipTreeNode<F>],
-        acc: &mut [Vec<(AssignedValue<F>, F)>],
+        acc: &mut [Vec<(AssignedValue<F>, QuantumCell<F>)>],
     );
 }
 
@@ -65,7 +65,7 @@ impl<F: ScalarField> TreeInstructions<F> for TreeChip<F> {
         ctx: &mut Context<F>,
         x: &[AssignedValue<F>],
         tree: &[ChipTreeNode<F>],
-        acc: &mut [Vec<(AssignedValue<F>, F)>],
+        acc: &mut [Vec<(AssignedValue<F>, QuantumCell<F>)>],
     ) {
         let gate = self.range.gate();
         let cmp = CompareChip::new(self.range.clone());

@@ -465,3 +465,74 @@ pub fn linear_classifier(imp: &mut Importer, node: &pb::NodeProto) -> Result<()>
 pub fn zipmap(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
     Err(imp.node_err(node, "ZipMap outputs a list of maps, which cannot be proven; export the classifier with options={'zipmap': False}"))
 }
+
+/// `Normalizer` (L1 or MAX over each row): `y = x / sum |x|` or `x / max |x|`, with
+/// `|x| = 2 relu(x) - x`. L2 would need a square root and is refused.
+pub fn normalizer(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
+    let (x, n, c) = features(imp, node)?;
+    let norm = attr_s(node, "norm");
+    if norm != "L1" && norm != "MAX" {
+        return Err(imp.node_err(node, format!("norm '{norm}' is not supported (L1, MAX)")));
+    }
+    let name = imp.output_name(node, 0)?.to_string();
+    let r = imp.add_node(node, &format!("{name}/relu"), Op::Relu, vec![x], vec![n, c])?;
+    let mut abs = Affine::new();
+    for i in 0..n * c {
+        abs.push_row(
+            [
+                Term {
+                    input: 0,
+                    index: i as u32,
+                    weight: 2.0,
+                },
+                Term {
+                    input: 1,
+                    index: i as u32,
+                    weight: -1.0,
+                },
+            ],
+            0.0,
+        );
+    }
+    let a = imp.add_node(
+        node,
+        &format!("{name}/abs"),
+        Op::Affine(abs),
+        vec![r, x],
+        vec![n, c],
+    )?;
+    let rows: Vec<Vec<usize>> = (0..n).map(|k| (k * c..(k + 1) * c).collect()).collect();
+    let den = if norm == "L1" {
+        let mut sum = Affine::new();
+        for row in &rows {
+            sum.push_row(
+                row.iter().map(|&i| Term {
+                    input: 0,
+                    index: i as u32,
+                    weight: 1.0,
+                }),
+                0.0,
+            );
+        }
+        imp.add_node(
+            node,
+            &format!("{name}/l1"),
+            Op::Affine(sum),
+            vec![a],
+            vec![n],
+        )?
+    } else {
+        imp.add_node(
+            node,
+            &format!("{name}/max"),
+            Op::Max(Groups::from_lists(rows)),
+            vec![a],
+            vec![n],
+        )?
+    };
+    let op = Op::Div {
+        num: (0..(n * c) as u32).collect(),
+        den: (0..(n * c) as u32).map(|i| i / c as u32).collect(),
+    };
+    imp.push(node, op, vec![x, den], vec![n, c])
+}

@@ -82,6 +82,7 @@ const ML_REGISTRY: &[(&str, Converter)] = &[
     ("TreeEnsembleRegressor", ml::tree_ensemble_regressor),
     ("LinearClassifier", ml::linear_classifier),
     ("LinearRegressor", ml::linear_regressor),
+    ("Normalizer", ml::normalizer),
     ("ZipMap", ml::zipmap),
 ];
 
