@@ -183,3 +183,104 @@ fn visibility_choices_pairwise_prove_verify_and_bind() {
         }
     }
 }
+
+/// Copies a build directory and changes one weight of its quantized model: what a prover who
+/// swaps weights would run.
+fn with_swapped_weight(b: &Build, dir: &std::path::Path) -> Build {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).unwrap();
+    for e in std::fs::read_dir(b.dir.path("")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
+    }
+    let path = dir.join("model.quant.json");
+    let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let node = m["nodes"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|n| n["op"].get("Affine").is_some())
+        .unwrap();
+    let coef = &mut node["op"]["Affine"]["terms"][0]["coef"];
+    *coef = (coef.as_i64().unwrap() + 12345).into();
+    std::fs::write(&path, serde_json::to_vec(&m).unwrap()).unwrap();
+    Build::open(dir).unwrap()
+}
+
+#[test]
+fn swapped_weights_fail_when_fixed_and_change_the_commitment_when_hashed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let name = "iris_logreg";
+    let inputs = read_input(&fixture(name, "input.json")).unwrap();
+    let path = tmp.path().join("proof.json");
+
+    let fixed = build(name, Visibility::default(), tmp.path());
+    let cheat = with_swapped_weight(&fixed, &tmp.path().join("cheat-fixed"));
+    let err = pipeline::prove(&cheat, &inputs, &Secrets::default(), &path, &Quiet);
+    assert!(
+        err.is_err(),
+        "a proof with swapped fixed weights was produced"
+    );
+
+    let vis = Visibility {
+        params: Vis::Hashed,
+        ..Visibility::default()
+    };
+    let hashed = build(name, vis, tmp.path());
+    let registered = word(&hashed.param_commitment());
+    pipeline::prove(&hashed, &inputs, &Secrets::default(), &path, &Quiet).unwrap();
+    assert_eq!(
+        ProofFile::read(&path).unwrap().instances[0].field,
+        registered
+    );
+    let cheat = with_swapped_weight(&hashed, &tmp.path().join("cheat-hashed"));
+    let p2 = tmp.path().join("cheat.json");
+    pipeline::prove(&cheat, &inputs, &Secrets::default(), &p2, &Quiet).unwrap();
+    let pf = ProofFile::read(&p2).unwrap();
+    // The proof is valid for its own weights, but exposes another commitment than the
+    // registered one: a contract comparing with the registered hash rejects it.
+    assert_eq!(pipeline::verify(&hashed, &pf, &p2).unwrap(), Ok(()));
+    assert_ne!(
+        pf.instances[0].field, registered,
+        "swapped weights kept the registered commitment"
+    );
+}
+
+/// `zkinfer hash` (inputs and weights) equals what the circuit exposes, on every fixture model.
+#[test]
+fn hash_equals_the_in_circuit_commitments_on_every_fixture() {
+    let tmp = tempfile::tempdir().unwrap();
+    let salt = commit::parse_salt("0x0123456789abcdef").unwrap();
+    let vis = Visibility {
+        input: Vis::Hashed,
+        params: Vis::Hashed,
+        output: Vis::Public,
+    };
+    for name in common::FIXTURES {
+        let b = build(name, vis, tmp.path());
+        let inputs = read_input(&fixture(name, "input.json")).unwrap();
+        let path = tmp.path().join("proof.json");
+        pipeline::prove(
+            &b,
+            &inputs,
+            &Secrets {
+                input_salt: salt,
+                output_salt: Fr::zero(),
+            },
+            &path,
+            &Quiet,
+        )
+        .unwrap();
+        let pf = ProofFile::read(&path).unwrap();
+        assert_eq!(
+            pf.instances[0].field,
+            word(&b.input_commitment(&inputs, salt).unwrap()),
+            "{name}: input"
+        );
+        assert_eq!(
+            pf.instances[1].field,
+            word(&b.param_commitment()),
+            "{name}: weights"
+        );
+    }
+}
