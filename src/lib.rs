@@ -22,6 +22,7 @@ pub mod fidelity;
 pub mod graph;
 pub mod onnx;
 pub mod pipeline;
+pub mod predicate;
 pub mod proof;
 pub mod quant;
 pub mod tools;

@@ -63,6 +63,9 @@ pub enum Error {
         /// Digest of the build.
         ours: String,
     },
+    /// The output predicate cannot be proven.
+    #[error("output predicate: {0}")]
+    Predicate(String),
     /// The visibility combination is not allowed.
     #[error("visibility: {0}")]
     Visibility(String),
@@ -196,6 +199,8 @@ pub struct BuildOptions {
     pub visibility: Visibility,
     /// Allow `--param-visibility private` (binds no model).
     pub allow_unbound_params: bool,
+    /// Prove this statement about the outputs instead of revealing them.
+    pub predicate: Option<crate::predicate::Predicate>,
 }
 
 /// What `build` measured and wrote.
@@ -224,7 +229,11 @@ fn sha256_file(path: &Path) -> Result<String> {
 }
 
 /// Instance descriptions: the input part, then the output part, per visibility.
-pub fn instance_infos(model: &QuantModel, vis: Visibility) -> Vec<InstanceInfo> {
+pub fn instance_infos(
+    model: &QuantModel,
+    vis: Visibility,
+    predicate: Option<&crate::predicate::Predicate>,
+) -> Vec<InstanceInfo> {
     let mut out = Vec::new();
     let part = |out: &mut Vec<InstanceInfo>, v: Vis, kind: &str, tensors: &[usize]| match v {
         Vis::Public => {
@@ -269,7 +278,50 @@ pub fn instance_infos(model: &QuantModel, vis: Visibility) -> Vec<InstanceInfo> 
         Vis::Private | Vis::Fixed => {}
     }
     part(&mut out, vis.output, "output", &model.outputs);
+    if let Some(p) = predicate {
+        out.push(InstanceInfo {
+            name: p.to_string(),
+            kind: "predicate".into(),
+            tensor: 0,
+            index: 0,
+            exp: 0,
+        });
+        let exp = p.param_exp(p.locate(model).map_or(0, |(_, v, _)| model.values[v].exp));
+        for (index, name) in p.params().into_iter().enumerate() {
+            out.push(InstanceInfo {
+                name,
+                kind: "predicate_param".into(),
+                tensor: 0,
+                index,
+                exp,
+            });
+        }
+    }
     out
+}
+
+/// Predicate parameters that hold on `trace` (for the build's self-test proof): the first
+/// output's own value for a threshold, its argmax for a class.
+fn self_test_params(
+    model: &QuantModel,
+    trace: &quant::Trace,
+    p: Option<&crate::predicate::Predicate>,
+) -> Vec<i128> {
+    use crate::predicate::{ClassRef, Predicate};
+    let Some((_, v, _)) = p.and_then(|p| p.locate(model)) else {
+        return vec![];
+    };
+    let y = &trace.values[v];
+    match p {
+        Some(Predicate::Compare { index, .. }) => vec![y.get(*index).copied().unwrap_or(0)],
+        Some(Predicate::ArgMax {
+            class: ClassRef::Param(_),
+            ..
+        }) => {
+            vec![quant::argmax_pos(&(0..y.len() as u32).collect::<Vec<_>>(), y) as i128]
+        }
+        _ => vec![],
+    }
 }
 
 /// Float outputs of every sample: tract running the ONNX file, or zkinfer's f64 graph where
@@ -334,7 +386,12 @@ fn calibrate(
                 model.check_param_range()?;
             }
             let f = fidelity_of(&model, samples, reference, floats)?;
-            let shape = circuit::choose_params(&model, &model.eval(&samples[0])?, opts.visibility)?;
+            let shape = circuit::choose_params(
+                &model,
+                &model.eval(&samples[0])?,
+                opts.visibility,
+                opts.predicate.as_ref(),
+            )?;
             Ok((model, f, shape.k()))
         })();
         match attempt {
@@ -485,6 +542,11 @@ pub fn build(opts: &BuildOptions, p: &dyn Progress) -> Result<BuildReport> {
     opts.visibility
         .check(opts.allow_unbound_params)
         .map_err(Error::Visibility)?;
+    if opts.predicate.is_some() && opts.visibility.output == Vis::Public {
+        return Err(Error::Visibility(
+            "an output predicate keeps the outputs unrevealed: use --output-visibility private (or hashed), not public".into(),
+        ));
+    }
     let solc = tools::solc()?; // fail before the slow steps
     let (graph, samples) = step(p, "importing the model", || {
         let mut graph = onnx::load(&opts.model, &opts.load)?;
@@ -506,11 +568,59 @@ pub fn build(opts: &BuildOptions, p: &dyn Progress) -> Result<BuildReport> {
     let (model, fidelity, calibration) = step(p, "calibrating", || {
         calibrate(opts, &graph, &samples, &reference, &floats)
     })?;
+    if let Some(pr) = &opts.predicate {
+        let names: Vec<&str> = model
+            .outputs
+            .iter()
+            .map(|&v| model.values[v].name.as_str())
+            .collect();
+        let (_, v, _) = pr.locate(&model).ok_or_else(|| {
+            Error::Predicate(format!(
+                "'{pr}' names output '{}'; the model's outputs are y (the first) or {}",
+                pr.output(),
+                names.join(", ")
+            ))
+        })?;
+        if let crate::predicate::Predicate::Compare { index, .. } = pr {
+            if *index >= model.values[v].numel() {
+                return Err(Error::Predicate(format!(
+                    "'{pr}': output '{}' has {} values",
+                    pr.output(),
+                    model.values[v].numel()
+                )));
+            }
+        }
+    }
     let float_outputs = floats[0].clone();
     let quant_outputs = model.output_floats(&model.eval(&samples[0])?);
-    let trace = model.eval(&samples[0])?;
+    // The self-test proof runs on the first calibration sample, or with a predicate of a fixed
+    // class, on the first sample for which it holds.
+    let trace = match &opts.predicate {
+        Some(pr) if pr.params().is_empty() => {
+            let (_, v, _) = pr
+                .locate(&model)
+                .ok_or_else(|| Error::Predicate(format!("'{pr}' names no output")))?;
+            let mut found = None;
+            for s in samples.iter() {
+                let t = model.eval(s)?;
+                if pr.holds(&t.values[v], &[]).map_err(Error::Predicate)? {
+                    found = Some(t);
+                    break;
+                }
+            }
+            found.ok_or_else(|| {
+                Error::Predicate(format!("'{pr}' holds for none of the calibration samples; the build's self-test proof needs one"))
+            })?
+        }
+        _ => model.eval(&samples[0])?,
+    };
     let mut shape = step(p, "sizing the circuit", || {
-        Ok(circuit::choose_params(&model, &trace, opts.visibility)?)
+        Ok(circuit::choose_params(
+            &model,
+            &trace,
+            opts.visibility,
+            opts.predicate.as_ref(),
+        )?)
     })?;
     let k = shape.k();
     let (params, srs_info_pre) = step(p, &format!("SRS for logrows {k}"), || match &opts.srs {
@@ -535,13 +645,18 @@ pub fn build(opts: &BuildOptions, p: &dyn Progress) -> Result<BuildReport> {
     })?;
     let keygen_secs = t_keygen.elapsed().as_secs_f64();
     let vk_digest = proof::vk_digest(pk.get_vk());
+    // The self-test proof needs predicate parameters that hold on the first sample.
+    let test_secrets = Secrets {
+        predicate_params: self_test_params(&model, &trace, opts.predicate.as_ref()),
+        ..Default::default()
+    };
     let (instances, test_proof) = step(p, "self-test proof", || {
         let builder = circuit::build(
             CircuitBuilderStage::Prover,
             &shape,
             &model,
             &trace,
-            &Secrets::default(),
+            &test_secrets,
         )?;
         let instances = builder.instances();
         let proof = proof::prove(&params, &pk, builder, &instances)?;
@@ -637,7 +752,7 @@ pub fn build(opts: &BuildOptions, p: &dyn Progress) -> Result<BuildReport> {
         circuit: shape,
         srs,
         vk_digest,
-        instances: instance_infos(&model, opts.visibility),
+        instances: instance_infos(&model, opts.visibility, opts.predicate.as_ref()),
         verifier: VerifierInfo {
             solc: compiled.solc.clone(),
             verifier_runtime_bytes: compiled.verifier.runtime_code().len(),
@@ -712,6 +827,50 @@ impl Build {
         ))
     }
 
+    /// Quantizes the predicate's parameters given as `NAME=VALUE` floats, in the predicate's
+    /// order (thresholds at the first output's scale, classes as integers).
+    pub fn predicate_params(&self, given: &[(String, f64)]) -> Result<Vec<i128>> {
+        let Some(p) = &self.settings.circuit.predicate else {
+            if let Some((n, _)) = given.first() {
+                return Err(Error::Predicate(format!(
+                    "--param {n}: this build has no output predicate"
+                )));
+            }
+            return Ok(vec![]);
+        };
+        let exp = p.param_exp(
+            p.locate(&self.model)
+                .map_or(0, |(_, v, _)| self.model.values[v].exp),
+        );
+        if let Some((n, _)) = given.iter().find(|(n, _)| !p.params().contains(n)) {
+            return Err(Error::Predicate(format!(
+                "--param {n}: '{p}' has no parameter named {n}"
+            )));
+        }
+        p.params()
+            .iter()
+            .map(|name| {
+                let v = given
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| *v)
+                    .ok_or_else(|| {
+                        Error::Predicate(format!(
+                            "'{p}' needs {name}: give it with --param {name}=VALUE"
+                        ))
+                    })?;
+                let q = quant::to_fixed(v, exp);
+                let lim = 1i128 << (self.model.act_bits - 1);
+                if !v.is_finite() || !(-lim..lim).contains(&q) {
+                    return Err(Error::Predicate(format!(
+                        "--param {name}={v} is outside the output's range"
+                    )));
+                }
+                Ok(q)
+            })
+            .collect()
+    }
+
     /// The Poseidon commitment to the model's parameters (salt 0), as a proof with hashed
     /// parameters exposes it.
     pub fn param_commitment(&self) -> Fr {
@@ -776,6 +935,29 @@ pub fn prove(
     p: &dyn Progress,
 ) -> Result<ProveReport> {
     let trace = build.model.eval(inputs)?;
+    if let Some(pred) = &build.settings.circuit.predicate {
+        if secrets.predicate_params.len() != pred.params().len() {
+            return Err(Error::Predicate(format!(
+                "'{pred}' needs {}: give each with --param NAME=VALUE",
+                pred.params().join(", ")
+            )));
+        }
+        let (_, v, _) = pred
+            .locate(&build.model)
+            .ok_or_else(|| Error::Predicate(format!("'{pred}' names no output of the model")))?;
+        let y = &trace.values[v];
+        if !pred
+            .holds(y, &secrets.predicate_params)
+            .map_err(Error::Predicate)?
+        {
+            return Err(Error::Predicate(format!(
+                "'{pred}' is false for this input ({} is {:?}, parameters {:?}): a false predicate cannot be proven",
+                pred.output(),
+                y.iter().map(|&q| quant::to_float(q, build.model.values[v].exp)).collect::<Vec<_>>(),
+                secrets.predicate_params
+            )));
+        }
+    }
     let params = step(p, "loading SRS", || build.params())?;
     let pk = step(p, "loading proving key", || {
         Ok(proof::read_pk(

@@ -30,6 +30,7 @@ fn build(name: &str, vis: Visibility, dir: &std::path::Path) -> Build {
         target: Target::Resources,
         visibility: vis,
         allow_unbound_params: vis.params == Vis::Private,
+        predicate: None,
     };
     pipeline::build(&opts, &Quiet).unwrap_or_else(|e| panic!("{name} {vis:?}: {e}"));
     Build::open(&out).unwrap()

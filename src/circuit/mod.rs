@@ -26,16 +26,21 @@ pub use halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine};
 use halo2_base::gates::RangeChip;
 use halo2_base::{AssignedValue, Context};
 
+use crate::predicate::{ClassRef, CmpOp, Predicate};
 use crate::quant::{QuantModel, Trace};
 use crate::visibility::{tag, Vis, Visibility};
 
 /// Private values a prover adds beyond the model's inputs: the commitments' salts.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Secrets {
     /// Salt of the input commitment.
     pub input_salt: Fr,
     /// Salt of the output commitment.
     pub output_salt: Fr,
+    /// The output predicate's parameters, quantized, in `Predicate::params` order. These are
+    /// public instances, not secrets; they travel with the salts because both are given at
+    /// prove time.
+    pub predicate_params: Vec<i128>,
 }
 
 /// Arranges the public instances: inputs, then parameters, then outputs, per visibility.
@@ -46,7 +51,14 @@ fn public_instances(
     vis: Visibility,
     io: layout::Io,
     secrets: &Secrets,
+    predicate: Option<&Predicate>,
 ) -> Vec<AssignedValue<Fr>> {
+    // The cells of the output the predicate speaks about (checked to exist at build time).
+    let pred_out: Vec<AssignedValue<Fr>> = predicate
+        .and_then(|p| p.locate(model))
+        .map_or(vec![], |(_, v, off)| {
+            io.outputs[off..off + model.values[v].numel()].to_vec()
+        });
     use halo2_base::gates::RangeInstructions;
     let gate = range.gate().clone();
     let mut hasher = None;
@@ -94,6 +106,83 @@ fn public_instances(
         model.act_bits,
         Some(secrets.output_salt),
     ));
+    if let Some(p) = predicate {
+        out.extend(predicate_instances(
+            ctx,
+            range,
+            model,
+            p,
+            &pred_out,
+            &secrets.predicate_params,
+        ));
+    }
+    out
+}
+
+/// The predicate part of the instances: the result (always 1: a false predicate has no
+/// satisfying witness) and the predicate's parameters.
+fn predicate_instances(
+    ctx: &mut Context<Fr>,
+    range: &RangeChip<Fr>,
+    model: &QuantModel,
+    p: &Predicate,
+    y: &[AssignedValue<Fr>],
+    params: &[i128],
+) -> Vec<AssignedValue<Fr>> {
+    use chips::{ArgMaxChip, ArgMaxInstructions};
+    use halo2_base::gates::{GateInstructions, RangeInstructions};
+    use halo2_base::QuantumCell::Constant;
+    let bits = model.act_bits;
+    let gate = range.gate();
+    let one = ctx.load_constant(Fr::one());
+    let mut out = vec![one];
+    let cells: Vec<AssignedValue<Fr>> = (0..p.params().len())
+        .map(|i| {
+            let c = ctx.load_witness(field(params.get(i).copied().unwrap_or(0)));
+            chips::range_check_signed(range, ctx, c, bits);
+            c
+        })
+        .collect();
+    match p {
+        Predicate::Compare { index, op, .. } => {
+            // A missing output index has no honest witness: compare against a zero cell.
+            let yv = y.get(*index).copied().unwrap_or_else(|| ctx.load_zero());
+            let t = cells[0];
+            let v = match op {
+                CmpOp::Ge => gate.sub(ctx, yv, t),
+                CmpOp::Gt => {
+                    let d = gate.sub(ctx, yv, t);
+                    gate.sub(ctx, d, Constant(Fr::one()))
+                }
+                CmpOp::Le => gate.sub(ctx, t, yv),
+                CmpOp::Lt => {
+                    let d = gate.sub(ctx, t, yv);
+                    gate.sub(ctx, d, Constant(Fr::one()))
+                }
+            };
+            range.range_check(ctx, v, bits as usize + 1);
+        }
+        Predicate::ArgMax { class, .. } => {
+            let ints: Vec<i128> = y
+                .iter()
+                .map(|c| field_to_i128(c.value()).unwrap_or(0))
+                .collect();
+            let mut hot = 0;
+            for (i, v) in ints.iter().enumerate() {
+                if *v > ints[hot] {
+                    hot = i;
+                }
+            }
+            let labels: Vec<Fr> = (0..y.len()).map(|i| Fr::from(i as u64)).collect();
+            let idx = ArgMaxChip::new(range.clone(), bits).argmax(ctx, y, &labels, hot);
+            let k = match class {
+                ClassRef::Literal(k) => ctx.load_constant(field(*k as i128)),
+                ClassRef::Param(_) => cells[0],
+            };
+            ctx.constrain_equal(&idx, &k);
+        }
+    }
+    out.extend(cells);
     out
 }
 
@@ -156,6 +245,7 @@ pub fn build(
         shape.visibility,
         io,
         secrets,
+        shape.predicate.as_ref(),
     );
     builder.assigned_instances = vec![instances];
     Ok(ZkCircuit {

@@ -7,6 +7,7 @@ use super::{
     layout::{assign, model_tables},
     BaseCircuitBuilder, CircuitBuilderStage, Error, FnLookups, Fr, Result, ZkParams,
 };
+use crate::predicate::Predicate;
 use crate::quant::{QuantModel, Trace};
 use crate::visibility::Visibility;
 
@@ -29,6 +30,9 @@ pub struct CircuitShape {
     /// What is public.
     #[serde(default)]
     pub visibility: Visibility,
+    /// The output predicate proven instead of revealing the outputs, if any.
+    #[serde(default)]
+    pub predicate: Option<Predicate>,
 }
 
 impl CircuitShape {
@@ -40,7 +44,12 @@ impl CircuitShape {
 
 /// The smallest `k` at which the model fits in [`MAX_ADVICE`] advice columns, one range-lookup
 /// column, one function-lookup column set, and tables that fit in the rows.
-pub fn choose_params(model: &QuantModel, trace: &Trace, vis: Visibility) -> Result<CircuitShape> {
+pub fn choose_params(
+    model: &QuantModel,
+    trace: &Trace,
+    vis: Visibility,
+    predicate: Option<&Predicate>,
+) -> Result<CircuitShape> {
     let tables = model_tables(model);
     let table_rows = 1 + tables.iter().map(|t| t.len()).sum::<usize>();
     let mut cells = 0;
@@ -64,7 +73,11 @@ pub fn choose_params(model: &QuantModel, trace: &Trace, vis: Visibility) -> Resu
             trace,
             vis.params,
         )?;
-        super::public_instances(b.main(0), &range, model, vis, io, &Secrets::default());
+        let secrets = Secrets {
+            predicate_params: predicate.map_or(vec![], |p| vec![0; p.params().len()]),
+            ..Default::default()
+        };
+        super::public_instances(b.main(0), &range, model, vis, io, &secrets, predicate);
         let base = b.calculate_params(Some(BLINDING_ROWS));
         cells = b.statistics().gate.total_advice_per_phase.iter().sum();
         let n_lookups = lookups.lock().map(|l| l.len()).unwrap_or(0);
@@ -81,6 +94,7 @@ pub fn choose_params(model: &QuantModel, trace: &Trace, vis: Visibility) -> Resu
                 },
                 break_points: vec![],
                 visibility: vis,
+                predicate: predicate.cloned(),
             });
         }
     }

@@ -6,6 +6,7 @@ use clap::Args;
 use serde_json::json;
 use zkinfer::onnx::LoadOptions;
 use zkinfer::pipeline::{self, BuildOptions, Target};
+use zkinfer::predicate::Predicate;
 use zkinfer::quant::QuantConfig;
 use zkinfer::visibility::Visibility;
 
@@ -57,6 +58,11 @@ pub struct BuildArgs {
     /// Model outputs: public, private or hashed.
     #[arg(long, default_value = "public", value_parser = ["public", "private", "hashed"])]
     pub output_visibility: String,
+    /// Prove a statement about the outputs instead of revealing them: 'y[I] >= NAME' (or >,
+    /// <=, <) with the threshold NAME given at prove time, or 'argmax(y) == K'. Outputs must
+    /// be private or hashed.
+    #[arg(long, value_parser = |s: &str| s.parse::<Predicate>())]
+    pub output_predicate: Option<Predicate>,
     /// Allow --param-visibility private, which lets a prover use any parameters of the
     /// model's shape.
     #[arg(long)]
@@ -106,6 +112,7 @@ pub fn run(a: BuildArgs) -> anyhow::Result<Exit> {
             v
         },
         allow_unbound_params: a.allow_unbound_params,
+        predicate: a.output_predicate.clone(),
     };
     let r = pipeline::build(&opts, &Bar)?;
     let s = &r.settings;

@@ -92,6 +92,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<Exit> {
         target: Target::Accuracy,
         visibility: Default::default(),
         allow_unbound_params: false,
+        predicate: None,
     };
     let built = pipeline::build(&opts, &Bar)?;
     let build = Build::open(&out)?;

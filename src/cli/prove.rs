@@ -30,9 +30,19 @@ pub struct ProveArgs {
     /// Salt of the output commitment (hashed outputs).
     #[arg(long, env = "ZKINFER_OUTPUT_SALT", hide_env_values = true, value_parser = parse_salt)]
     pub output_salt: Option<Fr>,
+    /// A parameter of the build's output predicate, NAME=VALUE (repeatable); it becomes a
+    /// public instance.
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, f64)>,
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+fn parse_param(s: &str) -> Result<(String, f64), String> {
+    let (n, v) = s.split_once('=').ok_or("expected NAME=VALUE")?;
+    let v: f64 = v.parse().map_err(|_| format!("'{v}' is not a number"))?;
+    Ok((n.to_string(), v))
 }
 
 /// Runs `prove`.
@@ -46,6 +56,7 @@ pub fn run(a: ProveArgs) -> anyhow::Result<Exit> {
     let secrets = Secrets {
         input_salt: a.salt.unwrap_or_default(),
         output_salt: a.output_salt.unwrap_or_default(),
+        predicate_params: build.predicate_params(&a.params)?,
     };
     let r = pipeline::prove(&build, &inputs, &secrets, &a.out, &Bar)?;
     if a.json {

@@ -50,6 +50,7 @@ pub fn built(name: &str) -> &'static Path {
         target: zkinfer::pipeline::Target::Accuracy,
         visibility: Default::default(),
         allow_unbound_params: false,
+        predicate: None,
     };
     pipeline::build(&opts, &Quiet).unwrap_or_else(|e| panic!("build {name}: {e}"));
     let leaked: &'static Path = Box::leak(out.into_boxed_path());
