@@ -88,9 +88,13 @@ fn tables_refuse_or_saturate_and_the_circuit_agrees() {
     let calib = read_calibration(&dir.join("calibration.jsonl")).unwrap();
     let model = quantize(&graph, &calib, &QuantConfig::default()).unwrap();
     let mock = |t: &Trace| {
-        let shape =
-            circuit::choose_params(&model, &calib_trace(&model, &calib), Default::default())
-                .unwrap();
+        let shape = circuit::choose_params(
+            &model,
+            &calib_trace(&model, &calib),
+            Default::default(),
+            None,
+        )
+        .unwrap();
         let c = circuit::build(
             CircuitBuilderStage::Mock,
             &shape,

@@ -98,7 +98,7 @@ fn every_op_matches_onnxruntime_and_tract_and_proves_soundly() {
             1e-2,
         );
 
-        let shape = circuit::choose_params(&model, &trace, Default::default()).unwrap();
+        let shape = circuit::choose_params(&model, &trace, Default::default(), None).unwrap();
         let inst: Vec<Fr> = trace
             .outputs(&model)
             .into_iter()

@@ -77,6 +77,7 @@ fn visibility_choices_pairwise_prove_verify_and_bind() {
     let secrets = Secrets {
         input_salt: commit::parse_salt("0x5eed0001").unwrap(),
         output_salt: commit::parse_salt("0x5eed0002").unwrap(),
+        ..Default::default()
     };
     let rows = pairwise();
     for a in [Vis::Public, Vis::Private, Vis::Hashed] {
@@ -267,6 +268,7 @@ fn hash_equals_the_in_circuit_commitments_on_every_fixture() {
             &Secrets {
                 input_salt: salt,
                 output_salt: Fr::zero(),
+                ..Default::default()
             },
             &path,
             &Quiet,

@@ -5,7 +5,7 @@ use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
 use halo2_base::gates::circuit::CircuitBuilderStage;
 use halo2_base::gates::RangeChip;
 use halo2_base::halo2_proofs::dev::MockProver;
-use halo2_base::{AssignedValue, Context};
+use halo2_base::{AssignedValue, Context, QuantumCell::Constant};
 
 use super::*;
 use crate::circuit::{field, Fr};
@@ -65,8 +65,12 @@ fn affine_honest_and_wrong_product() {
         accepts(|ctx, range| {
             let xs = load(ctx, range, &x);
             let chip = AffineChip::new(range.gate().clone());
-            let terms: Vec<_> = xs.iter().zip(&w).map(|(c, &v)| (*c, field(v))).collect();
-            let acc = chip.affine_row(ctx, &terms, field(b));
+            let terms: Vec<_> = xs
+                .iter()
+                .zip(&w)
+                .map(|(c, &v)| (*c, Constant(field(v))))
+                .collect();
+            let acc = chip.affine_row(ctx, &terms, Constant(field(b)));
             assert_eq!(*acc.value(), field(15 - 14 - 7 + 11));
             if let Some(v) = tamper {
                 acc.debug_prank(ctx, field(v));
@@ -168,7 +172,13 @@ fn leq_bit_is_unique() {
         for claim in [false, true] {
             let ok = accepts(|ctx, range| {
                 let c = load(ctx, range, &[x])[0];
-                CompareChip::new(range.clone()).leq_const(ctx, c, field(t), claim, BITS + 2);
+                CompareChip::new(range.clone()).leq_const(
+                    ctx,
+                    c,
+                    Constant(field(t)),
+                    claim,
+                    BITS + 2,
+                );
             });
             assert_eq!(ok, claim == (x <= t), "x = {x}, t = {t}, claimed = {claim}");
         }
@@ -240,23 +250,23 @@ fn tree_rejects_a_wrong_branch() {
         vec![
             ChipTreeNode::Branch {
                 feature: 0,
-                threshold: field(5),
+                threshold: Constant(field(5)),
                 negate: false,
                 holds: h0,
                 yes: 1,
                 no: 2,
             },
-            ChipTreeNode::Leaf(vec![(0, field(3))]),
+            ChipTreeNode::Leaf(vec![(0, Constant(field(3)))]),
             ChipTreeNode::Branch {
                 feature: 1,
-                threshold: field(-1),
+                threshold: Constant(field(-1)),
                 negate: false,
                 holds: h1,
                 yes: 3,
                 no: 4,
             },
-            ChipTreeNode::Leaf(vec![(0, field(7))]),
-            ChipTreeNode::Leaf(vec![(0, field(11))]),
+            ChipTreeNode::Leaf(vec![(0, Constant(field(7)))]),
+            ChipTreeNode::Leaf(vec![(0, Constant(field(11)))]),
         ]
     };
     let run = |x: [i128; 2], h0: bool, h1: bool, expect: i128| {
@@ -264,7 +274,11 @@ fn tree_rejects_a_wrong_branch() {
             let v = load(ctx, range, &x);
             let mut acc = vec![vec![]];
             TreeChip::new(range.clone(), BITS + 2).add_tree(ctx, &v, &tree(h0, h1), &mut acc);
-            let out = AffineChip::new(range.gate().clone()).affine_row(ctx, &acc[0], Fr::zero());
+            let out = AffineChip::new(range.gate().clone()).affine_row(
+                ctx,
+                &acc[0],
+                Constant(Fr::zero()),
+            );
             if h0 == (x[0] <= 5) && (x[0] <= 5 || h1 == (x[1] <= -1)) {
                 assert_eq!(*out.value(), field(expect));
             }
