@@ -20,7 +20,7 @@ echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores, $(free -g | awk '/Mem:/{p
 echo
 echo "| model | MACs | logrows | build (s) | build peak RSS (MB) | prove (s) | prove peak RSS (MB) | proof (B) | verifier runtime (B) | verify gas (anvil tx) | max abs error vs float |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|"
-models="breast_cancer_mlp digits_mlp breast_cancer_logreg breast_cancer_tree breast_cancer_gbt diabetes_forest digits_cnn digits_sigmoid_tanh"
+models="breast_cancer_mlp digits_mlp breast_cancer_logreg iris_logreg breast_cancer_tree breast_cancer_gbt diabetes_forest digits_cnn digits_sigmoid_tanh"
 for m in $models; do
   f=tests/fixtures/models/$m
   /usr/bin/time -f "%e %M" -o "$work/bt" $bin build $f/model.onnx --calibration $f/calibration.jsonl --out "$work/$m" --json > "$work/b.json" 2>/dev/null
