@@ -256,4 +256,29 @@ fn every_fixture_model_verifies_on_anvil() {
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let j: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
     assert_eq!(j["valid"], true);
+
+    // verify-evm checks the instances against the build's names: a relabelled one is invalid.
+    let mut pf: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&proof).unwrap()).unwrap();
+    pf["instances"][0]["kind"] = "output".into();
+    let bad = tmp.path().join("relabelled.json");
+    std::fs::write(&bad, serde_json::to_vec(&pf).unwrap()).unwrap();
+    let r = zkinfer(
+        &[
+            "verify-evm",
+            ds,
+            bad.to_str().unwrap(),
+            "--address",
+            &addr,
+            "--rpc-url",
+            &url,
+        ],
+        &key,
+    );
+    assert_eq!(
+        r.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
 }

@@ -38,6 +38,17 @@ pub fn run(a: VerifyEvmArgs) -> anyhow::Result<Exit> {
     let build = Build::open(&a.dir)?;
     let pf = ProofFile::read(&a.proof)?;
     build.check_proof_file(&pf, &a.proof)?;
+    // The instances must be the ones this build describes (names, kinds, scales) and agree
+    // with their stated integers and values, or what is printed could differ from what the
+    // chain checked.
+    if let Err(reason) = pipeline::proof_instances(&build, &pf) {
+        if a.json {
+            print_json(&json!({ "valid": false, "reason": reason }));
+        } else {
+            println!("INVALID: {reason}");
+        }
+        return Ok(Exit::Invalid);
+    }
     let (words, proof) = pipeline::verify_calldata(&pf, &a.proof)?;
     let contracts = build.contracts()?;
     let address: zkinfer::chain::Address = a
