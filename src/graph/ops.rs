@@ -14,6 +14,17 @@ pub struct Term {
     pub weight: f64,
 }
 
+impl Term {
+    /// `weight * inputs[input][index]`.
+    pub fn of(input: u32, index: usize, weight: f64) -> Self {
+        Term {
+            input,
+            index: index as u32,
+            weight,
+        }
+    }
+}
+
 /// A sparse affine map: `y[o] = bias[o] + sum of the terms of row o`. Gemm, MatMul by a constant,
 /// Conv, ConvTranspose, average pools, BatchNorm, Add/Sub/Mul/Div by constants, sums and means
 /// all lower to it.
@@ -42,6 +53,34 @@ impl Affine {
         self.terms.extend(terms);
         self.rows.push(self.terms.len() as u32);
         self.bias.push(bias);
+    }
+
+    /// `y[i] = weight * x0[i] + bias` for `n` elements.
+    pub fn elementwise(n: usize, weight: f64, bias: f64) -> Self {
+        let mut a = Self::new();
+        for i in 0..n {
+            a.push_row([Term::of(0, i, weight)], bias);
+        }
+        a
+    }
+
+    /// `y[g] = sum of x0 over group g`, each term scaled by `weight(group length)`.
+    pub fn group_sums(groups: &[Vec<usize>], weight: impl Fn(usize) -> f64) -> Self {
+        let mut a = Self::new();
+        for g in groups {
+            let w = weight(g.len());
+            a.push_row(g.iter().map(|&i| Term::of(0, i, w)), 0.0);
+        }
+        a
+    }
+
+    /// `y[i] = x0[i] - x1[group_of[i]]` (subtracting a per-group value).
+    pub fn minus_group(group_of: &[usize]) -> Self {
+        let mut a = Self::new();
+        for (i, &g) in group_of.iter().enumerate() {
+            a.push_row([Term::of(0, i, 1.0), Term::of(1, g, -1.0)], 0.0);
+        }
+        a
     }
 
     /// Number of outputs.

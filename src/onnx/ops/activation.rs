@@ -6,7 +6,7 @@ use tract_onnx::pb;
 use super::super::proto::{attr, attr_f};
 use super::super::{Importer, Result, Val};
 use super::broadcast_index;
-use crate::graph::{eval_op, Affine, Func, Op, Term};
+use crate::graph::{eval_op, Affine, Func, Op};
 
 /// Applies `op` elementwise: folded on a constant, a node on a computed value.
 fn unary(imp: &mut Importer, node: &pb::NodeProto, op: Op) -> Result<()> {
@@ -85,17 +85,7 @@ pub fn hard_sigmoid(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
     let x = imp.dyn_input(node, 0)?;
     let shape = imp.graph.values[x].shape.clone();
     let n: usize = shape.iter().product();
-    let mut af = Affine::new();
-    for i in 0..n {
-        af.push_row(
-            [Term {
-                input: 0,
-                index: i as u32,
-                weight: alpha,
-            }],
-            beta,
-        );
-    }
+    let af = Affine::elementwise(n, alpha, beta);
     let name = format!("{}/affine", imp.output_name(node, 0)?);
     let a = imp.add_node(node, &name, Op::Affine(af), vec![x], shape.clone())?;
     imp.push(

@@ -178,17 +178,7 @@ pub fn neg(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
         Val::Dyn(x) => {
             let shape = imp.graph.values[x].shape.clone();
             let n: usize = shape.iter().product();
-            let mut af = Affine::new();
-            for i in 0..n {
-                af.push_row(
-                    [Term {
-                        input: 0,
-                        index: i as u32,
-                        weight: -1.0,
-                    }],
-                    0.0,
-                );
-            }
+            let af = Affine::elementwise(n, -1.0, 0.0);
             imp.push(node, Op::Affine(af), vec![x], shape)
         }
     }

@@ -397,18 +397,9 @@ pub fn average_pool(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
     let k = kernel_shape(imp, node)?;
     let include_pad = attr_i(node, "count_include_pad", 0) != 0;
     let (shape, groups, ksize) = pool_windows(imp, node, &xs, k)?;
-    let mut af = Affine::new();
-    for g in groups {
-        let d = if include_pad { ksize } else { g.len() } as f64;
-        af.push_row(
-            g.into_iter().map(|i| Term {
-                input: 0,
-                index: i as u32,
-                weight: 1.0 / d,
-            }),
-            0.0,
-        );
-    }
+    let af = Affine::group_sums(&groups, |n| {
+        1.0 / if include_pad { ksize } else { n } as f64
+    });
     imp.push(node, Op::Affine(af), vec![x], shape)
 }
 
@@ -430,18 +421,7 @@ pub fn global_average_pool(imp: &mut Importer, node: &pb::NodeProto) -> Result<(
     };
     let xs = nc(imp, node, x)?;
     let (shape, groups) = global_groups(&xs);
-    let mut af = Affine::new();
-    for g in groups {
-        let d = g.len() as f64;
-        af.push_row(
-            g.into_iter().map(|i| Term {
-                input: 0,
-                index: i as u32,
-                weight: 1.0 / d,
-            }),
-            0.0,
-        );
-    }
+    let af = Affine::group_sums(&groups, |n| 1.0 / n as f64);
     imp.push(node, Op::Affine(af), vec![x], shape)
 }
 

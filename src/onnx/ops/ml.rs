@@ -503,17 +503,7 @@ pub fn normalizer(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
     )?;
     let rows: Vec<Vec<usize>> = (0..n).map(|k| (k * c..(k + 1) * c).collect()).collect();
     let den = if norm == "L1" {
-        let mut sum = Affine::new();
-        for row in &rows {
-            sum.push_row(
-                row.iter().map(|&i| Term {
-                    input: 0,
-                    index: i as u32,
-                    weight: 1.0,
-                }),
-                0.0,
-            );
-        }
+        let sum = Affine::group_sums(&rows, |_| 1.0);
         imp.add_node(
             node,
             &format!("{name}/l1"),

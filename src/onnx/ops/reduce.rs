@@ -6,7 +6,7 @@ use tract_onnx::pb;
 use super::super::proto::{attr_i, attr_ints};
 use super::super::{Importer, Result, Val};
 use super::{axis, multi_indices, strides};
-use crate::graph::{Affine, Func, Groups, Op, Term, ValueId};
+use crate::graph::{Affine, Func, Groups, Op, ValueId};
 
 /// Groups of flat indices reduced together, and the output shape (reduced axes kept as 1).
 fn axis_groups(shape: &[usize], axes: &[usize]) -> (Vec<usize>, Vec<Vec<usize>>) {
@@ -72,18 +72,7 @@ fn sum_like(imp: &mut Importer, node: &pb::NodeProto, mean: bool) -> Result<()> 
     let x = imp.dyn_input(node, 0)?;
     let shape = imp.graph.values[x].shape.clone();
     let (_, out, groups) = reduce_axes(imp, node, &shape)?;
-    let mut af = Affine::new();
-    for g in groups {
-        let w = if mean { 1.0 / g.len() as f64 } else { 1.0 };
-        af.push_row(
-            g.into_iter().map(|i| Term {
-                input: 0,
-                index: i as u32,
-                weight: w,
-            }),
-            0.0,
-        );
-    }
+    let af = Affine::group_sums(&groups, |n| if mean { 1.0 / n as f64 } else { 1.0 });
     imp.push(node, Op::Affine(af), vec![x], out)
 }
 
@@ -170,24 +159,7 @@ fn softmax_parts(
         vec![x],
         vec![ng],
     )?;
-    let mut shift = Affine::new();
-    for (i, &g) in group_of.iter().enumerate() {
-        shift.push_row(
-            [
-                Term {
-                    input: 0,
-                    index: i as u32,
-                    weight: 1.0,
-                },
-                Term {
-                    input: 1,
-                    index: g as u32,
-                    weight: -1.0,
-                },
-            ],
-            0.0,
-        );
-    }
+    let shift = Affine::minus_group(&group_of);
     let d = imp.add_node(
         node,
         &format!("{out_name}/shifted"),
@@ -202,17 +174,7 @@ fn softmax_parts(
         vec![d],
         shape.clone(),
     )?;
-    let mut sum = Affine::new();
-    for idx in groups {
-        sum.push_row(
-            idx.iter().map(|&i| Term {
-                input: 0,
-                index: i as u32,
-                weight: 1.0,
-            }),
-            0.0,
-        );
-    }
+    let sum = Affine::group_sums(groups, |_| 1.0);
     let s = imp.add_node(
         node,
         &format!("{out_name}/sum"),
@@ -266,23 +228,6 @@ pub fn log_softmax(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
         vec![s],
         vec![ng],
     )?;
-    let mut af = Affine::new();
-    for (i, &g) in group_of.iter().enumerate() {
-        af.push_row(
-            [
-                Term {
-                    input: 0,
-                    index: i as u32,
-                    weight: 1.0,
-                },
-                Term {
-                    input: 1,
-                    index: g as u32,
-                    weight: -1.0,
-                },
-            ],
-            0.0,
-        );
-    }
+    let af = Affine::minus_group(&group_of);
     imp.push(node, Op::Affine(af), vec![d, l], shape)
 }
