@@ -203,6 +203,29 @@ pub struct BuildOptions {
     pub predicate: Option<crate::predicate::Predicate>,
 }
 
+impl BuildOptions {
+    /// Options with the defaults of `zkinfer build`: generated SRS, default quantization,
+    /// `--target accuracy`, input private, parameters fixed, outputs public, no predicate,
+    /// no fidelity thresholds, an existing `out` refused.
+    pub fn new(model: PathBuf, calibration: PathBuf, out: PathBuf) -> Self {
+        Self {
+            model,
+            calibration,
+            out,
+            srs: None,
+            force: false,
+            quant: QuantConfig::default(),
+            load: onnx::LoadOptions::default(),
+            max_error: None,
+            min_agreement: None,
+            target: Target::Accuracy,
+            visibility: Visibility::default(),
+            allow_unbound_params: false,
+            predicate: None,
+        }
+    }
+}
+
 /// What `build` measured and wrote.
 #[derive(Clone, Debug)]
 pub struct BuildReport {

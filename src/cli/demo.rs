@@ -6,8 +6,7 @@ use clap::Args;
 use serde_json::json;
 use zkinfer::artifacts::{read_input, ProofFile};
 use zkinfer::chain::{self, spawn_anvil, Chain};
-use zkinfer::pipeline::{self, Build, BuildOptions, Target};
-use zkinfer::quant::QuantConfig;
+use zkinfer::pipeline::{self, Build, BuildOptions};
 use zkinfer::tools;
 
 use super::output::{floats, print_json, Bar};
@@ -80,19 +79,8 @@ pub fn run(a: DemoArgs) -> anyhow::Result<Exit> {
     let calibration = write(&work, "calibration.jsonl", CALIBRATION)?;
     let out = work.join("build");
     let opts = BuildOptions {
-        model,
-        calibration,
-        out: out.clone(),
-        srs: None,
         force: true,
-        quant: QuantConfig::default(),
-        load: Default::default(),
-        max_error: None,
-        min_agreement: None,
-        target: Target::Accuracy,
-        visibility: Default::default(),
-        allow_unbound_params: false,
-        predicate: None,
+        ..BuildOptions::new(model, calibration, out.clone())
     };
     let built = pipeline::build(&opts, &Bar)?;
     let build = Build::open(&out)?;

@@ -52,20 +52,9 @@ pub enum Error {
 /// Result type of this module.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// A dense row-major tensor of constants.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Tensor {
-    /// Dimensions.
-    pub shape: Vec<usize>,
-    /// Values, row-major.
-    pub data: Vec<f64>,
-}
-
-impl Tensor {
-    /// Number of elements a shape holds.
-    pub fn numel(shape: &[usize]) -> usize {
-        shape.iter().product()
-    }
+/// Number of elements a shape holds.
+pub fn numel(shape: &[usize]) -> usize {
+    shape.iter().product()
 }
 
 /// Index of a value (tensor) in a [`Graph`].
@@ -109,7 +98,7 @@ pub struct Graph {
 impl Graph {
     /// Number of scalar values of a value.
     pub fn numel(&self, v: ValueId) -> usize {
-        Tensor::numel(&self.values[v].shape)
+        numel(&self.values[v].shape)
     }
 
     /// Checks flattened inputs against the model: count, lengths, finiteness.
@@ -150,7 +139,7 @@ pub fn check_inputs<'a>(
         });
     }
     for (index, (data, (name, shape))) in inputs.iter().zip(specs).enumerate() {
-        let expected = Tensor::numel(shape);
+        let expected = numel(shape);
         if data.len() != expected {
             return Err(Error::InputLength {
                 index,

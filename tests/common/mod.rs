@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use zkinfer::pipeline::{self, Build, BuildOptions, Quiet};
-use zkinfer::quant::QuantConfig;
 
 pub const FIXTURES: &[&str] = &[
     "breast_cancer_mlp",
@@ -37,21 +36,11 @@ pub fn built(name: &str) -> &'static Path {
     }
     let tmp = Box::leak(Box::new(tempfile::tempdir().unwrap()));
     let out = tmp.path().join("build");
-    let opts = BuildOptions {
-        model: fixture(name, "model.onnx"),
-        calibration: fixture(name, "calibration.jsonl"),
-        out: out.clone(),
-        srs: None,
-        force: false,
-        quant: QuantConfig::default(),
-        load: Default::default(),
-        max_error: None,
-        min_agreement: None,
-        target: zkinfer::pipeline::Target::Accuracy,
-        visibility: Default::default(),
-        allow_unbound_params: false,
-        predicate: None,
-    };
+    let opts = BuildOptions::new(
+        fixture(name, "model.onnx"),
+        fixture(name, "calibration.jsonl"),
+        out.clone(),
+    );
     pipeline::build(&opts, &Quiet).unwrap_or_else(|e| panic!("build {name}: {e}"));
     let leaked: &'static Path = Box::leak(out.into_boxed_path());
     m.insert(name.to_string(), leaked);

@@ -134,6 +134,15 @@ fn nc(imp: &Importer, node: &pb::NodeProto, x: usize) -> Result<Vec<usize>> {
     Ok(s)
 }
 
+/// The optional bias (input 2) of a convolution with `m` output channels.
+fn bias(imp: &Importer, node: &pb::NodeProto, m: usize) -> Result<Vec<f64>> {
+    match imp.optional_const(node, 2)? {
+        Some(b) if b.len() == m => Ok(b.iter().copied().collect()),
+        Some(b) => Err(imp.node_err(node, format!("bias has {} values, expected {m}", b.len()))),
+        None => Ok(vec![0.0; m]),
+    }
+}
+
 pub fn conv(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
     let x = imp.dyn_input(node, 0)?;
     let xs = nc(imp, node, x)?;
@@ -148,13 +157,7 @@ pub fn conv(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
         ));
     }
     let m = ws[0];
-    let bias: Vec<f64> = match imp.optional_const(node, 2)? {
-        Some(b) if b.len() == m => b.iter().copied().collect(),
-        Some(b) => {
-            return Err(imp.node_err(node, format!("bias has {} values, expected {m}", b.len())))
-        }
-        None => vec![0.0; m],
-    };
+    let bias = bias(imp, node, m)?;
     let geo = geometry(imp, node, &sp, ws[2..].to_vec(), false)?;
     let (xst, wst) = (strides(&xs), strides(&ws));
     let wv: Vec<f64> = w.iter().copied().collect();
@@ -276,13 +279,7 @@ pub fn conv_transpose(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
     if out.contains(&0) {
         return Err(imp.node_err(node, "the output would be empty"));
     }
-    let bias: Vec<f64> = match imp.optional_const(node, 2)? {
-        Some(b) if b.len() == m => b.iter().copied().collect(),
-        Some(b) => {
-            return Err(imp.node_err(node, format!("bias has {} values, expected {m}", b.len())))
-        }
-        None => vec![0.0; m],
-    };
+    let bias = bias(imp, node, m)?;
     let mut oshape = vec![n, m];
     oshape.extend(&out);
     let (xst, wst, ost) = (strides(&xs), strides(&ws), strides(&oshape));

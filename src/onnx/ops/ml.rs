@@ -239,6 +239,15 @@ fn read_trees(
     ))
 }
 
+/// Applies `f` to every `(target, weight)` pair of every leaf.
+fn for_each_leaf_value(ens: &mut TreeEnsemble, mut f: impl FnMut(&mut (u32, f64))) {
+    for tn in ens.trees.iter_mut().flatten() {
+        if let TreeNode::Leaf { values } = tn {
+            values.iter_mut().for_each(&mut f);
+        }
+    }
+}
+
 fn no_post_transform(imp: &Importer, node: &pb::NodeProto) -> Result<()> {
     match attr_s(node, "post_transform").as_str() {
         "" | "NONE" => Ok(()),
@@ -260,15 +269,7 @@ pub fn tree_ensemble_regressor(imp: &mut Importer, node: &pb::NodeProto) -> Resu
         return Err(imp.node_err(node, "target ids exceed n_targets"));
     }
     // Re-index onto all n_targets outputs.
-    for tree in &mut ens.trees {
-        for tn in tree.iter_mut() {
-            if let TreeNode::Leaf { values } = tn {
-                values
-                    .iter_mut()
-                    .for_each(|(t, _)| *t = ids[*t as usize] as u32);
-            }
-        }
-    }
+    for_each_leaf_value(&mut ens, |(t, _)| *t = ids[*t as usize] as u32);
     ens.base = attr_floats(node, "base_values");
     if ens.base.is_empty() {
         ens.base = vec![0.0; targets];
@@ -277,13 +278,7 @@ pub fn tree_ensemble_regressor(imp: &mut Importer, node: &pb::NodeProto) -> Resu
         "" | "SUM" => {}
         "AVERAGE" => {
             let k = ens.trees.len() as f64;
-            for tree in &mut ens.trees {
-                for tn in tree.iter_mut() {
-                    if let TreeNode::Leaf { values } = tn {
-                        values.iter_mut().for_each(|(_, w)| *w /= k);
-                    }
-                }
-            }
+            for_each_leaf_value(&mut ens, |(_, w)| *w /= k);
         }
         other => {
             return Err(imp.node_err(
@@ -393,15 +388,7 @@ pub fn tree_ensemble_classifier(imp: &mut Importer, node: &pb::NodeProto) -> Res
     if ids.iter().any(|&i| i < 0 || i as usize >= c) {
         return Err(imp.node_err(node, "class ids exceed the class labels"));
     }
-    for tree in &mut ens.trees {
-        for tn in tree.iter_mut() {
-            if let TreeNode::Leaf { values } = tn {
-                values
-                    .iter_mut()
-                    .for_each(|(t, _)| *t = ids[*t as usize] as u32);
-            }
-        }
-    }
+    for_each_leaf_value(&mut ens, |(t, _)| *t = ids[*t as usize] as u32);
     ens.base = if base.is_empty() { vec![0.0; c] } else { base };
     if ens.base.len() != c {
         return Err(imp.node_err(node, "base_values do not match the classes"));
