@@ -201,6 +201,8 @@ pub struct BuildOptions {
     pub allow_unbound_params: bool,
     /// Prove this statement about the outputs instead of revealing them.
     pub predicate: Option<crate::predicate::Predicate>,
+    /// Faster proving or a cheaper verifier (dot lanes or not).
+    pub optimize: circuit::Optimize,
 }
 
 impl BuildOptions {
@@ -222,6 +224,7 @@ impl BuildOptions {
             visibility: Visibility::default(),
             allow_unbound_params: false,
             predicate: None,
+            optimize: circuit::Optimize::default(),
         }
     }
 }
@@ -414,6 +417,7 @@ fn calibrate(
                 &model.eval(&samples[0])?,
                 opts.visibility,
                 opts.predicate.as_ref(),
+                opts.optimize,
             )?;
             Ok((model, f, shape.k()))
         })();
@@ -643,6 +647,7 @@ pub fn build(opts: &BuildOptions, p: &dyn Progress) -> Result<BuildReport> {
             &trace,
             opts.visibility,
             opts.predicate.as_ref(),
+            opts.optimize,
         )?)
     })?;
     let k = shape.k();

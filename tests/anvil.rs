@@ -134,7 +134,7 @@ fn every_fixture_model_verifies_on_anvil() {
     let anvil = zkinfer::chain::spawn_anvil().expect("anvil (run scripts/setup.sh)");
     let url = anvil.endpoint();
     let key = hex::encode(anvil.first_key().to_bytes());
-    for name in common::FIXTURES {
+    for name in common::FIXTURES.iter().chain(common::DOT_LANE_FIXTURES) {
         let dir = built(name);
         let d = dir.to_str().unwrap();
         let tmp = tempfile::tempdir().unwrap();

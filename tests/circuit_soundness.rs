@@ -67,7 +67,7 @@ pub fn check_model(name: &str) {
 
 #[test]
 fn every_fixture_model_is_sound() {
-    for name in common::FIXTURES {
+    for name in common::FIXTURES.iter().chain(common::DOT_LANE_FIXTURES) {
         check_model(name);
     }
 }
@@ -93,6 +93,7 @@ fn tables_refuse_or_saturate_and_the_circuit_agrees() {
             &calib_trace(&model, &calib),
             Default::default(),
             None,
+            Default::default(),
         )
         .unwrap();
         let c = circuit::build(

@@ -98,7 +98,9 @@ fn every_op_matches_onnxruntime_and_tract_and_proves_soundly() {
             1e-2,
         );
 
-        let shape = circuit::choose_params(&model, &trace, Default::default(), None).unwrap();
+        let shape =
+            circuit::choose_params(&model, &trace, Default::default(), None, Default::default())
+                .unwrap();
         let inst: Vec<Fr> = trace
             .outputs(&model)
             .into_iter()

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{fixture, open, FIXTURES};
+use common::{fixture, open, DOT_LANE_FIXTURES, FIXTURES};
 use zkinfer::artifacts::{read_input, ProofFile};
 use zkinfer::pipeline::{self, Quiet};
 use zkinfer::verifier::encode_verify_call;
@@ -35,7 +35,7 @@ fn prove(name: &str, dir: &std::path::Path) -> (ProofFile, std::path::PathBuf, V
 
 #[test]
 fn outputs_match_the_float_model() {
-    for name in FIXTURES {
+    for name in FIXTURES.iter().chain(DOT_LANE_FIXTURES) {
         let tmp = tempfile::tempdir().unwrap();
         let (_, _, outputs) = prove(name, tmp.path());
         let expected: serde_json::Value =
@@ -64,7 +64,7 @@ fn outputs_match_the_float_model() {
 
 #[test]
 fn valid_proofs_verify_natively_and_in_the_evm_and_tampering_is_rejected() {
-    for name in FIXTURES {
+    for name in FIXTURES.iter().chain(DOT_LANE_FIXTURES) {
         let tmp = tempfile::tempdir().unwrap();
         let build = open(name);
         let (pf, path, _) = prove(name, tmp.path());

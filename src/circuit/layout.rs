@@ -12,6 +12,7 @@ use halo2_base::{
     QuantumCell::{self, Constant, Existing},
 };
 
+use super::chips::DotJobs;
 use super::chips::{
     range_check_signed, AffineChip, AffineInstructions, ArgMaxChip, ArgMaxInstructions,
     ChipTreeNode, CompareChip, CompareInstructions, DivChip, DivInstructions, ReluChip,
@@ -166,11 +167,13 @@ impl Chips {
     }
 }
 
-/// Assigns the whole model. Function lookups are queued in `lookups` with tags from `tables`.
+/// Assigns the whole model. Function lookups are queued in `lookups` with tags from `tables`;
+/// constant-weight affine rows in `dots`, if given.
 pub fn assign(
     ctx: &mut Context<Fr>,
     range: &RangeChip<Fr>,
     lookups: &FnLookups,
+    dots: Option<&DotJobs<Fr>>,
     tables: &[QFunc],
     model: &QuantModel,
     trace: &Trace,
@@ -187,7 +190,10 @@ pub fn assign(
     let ch = Chips {
         range: range.clone(),
         bits,
-        affine: AffineChip::new(gate.clone()),
+        affine: match dots {
+            Some(d) => AffineChip::with_dots(gate.clone(), d.clone()),
+            None => AffineChip::new(gate.clone()),
+        },
         rescale: RescaleChip::new(range.clone(), bits),
         relu: ReluChip::new(range.clone(), bits),
         cmp: CompareChip::new(range.clone()),

@@ -1,9 +1,25 @@
-//! The circuit type: halo2-base's builder plus a function-table lookup.
+//! The circuit type: halo2-base's builder plus a function-table lookup and a fixed-weight
+//! dot-product gate.
 //!
 //! Function tables (sigmoid, tanh, exp, log at their calibrated scales) share three table
 //! columns `(tag, x, f(x))`; tag 0 holds the single row `(0, 0, 0)` so unused lookup rows pass.
 //! Each lookup is a row `(tag, x, y)` in a fixed tag column and two advice columns, with `x`
 //! and `y` copy-constrained to the builder's cells. The table contents live in the verifying key.
+//!
+//! Dot products with constant weights (every affine row over fixed parameters) do not go through
+//! halo2-base's vertical gate, which spends three advice cells per term. They go to a "dot lane":
+//! `width` advice columns `x`, one advice column `acc` and fixed columns `w` (one per `x`),
+//! `bias`, `cont` and a selector `q`, with the gate
+//!
+//! ```text
+//! q * (acc[r] - sum_j w_j[r] * x_j[r] - bias[r] - cont[r] * acc[r + 1]) = 0
+//! ```
+//!
+//! A job of `n` terms takes `ceil(n / width)` consecutive rows; `cont` is 1 on all but its last
+//! row, so `acc` on its first row is the whole sum, and that cell is copy-constrained to the
+//! builder's output cell. Every `x` cell is copy-constrained to the builder cell it stands for;
+//! weights, biases and `cont` are fixed, hence part of the verifying key. A term costs about one
+//! advice cell instead of three.
 
 use std::sync::{Arc, Mutex};
 
@@ -20,6 +36,7 @@ use halo2_base::virtual_region::manager::VirtualRegionManager;
 use halo2_base::AssignedValue;
 use serde::{Deserialize, Serialize};
 
+use super::chips::DotJobs;
 use super::{BaseCircuitBuilder, BaseCircuitParams, Fr};
 use crate::quant::QFunc;
 
@@ -32,6 +49,50 @@ pub struct ZkParams {
     pub fn_cols: usize,
     /// The function tables, tag `i + 1` for `tables[i]`.
     pub tables: Vec<QFunc>,
+    /// Terms per row of a dot lane (0: no dot lanes).
+    #[serde(default)]
+    pub dot_width: usize,
+    /// Number of dot lanes.
+    #[serde(default)]
+    pub dot_lanes: usize,
+}
+
+/// Where each dot job goes: `(lane, first row)`, or `None` when they do not fit in `lanes`
+/// lanes of `usable` rows at `width` terms per row.
+pub fn plan_dots(
+    lens: impl IntoIterator<Item = usize>,
+    width: usize,
+    lanes: usize,
+    usable: usize,
+) -> Option<Vec<(usize, usize)>> {
+    let (mut lane, mut row, mut out) = (0, 0, vec![]);
+    for n in lens {
+        let rows = n.div_ceil(width).max(1);
+        if rows > usable {
+            return None;
+        }
+        if row + rows > usable {
+            lane += 1;
+            row = 0;
+        }
+        if lane >= lanes {
+            return None;
+        }
+        out.push((lane, row));
+        row += rows;
+    }
+    Some(out)
+}
+
+/// Columns of one dot lane.
+#[derive(Clone, Debug)]
+struct DotLane {
+    x: Vec<Column<Advice>>,
+    acc: Column<Advice>,
+    w: Vec<Column<Fixed>>,
+    bias: Column<Fixed>,
+    cont: Column<Fixed>,
+    q: Column<Fixed>,
 }
 
 impl ZkParams {
@@ -49,6 +110,7 @@ pub struct ZkConfig {
     x: Vec<Column<Advice>>,
     y: Vec<Column<Advice>>,
     table: [TableColumn; 3],
+    dots: Vec<DotLane>,
 }
 
 /// Lookups queued during witness assignment: `(tag, x, y)`.
@@ -61,8 +123,23 @@ pub struct ZkCircuit {
     pub builder: BaseCircuitBuilder<Fr>,
     /// Function lookups to place in the lookup columns.
     pub lookups: FnLookups,
+    /// Dot products to place in the dot lanes.
+    pub dots: DotJobs<Fr>,
     /// The shape.
     pub params: ZkParams,
+    /// Test-only: a dishonest dot-lane assignment.
+    #[cfg(test)]
+    pub(crate) tamper: Option<DotTamper>,
+}
+
+/// Test-only ways to assign a dot lane dishonestly.
+#[cfg(test)]
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum DotTamper {
+    /// Adds `delta` to the `acc` cell of a job's row.
+    Acc { job: usize, row: usize, delta: Fr },
+    /// Adds `delta` to a job's `x` cell (the sums follow it).
+    X { job: usize, term: usize, delta: Fr },
 }
 
 impl ZkCircuit {
@@ -124,6 +201,37 @@ impl Circuit<Fr> for ZkCircuit {
             x.push(a);
             y.push(b);
         }
+        let dots = (0..params.dot_lanes)
+            .map(|_| {
+                let lane = DotLane {
+                    x: (0..params.dot_width)
+                        .map(|_| meta.advice_column())
+                        .collect(),
+                    acc: meta.advice_column(),
+                    w: (0..params.dot_width).map(|_| meta.fixed_column()).collect(),
+                    bias: meta.fixed_column(),
+                    cont: meta.fixed_column(),
+                    q: meta.fixed_column(),
+                };
+                for &c in lane.x.iter().chain([&lane.acc]) {
+                    meta.enable_equality(c);
+                }
+                meta.create_gate("dot lane", |m| {
+                    let q = m.query_fixed(lane.q, Rotation::cur());
+                    let acc = m.query_advice(lane.acc, Rotation::cur());
+                    let next = m.query_advice(lane.acc, Rotation::next());
+                    let mut e = acc
+                        - m.query_fixed(lane.bias, Rotation::cur())
+                        - m.query_fixed(lane.cont, Rotation::cur()) * next;
+                    for (&x, &w) in lane.x.iter().zip(&lane.w) {
+                        e = e - m.query_fixed(w, Rotation::cur())
+                            * m.query_advice(x, Rotation::cur());
+                    }
+                    vec![q * e]
+                });
+                lane
+            })
+            .collect();
         base.set_usable_rows(Self::usable_rows(params.base.k, meta.minimum_rows()));
         ZkConfig {
             base,
@@ -131,6 +239,7 @@ impl Circuit<Fr> for ZkCircuit {
             x,
             y,
             table,
+            dots,
         }
     }
 
@@ -206,6 +315,95 @@ impl Circuit<Fr> for ZkCircuit {
                         constrain_virtual_equals_external(&mut region, *y, cy.cell(), cm);
                     }
                 }
+                let jobs = self.dots.lock().unwrap_or_else(|e| e.into_inner());
+                if !jobs.is_empty() {
+                    let width = self.params.dot_width;
+                    let plan = plan_dots(
+                        jobs.iter().map(|j| j.terms.len()),
+                        width,
+                        config.dots.len(),
+                        usable,
+                    )
+                    .ok_or(PlonkError::NotEnoughRowsAvailable {
+                        current_k: self.params.base.k as u32,
+                    })?;
+                    for (ji, (job, &(lane, first))) in jobs.iter().zip(&plan).enumerate() {
+                        let lane = &config.dots[lane];
+                        let rows = job.terms.len().div_ceil(width).max(1);
+                        #[allow(unused_mut)]
+                        let mut xs: Vec<Fr> = job.terms.iter().map(|(x, _)| *x.value()).collect();
+                        #[cfg(test)]
+                        if let Some(DotTamper::X {
+                            job: j,
+                            term,
+                            delta,
+                        }) = self.tamper
+                        {
+                            if j == ji {
+                                xs[term] += delta;
+                            }
+                        }
+                        // Suffix sums: acc[r] = row r's terms (+ bias on the first row) + acc[r + 1].
+                        let mut sums = vec![Fr::zero(); rows + 1];
+                        for r in (0..rows).rev() {
+                            let (lo, hi) = (r * width, ((r + 1) * width).min(xs.len()));
+                            sums[r] = (lo..hi).fold(sums[r + 1], |s, i| s + job.terms[i].1 * xs[i]);
+                            if r == 0 {
+                                sums[r] += job.bias;
+                            }
+                        }
+                        #[cfg(test)]
+                        if let Some(DotTamper::Acc { job: j, row, delta }) = self.tamper {
+                            if j == ji {
+                                sums[row] += delta;
+                            }
+                        }
+                        let _ = ji;
+                        for r in 0..rows {
+                            let row = first + r;
+                            raw_assign_fixed(&mut region, lane.q, row, Fr::one());
+                            let cont = if r + 1 < rows { Fr::one() } else { Fr::zero() };
+                            raw_assign_fixed(&mut region, lane.cont, row, cont);
+                            let bias = if r == 0 { job.bias } else { Fr::zero() };
+                            raw_assign_fixed(&mut region, lane.bias, row, bias);
+                            for j in 0..width.min(xs.len().saturating_sub(r * width)) {
+                                let (x, w) = &job.terms[r * width + j];
+                                raw_assign_fixed(&mut region, lane.w[j], row, *w);
+                                let cx = raw_assign_advice(
+                                    &mut region,
+                                    lane.x[j],
+                                    row,
+                                    Value::known(xs[r * width + j]),
+                                );
+                                if let Some(cm) = copy.as_mut() {
+                                    constrain_virtual_equals_external(
+                                        &mut region,
+                                        *x,
+                                        cx.cell(),
+                                        cm,
+                                    );
+                                }
+                            }
+                            let ca = raw_assign_advice(
+                                &mut region,
+                                lane.acc,
+                                row,
+                                Value::known(sums[r]),
+                            );
+                            if r == 0 {
+                                if let Some(cm) = copy.as_mut() {
+                                    constrain_virtual_equals_external(
+                                        &mut region,
+                                        job.out,
+                                        ca.cell(),
+                                        cm,
+                                    );
+                                }
+                            }
+                        }
+                    }
+                }
+                drop(jobs);
                 drop(copy);
                 if !witness_only {
                     builder
@@ -218,5 +416,108 @@ impl Circuit<Fr> for ZkCircuit {
         )?;
         builder.assign_instances(&config.base.instance, layouter.namespace(|| "expose"));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::circuit::chips::{AffineChip, AffineInstructions};
+    use crate::circuit::{field, CircuitBuilderStage};
+    use halo2_base::gates::RangeInstructions;
+    use halo2_base::halo2_proofs::dev::MockProver;
+    use halo2_base::QuantumCell::Constant;
+
+    const K: usize = 9;
+
+    /// Two dot jobs (5 terms over 3 rows, then 2 terms in 1 row) at width 2; the outputs are
+    /// used as public instances. Returns whether MockProver accepts, with `out_delta` added to
+    /// the first job's output cell and `tamper` applied to the lane.
+    fn run(tamper: Option<DotTamper>, out_delta: i128) -> bool {
+        let mut b = BaseCircuitBuilder::<Fr>::from_stage(CircuitBuilderStage::Mock)
+            .use_k(K)
+            .use_lookup_bits(K - 1)
+            .use_instance_columns(1);
+        let dots = DotJobs::default();
+        let gate = b.range_chip().gate().clone();
+        let chip = AffineChip::with_dots(gate, dots.clone());
+        let ctx = b.main(0);
+        let xs: Vec<_> = [3i128, -2, 7, 4, -9]
+            .iter()
+            .map(|&v| ctx.load_witness(field(v)))
+            .collect();
+        let w = [5i128, 7, -1, 2, 3];
+        let t1: Vec<_> = xs
+            .iter()
+            .zip(w)
+            .map(|(x, w)| (*x, Constant(field(w))))
+            .collect();
+        let y1 = chip.affine_row(ctx, &t1, Constant(field(11)));
+        assert_eq!(*y1.value(), field(15 - 14 - 7 + 8 - 27 + 11));
+        let t2 = vec![(xs[0], Constant(field(-4))), (xs[4], Constant(field(6)))];
+        let y2 = chip.affine_row(ctx, &t2, Constant(field(0)));
+        if out_delta != 0 {
+            y1.debug_prank(ctx, *y1.value() + field(out_delta));
+        }
+        let out = [*y1.value() + field(out_delta), *y2.value()];
+        b.assigned_instances = vec![vec![y1, y2]];
+        let base = b.calculate_params(Some(20));
+        assert_eq!(dots.lock().unwrap().len(), 2);
+        let c = ZkCircuit {
+            builder: b,
+            lookups: FnLookups::default(),
+            dots,
+            params: ZkParams {
+                base,
+                fn_cols: 0,
+                tables: vec![],
+                dot_width: 2,
+                dot_lanes: 1,
+            },
+            tamper,
+        };
+        MockProver::run(K as u32, &c, vec![out.to_vec()])
+            .expect("mock prover runs")
+            .verify()
+            .is_ok()
+    }
+
+    #[test]
+    fn dot_lane_accepts_honest_and_rejects_tampering() {
+        assert!(run(None, 0), "honest dot lane rejected");
+        // A wrong output with the lane honest: the copy to acc fails.
+        assert!(!run(None, 1), "wrong output accepted");
+        // acc on the first row and the output both off by one: the gate fails.
+        let acc0 = DotTamper::Acc {
+            job: 0,
+            row: 0,
+            delta: Fr::one(),
+        };
+        assert!(!run(Some(acc0), 1), "wrong first-row acc accepted");
+        // A middle row's acc off by one: the gate on the rows around it fails.
+        let acc1 = DotTamper::Acc {
+            job: 0,
+            row: 1,
+            delta: Fr::one(),
+        };
+        assert!(!run(Some(acc1), 0), "wrong middle-row acc accepted");
+        // The last row of the first job is not chained into the second job.
+        let acc_last = DotTamper::Acc {
+            job: 1,
+            row: 0,
+            delta: Fr::one(),
+        };
+        assert!(
+            !run(Some(acc_last), 0),
+            "wrong acc of the second job accepted"
+        );
+        // An x in the lane other than the builder's cell, sums consistent with it: the copy
+        // constraint fails.
+        let x = DotTamper::X {
+            job: 0,
+            term: 4,
+            delta: Fr::one(),
+        };
+        assert!(!run(Some(x), 3), "substituted x accepted");
     }
 }

@@ -12,9 +12,10 @@ mod layout;
 mod lookup;
 mod params;
 
+pub use chips::{DotJob, DotJobs};
 pub use layout::{field, field_to_i128, model_tables};
-pub use lookup::{FnLookups, ZkCircuit, ZkParams};
-pub use params::{choose_params, CircuitShape};
+pub use lookup::{plan_dots, FnLookups, ZkCircuit, ZkParams};
+pub use params::{choose_params, CircuitShape, Optimize};
 
 pub use halo2_base::gates::circuit::CircuitBuilderStage;
 pub use halo2_base::halo2_proofs;
@@ -228,11 +229,13 @@ pub fn build(
         _ => BaseCircuitBuilder::from_stage(stage).use_params(base.clone()),
     };
     let lookups = FnLookups::default();
+    let dots = DotJobs::default();
     let range = builder.range_chip();
     let io = layout::assign(
         builder.main(0),
         &range,
         &lookups,
+        (shape.params.dot_width > 0).then_some(&dots),
         &shape.params.tables,
         model,
         trace,
@@ -251,6 +254,9 @@ pub fn build(
     Ok(ZkCircuit {
         builder,
         lookups,
+        dots,
         params: shape.params.clone(),
+        #[cfg(test)]
+        tamper: None,
     })
 }

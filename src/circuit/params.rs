@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 use super::Secrets;
 use super::{
     layout::{assign, model_tables},
-    BaseCircuitBuilder, CircuitBuilderStage, Error, FnLookups, Fr, Result, ZkParams,
+    plan_dots, BaseCircuitBuilder, BaseCircuitParams, CircuitBuilderStage, DotJobs, Error,
+    FnLookups, Fr, Result, ZkParams,
 };
 use crate::predicate::Predicate;
 use crate::quant::{QuantModel, Trace};
@@ -42,61 +43,191 @@ impl CircuitShape {
     }
 }
 
+/// What the circuit's shape favours when constant-weight dot products could go either to a dot
+/// lane (shorter circuit, faster proving, more columns) or to the vertical gate (fewer columns,
+/// smaller verifier, less verify gas).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Optimize {
+    /// The smallest `k`, and a dot lane whenever there are constant-weight dot products (fewer
+    /// cells to commit to).
+    Proving,
+    /// Without a dot lane unless that costs more than two extra `logrows`.
+    #[default]
+    Balanced,
+    /// Without a dot lane whenever the model fits in `MAX_K` without one.
+    Gas,
+}
+
+impl std::str::FromStr for Optimize {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "proving" => Ok(Optimize::Proving),
+            "balanced" => Ok(Optimize::Balanced),
+            "gas" => Ok(Optimize::Gas),
+            other => Err(format!(
+                "unknown --optimize-for '{other}' (proving, balanced or gas)"
+            )),
+        }
+    }
+}
+
+impl Optimize {
+    /// How many `logrows` above the smallest a layout without dot lanes may take (`None`: a
+    /// dot lane whenever possible).
+    fn plain_slack(self) -> Option<u32> {
+        match self {
+            Optimize::Proving => None,
+            Optimize::Balanced => Some(2),
+            Optimize::Gas => Some(MAX_K),
+        }
+    }
+}
+
+/// Most terms per row of a dot lane: more columns shorten the circuit but grow the verifier.
+pub const MAX_DOT_WIDTH: usize = 6;
+
+/// One layout at `k`: halo2-base's parameters, its advice cells, the function lookups and the
+/// lengths of the queued dot jobs (empty without dot lanes).
+struct Trial {
+    base: BaseCircuitParams,
+    cells: usize,
+    n_lookups: usize,
+    dot_lens: Vec<usize>,
+}
+
+fn trial(
+    k: u32,
+    dots: bool,
+    model: &QuantModel,
+    trace: &Trace,
+    tables: &[crate::quant::QFunc],
+    vis: Visibility,
+    predicate: Option<&Predicate>,
+) -> Result<Trial> {
+    let mut b = BaseCircuitBuilder::<Fr>::from_stage(CircuitBuilderStage::Keygen)
+        .use_k(k as usize)
+        .use_lookup_bits(k as usize - 1)
+        .use_instance_columns(1);
+    let lookups = FnLookups::default();
+    let jobs = DotJobs::default();
+    let range = b.range_chip();
+    let io = assign(
+        b.main(0),
+        &range,
+        &lookups,
+        dots.then_some(&jobs),
+        tables,
+        model,
+        trace,
+        vis.params,
+    )?;
+    let secrets = Secrets {
+        predicate_params: predicate.map_or(vec![], |p| vec![0; p.params().len()]),
+        ..Default::default()
+    };
+    super::public_instances(b.main(0), &range, model, vis, io, &secrets, predicate);
+    let base = b.calculate_params(Some(BLINDING_ROWS));
+    let cells = b.statistics().gate.total_advice_per_phase.iter().sum();
+    let n_lookups = lookups.lock().map(|l| l.len()).unwrap_or(0);
+    let dot_lens = jobs
+        .lock()
+        .map(|j| j.iter().map(|j| j.terms.len()).collect())
+        .unwrap_or_default();
+    Ok(Trial {
+        base,
+        cells,
+        n_lookups,
+        dot_lens,
+    })
+}
+
 /// The smallest `k` at which the model fits in [`MAX_ADVICE`] advice columns, one range-lookup
-/// column, one function-lookup column set, and tables that fit in the rows.
+/// column, one function-lookup column set, one dot lane of at most [`MAX_DOT_WIDTH`] terms per
+/// row, and tables that fit in the rows. At that `k` the narrowest dot lane that fits is used;
+/// no dot lane at all when the vertical gate alone fits within `optimize`'s slack of `logrows`
+/// (fewer columns: a smaller verifier and less verify gas).
 pub fn choose_params(
     model: &QuantModel,
     trace: &Trace,
     vis: Visibility,
     predicate: Option<&Predicate>,
+    optimize: Optimize,
 ) -> Result<CircuitShape> {
     let tables = model_tables(model);
     let table_rows = 1 + tables.iter().map(|t| t.len()).sum::<usize>();
     let mut cells = 0;
-    for k in MIN_K..=MAX_K {
+    let mut k = MIN_K;
+    while k <= MAX_K {
         let usable = (1usize << k) - BLINDING_ROWS - 1;
         if table_rows > usable {
+            k += 1;
             continue;
         }
-        let mut b = BaseCircuitBuilder::<Fr>::from_stage(CircuitBuilderStage::Keygen)
-            .use_k(k as usize)
-            .use_lookup_bits(k as usize - 1)
-            .use_instance_columns(1);
-        let lookups = FnLookups::default();
-        let range = b.range_chip();
-        let io = assign(
-            b.main(0),
-            &range,
-            &lookups,
-            &tables,
-            model,
-            trace,
-            vis.params,
-        )?;
-        let secrets = Secrets {
-            predicate_params: predicate.map_or(vec![], |p| vec![0; p.params().len()]),
-            ..Default::default()
+        let t = trial(k, true, model, trace, &tables, vis, predicate)?;
+        cells = t.cells;
+        // Dot rows at the widest lane bound k from below whatever the lookup bits.
+        let min_rows: usize = t
+            .dot_lens
+            .iter()
+            .map(|n| n.div_ceil(MAX_DOT_WIDTH).max(1))
+            .sum();
+        if min_rows > usable {
+            k = k.max(
+                (min_rows + BLINDING_ROWS + 1)
+                    .next_power_of_two()
+                    .trailing_zeros(),
+            );
+            continue;
+        }
+        let base_fits = |t: &Trial| {
+            t.base.num_advice_per_phase[0] <= MAX_ADVICE
+                && t.base.num_lookup_advice_per_phase[0] <= 1
+                && t.n_lookups.div_ceil(usable) <= 1
         };
-        super::public_instances(b.main(0), &range, model, vis, io, &secrets, predicate);
-        let base = b.calculate_params(Some(BLINDING_ROWS));
-        cells = b.statistics().gate.total_advice_per_phase.iter().sum();
-        let n_lookups = lookups.lock().map(|l| l.len()).unwrap_or(0);
-        let fn_cols = n_lookups.div_ceil(usable);
-        if base.num_advice_per_phase[0] <= MAX_ADVICE
-            && base.num_lookup_advice_per_phase[0] <= 1
-            && fn_cols <= 1
-        {
+        let width = if t.dot_lens.is_empty() {
+            Some(0)
+        } else {
+            (1..=MAX_DOT_WIDTH)
+                .find(|&w| plan_dots(t.dot_lens.iter().copied(), w, 1, usable).is_some())
+        };
+        if let (true, Some(width)) = (base_fits(&t), width) {
+            // Dot lanes add columns, hence verifier size and gas: without them at this k or the
+            // next two (three cells per dot term in the vertical gate) is preferred when it fits.
+            let plain_cells = t.cells + t.dot_lens.iter().map(|n| 3 * n + 4).sum::<usize>();
+            let mut chosen = (t, width);
+            if let (true, Some(slack)) = (width > 0, optimize.plain_slack()) {
+                for pk in k..=(k + slack).min(MAX_K) {
+                    let pusable = (1usize << pk) - BLINDING_ROWS - 1;
+                    if plain_cells > MAX_ADVICE * pusable {
+                        continue;
+                    }
+                    let p = trial(pk, false, model, trace, &tables, vis, predicate)?;
+                    if p.base.num_advice_per_phase[0] <= MAX_ADVICE
+                        && p.base.num_lookup_advice_per_phase[0] <= 1
+                        && p.n_lookups.div_ceil(pusable) <= 1
+                    {
+                        chosen = (p, 0);
+                        break;
+                    }
+                }
+            }
+            let (t, width) = chosen;
             return Ok(CircuitShape {
                 params: ZkParams {
-                    base,
-                    fn_cols,
+                    base: t.base,
+                    fn_cols: usize::from(t.n_lookups > 0),
                     tables,
+                    dot_width: width,
+                    dot_lanes: usize::from(width > 0),
                 },
                 break_points: vec![],
                 visibility: vis,
                 predicate: predicate.cloned(),
             });
         }
+        k += 1;
     }
     Err(Error::TooLarge {
         max_k: MAX_K,

@@ -35,6 +35,11 @@ pub struct BuildArgs {
     /// --min-agreement).
     #[arg(long, default_value = "accuracy", value_parser = ["accuracy", "resources"])]
     pub target: String,
+    /// Circuit shape: `proving` (shortest circuit: constant-weight dot products in a wide dot
+    /// lane), `gas` (fewest columns: smallest verifier, least verify gas) or `balanced` (a dot
+    /// lane only when it saves more than two logrows).
+    #[arg(long, default_value = "balanced", value_parser = ["proving", "balanced", "gas"])]
+    pub optimize_for: String,
     /// Fail if any output's max |float - quantized| over the calibration set exceeds E.
     #[arg(long, value_name = "E")]
     pub max_error: Option<f64>,
@@ -98,6 +103,7 @@ pub fn run(a: BuildArgs) -> anyhow::Result<Exit> {
         max_error: a.max_error,
         min_agreement: a.min_agreement,
         target: a.target.parse::<Target>().map_err(anyhow::Error::msg)?,
+        optimize: a.optimize_for.parse().map_err(anyhow::Error::msg)?,
         visibility: {
             let v = Visibility {
                 input: a.input_visibility.parse().map_err(anyhow::Error::msg)?,

@@ -18,10 +18,15 @@ pub const FIXTURES: &[&str] = &[
     "digits_sigmoid_tanh",
 ];
 
+/// Fixture builds with `--optimize-for proving`: their constant-weight dot products go to the
+/// dot lane (checked by [`built`]), so every whole-model test covers that gate too.
+pub const DOT_LANE_FIXTURES: &[&str] = &["digits_mlp@proving", "digits_cnn@proving"];
+
+/// A fixture file; `name` may carry a build variant after `@`.
 pub fn fixture(name: &str, file: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/models")
-        .join(name)
+        .join(name.split('@').next().unwrap())
         .join(file)
 }
 
@@ -36,12 +41,22 @@ pub fn built(name: &str) -> &'static Path {
     }
     let tmp = Box::leak(Box::new(tempfile::tempdir().unwrap()));
     let out = tmp.path().join("build");
-    let opts = BuildOptions::new(
+    let mut opts = BuildOptions::new(
         fixture(name, "model.onnx"),
         fixture(name, "calibration.jsonl"),
         out.clone(),
     );
+    if name.ends_with("@proving") {
+        opts.optimize = zkinfer::circuit::Optimize::Proving;
+    }
     pipeline::build(&opts, &Quiet).unwrap_or_else(|e| panic!("build {name}: {e}"));
+    if name.ends_with("@proving") {
+        let b = Build::open(&out).unwrap();
+        assert!(
+            b.settings.circuit.params.dot_width > 0,
+            "{name}: expected a dot lane"
+        );
+    }
     let leaked: &'static Path = Box::leak(out.into_boxed_path());
     m.insert(name.to_string(), leaked);
     leaked

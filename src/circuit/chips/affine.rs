@@ -1,5 +1,12 @@
 //! Affine rows: a constant bias plus a sum of cells times constants (dense or sparse), and
 //! sums of products of two cells.
+//!
+//! With a dot queue, rows whose coefficients and bias are all constants are not laid out in the
+//! vertical gate: the chip loads the result as a witness and queues a [`DotJob`] that the
+//! circuit's dot lanes constrain (see `circuit::lookup`). Without one, or when any coefficient
+//! is a cell, rows use halo2-base's inner product.
+
+use std::sync::{Arc, Mutex};
 
 use halo2_base::gates::{GateChip, GateInstructions};
 use halo2_base::utils::ScalarField;
@@ -7,6 +14,21 @@ use halo2_base::{
     AssignedValue, Context,
     QuantumCell::{self, Constant, Existing},
 };
+
+/// A dot product with constant weights, queued during witness assignment: `out` must equal
+/// `bias + sum of w * x`.
+#[derive(Clone, Debug)]
+pub struct DotJob<F: ScalarField> {
+    /// `(x, w)` pairs.
+    pub terms: Vec<(AssignedValue<F>, F)>,
+    /// The constant added.
+    pub bias: F,
+    /// The builder cell holding the result.
+    pub out: AssignedValue<F>,
+}
+
+/// Dot products queued during witness assignment.
+pub type DotJobs<F> = Arc<Mutex<Vec<DotJob<F>>>>;
 
 /// Operations of the affine chip.
 pub trait AffineInstructions<F: ScalarField> {
@@ -31,12 +53,28 @@ pub trait AffineInstructions<F: ScalarField> {
 #[derive(Clone, Debug, Default)]
 pub struct AffineChip<F: ScalarField> {
     gate: GateChip<F>,
+    dots: Option<DotJobs<F>>,
 }
 
 impl<F: ScalarField> AffineChip<F> {
-    /// A chip over `gate`.
+    /// A chip laying every row out in `gate`.
     pub fn new(gate: GateChip<F>) -> Self {
-        Self { gate }
+        Self { gate, dots: None }
+    }
+
+    /// A chip queueing constant-weight rows in `dots`.
+    pub fn with_dots(gate: GateChip<F>, dots: DotJobs<F>) -> Self {
+        Self {
+            gate,
+            dots: Some(dots),
+        }
+    }
+}
+
+fn constant<F: ScalarField>(c: &QuantumCell<F>) -> Option<F> {
+    match c {
+        Constant(v) => Some(*v),
+        _ => None,
     }
 }
 
@@ -47,6 +85,23 @@ impl<F: ScalarField> AffineInstructions<F> for AffineChip<F> {
         terms: &[(AssignedValue<F>, QuantumCell<F>)],
         bias: QuantumCell<F>,
     ) -> AssignedValue<F> {
+        if let Some(dots) = &self.dots {
+            let weights: Option<Vec<F>> = terms.iter().map(|(_, w)| constant(w)).collect();
+            if let (Some(weights), Some(b)) = (weights, constant(&bias)) {
+                let value = terms
+                    .iter()
+                    .zip(&weights)
+                    .fold(b, |s, ((x, _), w)| s + *w * x.value());
+                let out = ctx.load_witness(value);
+                let job = DotJob {
+                    terms: terms.iter().map(|(x, _)| *x).zip(weights).collect(),
+                    bias: b,
+                    out,
+                };
+                dots.lock().unwrap_or_else(|e| e.into_inner()).push(job);
+                return out;
+            }
+        }
         // The bias enters as the first term, `1 * bias`, so a row costs one gate per term.
         let cells =
             std::iter::once(Constant(F::ONE)).chain(terms.iter().map(|(c, _)| Existing(*c)));

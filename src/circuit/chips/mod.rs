@@ -11,7 +11,7 @@ mod rescale;
 mod tests;
 mod trees;
 
-pub use affine::{AffineChip, AffineInstructions};
+pub use affine::{AffineChip, AffineInstructions, DotJob, DotJobs};
 pub use argmax::{ArgMaxChip, ArgMaxInstructions};
 pub use compare::{CompareChip, CompareInstructions};
 pub use div::{DivChip, DivInstructions};

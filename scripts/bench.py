@@ -1,0 +1,523 @@
+#!/usr/bin/env python3
+"""zkinfer vs EZKL on the same models and inputs, in one run. Started by `scripts/bench`.
+
+Writes bench/RESULTS.md and bench/results.json (or --out DIR). Not part of CI.
+
+Per model: zkinfer builds once (calibration, key generation, verifier); EZKL is set up twice,
+with its defaults (gen_settings, no calibration) and calibrated for resources
+(calibrate_settings target=resources), both with zkinfer's default visibility (private input,
+fixed weights, public output). Then for each repetition the tools prove the same input in turn
+(zkinfer, EZKL default, EZKL resources), each in its own process so peak RSS is that step's.
+Verifiers go to one anvil (code size limit lifted, so an oversized verifier is still measured;
+the 24,576-byte EIP-170 limit is reported per verifier). Accuracy: each tool's outputs on the
+first --acc-samples held-out samples against onnxruntime's float outputs.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+
+import numpy as np
+import onnxruntime as ort
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+ZK = os.path.join(ROOT, "target", "release", "zkinfer")
+PY = sys.executable
+EZ = os.path.join(ROOT, "scripts", "bench_ezkl.py")
+FIXTURES = os.path.join(ROOT, "tests", "fixtures", "models")
+FIXTURE_MODELS = ["breast_cancer_mlp", "digits_mlp", "breast_cancer_logreg", "iris_logreg", "breast_cancer_tree",
+                  "breast_cancer_gbt", "diabetes_forest", "digits_cnn", "digits_sigmoid_tanh"]
+EXTRA_MODELS = ["wide_mlp"]
+SCALE_MODELS = ["mlp_w64", "mlp_w128", "mlp_w256", "mlp_w512", "mlp_w1024", "mlp_w2048",
+                "cnn_c4", "cnn_c16", "cnn_c64", "cnn_c256"]
+EIP170 = 24576
+# anvil's first well-known development key (public; local chain only).
+DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+
+
+def log(msg):
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+class StepFailed(Exception):
+    pass
+
+
+def run(cmd, cwd=None, env=None, timeout=None):
+    """Runs cmd under GNU time; returns (stdout, wall seconds, peak RSS in MB)."""
+    tfile = os.path.join(WORK, "time.txt")
+    full = ["/usr/bin/time", "-f", "%e %M", "-o", tfile] + cmd
+    p = subprocess.run(full, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    if p.returncode != 0:
+        tail = "\n".join((p.stderr or "").strip().splitlines()[-4:])
+        raise StepFailed(f"{os.path.basename(cmd[1] if cmd[0] == PY else cmd[0])} {cmd[2] if cmd[0] == PY else cmd[1]} failed: {tail}")
+    wall, rss = open(tfile).read().split()[-2:]
+    return p.stdout, float(wall), int(rss) / 1024.0
+
+
+def jrun(cmd, **kw):
+    out, wall, rss = run(cmd, **kw)
+    return json.loads(out), wall, rss
+
+
+class Anvil:
+    def __init__(self):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        self.port = s.getsockname()[1]
+        s.close()
+        self.log = open(os.path.join(WORK, "anvil.log"), "w")
+        self.proc = subprocess.Popen([os.path.join(ROOT, ".tools", "bin", "anvil"), "--port", str(self.port),
+                                      "--disable-code-size-limit", "--gas-limit", "1000000000"],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        self.url = f"http://127.0.0.1:{self.port}"
+        for _ in range(200):
+            try:
+                self.rpc("eth_chainId")
+                break
+            except OSError:
+                time.sleep(0.05)
+        self.account = self.rpc("eth_accounts")[0]
+
+    def rpc(self, method, *params):
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}).encode()
+        req = urllib.request.Request(self.url, body, {"Content-Type": "application/json"})
+        r = json.load(urllib.request.urlopen(req, timeout=120))
+        if "error" in r:
+            raise StepFailed(f"{method}: {r['error']}")
+        return r["result"]
+
+    def send(self, to, data):
+        tx = {"from": self.account, "data": data, "gas": hex(900_000_000)}
+        if to:
+            tx["to"] = to
+        h = self.rpc("eth_sendTransaction", tx)
+        for _ in range(600):
+            rec = self.rpc("eth_getTransactionReceipt", h)
+            if rec:
+                return rec
+            time.sleep(0.05)
+        raise StepFailed(f"no receipt for {h}")
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+def solc_compile(sol_path):
+    """Compiles EZKL's verifier with zkinfer's pinned solc (optimizer on, 1 run, as EZKL deploys)."""
+    src = open(sol_path).read()
+    inp = {"language": "Solidity", "sources": {"Verifier.sol": {"content": src}},
+           "settings": {"optimizer": {"enabled": True, "runs": 1},
+                        "outputSelection": {"*": {"*": ["evm.bytecode.object", "evm.deployedBytecode.object"]}}}}
+    p = subprocess.run([os.path.join(ROOT, ".tools", "bin", "solc"), "--standard-json"], input=json.dumps(inp),
+                       capture_output=True, text=True)
+    out = json.loads(p.stdout)
+    errs = [e["formattedMessage"] for e in out.get("errors", []) if e["severity"] == "error"]
+    if errs:
+        raise StepFailed("solc: " + errs[0][:300])
+    best = max((c for f in out["contracts"].values() for c in f.values()),
+               key=lambda c: len(c["evm"]["deployedBytecode"]["object"]))
+    return best["evm"]["bytecode"]["object"]
+
+
+def prepare(name, models_dir):
+    """The model's files: model.onnx, calibration.jsonl, test.jsonl."""
+    src = os.path.join(FIXTURES, name) if name in FIXTURE_MODELS else os.path.join(models_dir, name)
+    if not os.path.exists(os.path.join(src, "model.onnx")):
+        subprocess.run([PY, os.path.join(ROOT, "scripts", "bench_models.py"), models_dir, name], check=True)
+    return src
+
+
+def read_rows(path, n):
+    rows = []
+    for line in open(path):
+        if line.strip():
+            rows.append(json.loads(line))
+        if len(rows) == n:
+            break
+    return rows
+
+
+def float_outputs(model_path, x):
+    sess = ort.InferenceSession(model_path, providers=["CPUExecutionProvider"])
+    inp = sess.get_inputs()[0]
+    arr = np.asarray(x, dtype=np.float32).reshape([d if isinstance(d, int) else 1 for d in inp.shape])
+    outs = sess.run(None, {inp.name: arr})
+    return [np.asarray(o, dtype=np.float64).reshape(-1).tolist() for o in outs if np.asarray(o).dtype.kind in "fiu"]
+
+
+def flat(outs):
+    return [v for o in outs for v in o]
+
+
+def summarize_acc(outputs, floats, labels, classification):
+    """max abs error vs float over all outputs; accuracy (argmax of the last output) or MAE."""
+    errs, hits, mae = [], 0, []
+    for o, f, y in zip(outputs, floats, labels):
+        if o is None:
+            continue
+        # Tools drop integer outputs (labels); compare the float outputs they have, from the end.
+        fo = f[-len(o):] if len(o) <= len(f) else f
+        errs.append(max(abs(a - b) for a, b in zip(flat(o), flat(fo))) if o else 0.0)
+        last = o[-1]
+        if classification:
+            pred = int(np.argmax(last)) if len(last) > 1 else int(last[0] > 0.5)
+            hits += int(pred == int(y))
+        else:
+            mae.append(abs(last[0] - y))
+    n = len(errs)
+    res = {"samples": n, "max_abs_error": max(errs) if errs else None}
+    if classification:
+        res["accuracy"] = hits / n if n else None
+    else:
+        res["mae"] = float(np.mean(mae)) if mae else None
+    return res
+
+
+def bench_zkinfer(name, src, d, inputs, anvil, acc_rows):
+    r = {"tool": "zkinfer", "config": "default"}
+    b, wall, rss = jrun([ZK, "build", os.path.join(src, "model.onnx"), "--calibration",
+                         os.path.join(src, "calibration.jsonl"), "--out", os.path.join(d, "build"), "--json"])
+    r.update(build_secs=wall, setup_secs=b["keygen_secs"], setup_rss_mb=rss, logrows=b["logrows"],
+             verifier_bytes=b["verifier"]["verifier_runtime_bytes"] + b["verifier"]["wrapper_runtime_bytes"],
+             halo2_verifier_bytes=b["verifier"]["verifier_runtime_bytes"])
+    r["_build"] = os.path.join(d, "build")
+    return r
+
+
+def zk_prove(r, d, i, inp):
+    p, wall, rss = jrun([ZK, "prove", r["_build"], "--input", inp, "--out", os.path.join(d, f"proof_{i}.json"), "--json"])
+    r.setdefault("prove_secs_all", []).append(p["prove_secs"])
+    r.setdefault("prove_process_secs_all", []).append(wall)
+    r.setdefault("prove_rss_mb_all", []).append(rss)
+    r["proof_bytes"] = p["proof_bytes"]
+    r.setdefault("outputs", []).append(p["outputs"])
+
+
+def zk_finish(r, d, anvil, acc_path, n_acc):
+    v, _, _ = jrun([ZK, "verify", r["_build"], os.path.join(d, "proof_0.json"), "--json"])
+    if not v["valid"]:
+        raise StepFailed("zkinfer verify rejected its own proof")
+    r["verify_secs"] = v["verify_secs"]
+    env = dict(os.environ, ZKINFER_PRIVATE_KEY=DEV_KEY)
+    dep, _, _ = jrun([ZK, "deploy", r["_build"], "--rpc-url", anvil.url, "--json"], env=env)
+    r["deploy_gas"] = sum(dep["deploy_gas"].values())
+    ve, _, _ = jrun([ZK, "verify-evm", r["_build"], os.path.join(d, "proof_0.json"), "--address", dep["address"],
+                     "--rpc-url", anvil.url, "--json"], env=env)
+    r["verify_gas"] = ve["gas_used"]
+    ev, _, _ = jrun([ZK, "eval", r["_build"], "--data", acc_path, "--json"])
+    r["accuracy_eval"] = ev
+
+
+def bench_ezkl_setup(config, src, d, cal_rows, srs_dir):
+    r = {"tool": "ezkl", "config": config}
+    os.makedirs(d, exist_ok=True)
+    shutil.copy(os.path.join(src, "model.onnx"), os.path.join(d, "model.onnx"))
+    with open(os.path.join(d, "cal.json"), "w") as f:
+        json.dump({"input_data": [[v for row in cal_rows for v in row["input_data"][0]]]}, f)
+    s, wall, _ = jrun([PY, EZ, "settings", d, config])
+    r.update(settings_secs=wall, logrows=s["logrows"], input_scale=s["input_scale"], param_scale=s["param_scale"])
+    jrun([PY, EZ, "compile", d])
+    srs = os.path.join(srs_dir, f"k{s['logrows']}.srs")
+    if not os.path.exists(srs):
+        jrun([PY, EZ, "srs", d, srs])
+    r["_srs"] = srs
+    st, _, rss = jrun([PY, EZ, "setup", d, srs])
+    r.update(setup_secs=st["secs"], setup_rss_mb=rss)
+    r["_dir"] = d
+    return r
+
+
+def ez_prove(r, i, inp):
+    d = r["_dir"]
+    p, wall, rss = jrun([PY, EZ, "prove", d, r["_srs"], inp, f"proof_{i}.json"])
+    # Witness generation is part of proving an input (zkinfer's prove includes it too).
+    r.setdefault("prove_secs_all", []).append(p["witness_secs"] + p["prove_secs"])
+    r.setdefault("prove_process_secs_all", []).append(wall)
+    r.setdefault("prove_rss_mb_all", []).append(rss)
+    r["proof_bytes"] = p["proof_bytes"]
+    r.setdefault("outputs", []).append(p["outputs"])
+
+
+def ez_finish(r, anvil, acc_path):
+    d = r["_dir"]
+    v, _, _ = jrun([PY, EZ, "verify", d, r["_srs"], "proof_0.json"])
+    if not v["valid"]:
+        raise StepFailed("EZKL verify rejected its own proof")
+    r["verify_secs"] = v["secs"]
+    jrun([PY, EZ, "verifier", d, r["_srs"]])
+    code = solc_compile(os.path.join(d, "Verifier.sol"))
+    rec = anvil.send(None, "0x" + code)
+    if rec["status"] != "0x1":
+        raise StepFailed("EZKL verifier deployment reverted")
+    addr = rec["contractAddress"]
+    r["deploy_gas"] = int(rec["gasUsed"], 16)
+    r["verifier_bytes"] = (len(anvil.rpc("eth_getCode", addr, "latest")) - 2) // 2
+    calldata = "0x" + open(os.path.join(d, "calldata_0.bin"), "rb").read().hex()
+    ok = anvil.rpc("eth_call", {"to": addr, "data": calldata}, "latest")
+    if int(ok, 16) != 1:
+        raise StepFailed("EZKL's verifier rejected its proof on-chain")
+    rec = anvil.send(addr, calldata)
+    r["verify_gas"] = int(rec["gasUsed"], 16)
+    w, _, _ = jrun([PY, EZ, "witness", d, r["_srs"], acc_path])
+    r["_acc_outputs"] = w["outputs"]
+
+
+def median(xs):
+    return statistics.median(xs) if xs else None
+
+
+def finalize(r):
+    for k in ("prove_secs", "prove_process_secs", "prove_rss_mb"):
+        if k + "_all" in r:
+            r[k] = median(r[k + "_all"])
+    r["prove_rss_mb"] = max(r.get("prove_rss_mb_all") or [0]) or None
+    # EIP-170 applies per contract: zkinfer's halo2 verifier and its wrapper are two contracts.
+    largest = r.get("halo2_verifier_bytes", r.get("verifier_bytes"))
+    r["fits_eip170"] = largest is not None and largest <= EIP170
+    return {k: v for k, v in r.items() if not k.startswith("_")}
+
+
+METRICS = [  # key, label, lower is better, format
+    ("setup_secs", "setup (keygen) s", "{:.2f}"),
+    ("setup_rss_mb", "setup peak RSS MB", "{:.0f}"),
+    ("prove_secs", "prove s (median)", "{:.2f}"),
+    ("prove_rss_mb", "prove peak RSS MB", "{:.0f}"),
+    ("verify_secs", "verify s", "{:.3f}"),
+    ("proof_bytes", "proof B", "{:.0f}"),
+    ("verifier_bytes", "verifier runtime B", "{:.0f}"),
+    ("deploy_gas", "deploy gas", "{:.0f}"),
+    ("verify_gas", "verify gas", "{:.0f}"),
+    ("logrows", "logrows", "{:.0f}"),
+    ("max_abs_error", "max abs error vs float", "{:.1e}"),
+]
+
+
+def bench_model(name, args, anvil, srs_dir):
+    src = prepare(name, os.path.join(WORK, "models"))
+    d = os.path.join(WORK, name)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    test_rows = read_rows(os.path.join(src, "test.jsonl"), max(args.reps, args.acc_samples))
+    cal_rows = read_rows(os.path.join(src, "calibration.jsonl"), 20)
+    inputs = []
+    for i in range(args.reps):
+        p = os.path.join(d, f"input_{i}.json")
+        json.dump({"input_data": test_rows[i]["input_data"]}, open(p, "w"))
+        inputs.append(p)
+    acc_rows = test_rows[:args.acc_samples]
+    acc_path = os.path.join(d, "acc.jsonl")
+    with open(acc_path, "w") as f:
+        for row in acc_rows:
+            f.write(json.dumps(row) + "\n")
+    model_path = os.path.join(src, "model.onnx")
+    floats = [float_outputs(model_path, row["input_data"]) for row in acc_rows]
+    labels = [row.get("label", 0) for row in acc_rows]
+    classification = all(float(y).is_integer() for y in labels) and name != "diabetes_forest"
+    runs = []
+    log(f"{name}: zkinfer build")
+    try:
+        zr = bench_zkinfer(name, src, os.path.join(d, "zkinfer"), inputs, anvil, acc_rows)
+        runs.append(zr)
+    except StepFailed as e:
+        runs.append({"tool": "zkinfer", "config": "default", "error": str(e)})
+    for cfg in args.ezkl_configs:
+        log(f"{name}: EZKL {cfg} setup")
+        try:
+            runs.append(bench_ezkl_setup(cfg, src, os.path.join(d, f"ezkl_{cfg}"), cal_rows, srs_dir))
+        except (StepFailed, subprocess.TimeoutExpired) as e:
+            runs.append({"tool": "ezkl", "config": cfg, "error": str(e)[:400]})
+    for i, inp in enumerate(inputs):
+        for r in runs:
+            if "error" in r:
+                continue
+            log(f"{name}: {r['tool']} {r['config']} prove {i + 1}/{len(inputs)}")
+            try:
+                zk_prove(r, os.path.join(d, "zkinfer"), i, inp) if r["tool"] == "zkinfer" else ez_prove(r, i, inp)
+            except StepFailed as e:
+                r["error"] = str(e)[:400]
+    for r in runs:
+        if "error" in r:
+            continue
+        log(f"{name}: {r['tool']} {r['config']} verify, deploy, accuracy")
+        try:
+            if r["tool"] == "zkinfer":
+                zk_finish(r, os.path.join(d, "zkinfer"), anvil, acc_path, args.acc_samples)
+                acc = r["accuracy_eval"]
+                r["accuracy"] = {"samples": acc["samples"], "max_abs_error": acc["max_abs_error"],
+                                 "accuracy": acc.get("quantized_accuracy"), "mae": acc.get("quantized_mae"),
+                                 "float_accuracy": acc.get("float_accuracy"), "float_mae": acc.get("float_mae")}
+            else:
+                ez_finish(r, anvil, acc_path)
+                r["accuracy"] = summarize_acc(r["_acc_outputs"], floats, labels, classification)
+            r["max_abs_error"] = r["accuracy"]["max_abs_error"]
+        except (StepFailed, subprocess.TimeoutExpired, OSError) as e:
+            r["error"] = str(e)[:400]
+    out = [finalize(r) for r in runs]
+    return {"model": name, "classification": classification, "runs": out, "ratios": ratios(out)}
+
+
+def ratios(runs):
+    """zkinfer / the better EZKL run, per metric (lower is better for all of them)."""
+    zk = next((r for r in runs if r["tool"] == "zkinfer" and "error" not in r), None)
+    ez = [r for r in runs if r["tool"] == "ezkl" and "error" not in r]
+    if not zk or not ez:
+        return {}
+    out = {}
+    for key, _, _ in METRICS:
+        vals = [r[key] for r in ez if r.get(key) is not None]
+        if zk.get(key) is not None and vals and min(vals) > 0:
+            out[key] = zk[key] / min(vals)
+    best = min(ez, key=lambda r: r.get("prove_secs") or float("inf"))
+    out["faster_ezkl_config"] = best["config"]
+    return out
+
+
+def fmt(v, f):
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    return f.format(v)
+
+
+def scale(args, srs_dir):
+    rows = []
+    for name in args.scale_models:
+        src = prepare(name, os.path.join(WORK, "models"))
+        d = os.path.join(WORK, "scale", name)
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+        row = {"model": name}
+        try:
+            log(f"scale: {name} build")
+            b, wall, rss = jrun([ZK, "build", os.path.join(src, "model.onnx"), "--calibration",
+                                 os.path.join(src, "calibration.jsonl"), "--out", os.path.join(d, "build"), "--json"])
+            row.update(macs=b["macs"], logrows=b["logrows"], build_secs=wall, build_rss_mb=rss, setup_secs=b["keygen_secs"],
+                       verifier_bytes=b["verifier"]["verifier_runtime_bytes"] + b["verifier"]["wrapper_runtime_bytes"])
+            inp = os.path.join(d, "input.json")
+            json.dump({"input_data": read_rows(os.path.join(src, "test.jsonl"), 1)[0]["input_data"]}, open(inp, "w"))
+            log(f"scale: {name} prove")
+            p, wall, rss = jrun([ZK, "prove", os.path.join(d, "build"), "--input", inp, "--out", os.path.join(d, "proof.json"), "--json"])
+            row.update(prove_secs=p["prove_secs"], prove_rss_mb=rss)
+        except (StepFailed, subprocess.TimeoutExpired) as e:
+            row["error"] = str(e)[:300]
+        shutil.rmtree(os.path.join(d, "build"), ignore_errors=True)
+        rows.append(row)
+        log(f"scale: {row}")
+    return rows
+
+
+def machine():
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())
+    mem = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal"))
+    ez = subprocess.run([PY, "-c", "import importlib.metadata as m; print(m.version('ezkl'))"], capture_output=True, text=True).stdout.strip()
+    zk = subprocess.run([ZK, "--version"], capture_output=True, text=True).stdout.strip()
+    return {"date": datetime.date.today().isoformat(), "cpus": os.cpu_count(), "cpu": cpu, "mem_gib": round(mem / 2**20, 1),
+            "ezkl": ez, "zkinfer": zk, "commit": subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                                                                 capture_output=True, text=True).stdout.strip()}
+
+
+def write_md(path, res):
+    m = res["machine"]
+    L = [f"# zkinfer vs EZKL", "",
+         f"Measured {m['date']} on {m['cpus']} cores ({m['cpu']}), {m['mem_gib']} GiB; {m['zkinfer']} at {m['commit']}, "
+         f"EZKL {m['ezkl']}; {res['reps']} proofs per model and tool (median). Generated by `scripts/bench`; "
+         "raw figures in `results.json`.", "",
+         "Same ONNX model, same inputs, same visibility on both sides (private input, fixed weights, public "
+         "output). EZKL runs twice: `default` (gen_settings, no calibration) and `resources` "
+         "(calibrate_settings target=resources). Prove time is witness generation plus proving, in-process; "
+         "peak RSS is the proving process's. Setup is key generation only (SRS generation excluded on both "
+         "sides). Verify gas is an anvil transaction calling the verifier (zkinfer: through its "
+         "instance-checking wrapper). Verifier bytes: runtime bytecode (zkinfer: verifier + wrapper); "
+         "EIP-170 allows 24,576 per contract. Accuracy: outputs on held-out samples against onnxruntime's "
+         "float outputs.", "",
+         "## Ratios zkinfer / faster EZKL run (targets: prove <= 0.33, prove RSS <= 0.5, setup <= 0.5, verify gas <= 1)", "",
+         "| model | EZKL run | prove time | prove RSS | setup time | verify gas | verifier B (zkinfer, EZKL) | max abs error (zkinfer, EZKL) | accuracy (zkinfer, EZKL) |",
+         "|---|---|---|---|---|---|---|---|---|"]
+    for mr in res["models"]:
+        ra = mr["ratios"]
+        zk = next((r for r in mr["runs"] if r["tool"] == "zkinfer"), {})
+        ez = [r for r in mr["runs"] if r["tool"] == "ezkl" and "error" not in r]
+        if not ra:
+            errs = "; ".join(f"{r['tool']} {r['config']}: {r['error'][:160]}" for r in mr["runs"] if "error" in r)
+            L.append(f"| {mr['model']} | none ran | - | - | - | - | {fmt(zk.get('verifier_bytes'), '{:.0f}')}, - | - | - |")
+            continue
+        best = next(r for r in ez if r["config"] == ra["faster_ezkl_config"])
+        acc = lambda r: fmt((r.get("accuracy") or {}).get("accuracy"), "{:.1%}") if mr["classification"] else "MAE " + fmt((r.get("accuracy") or {}).get("mae"), "{:.3f}")
+        L.append(f"| {mr['model']} | {ra['faster_ezkl_config']} | {fmt(ra.get('prove_secs'), '{:.3f}')} | {fmt(ra.get('prove_rss_mb'), '{:.3f}')} | "
+                 f"{fmt(ra.get('setup_secs'), '{:.3f}')} | {fmt(ra.get('verify_gas'), '{:.3f}')} | "
+                 f"{fmt(zk.get('verifier_bytes'), '{:.0f}')}, {fmt(min((r.get('verifier_bytes') for r in ez if r.get('verifier_bytes')), default=None), '{:.0f}')} | "
+                 f"{fmt(zk.get('max_abs_error'), '{:.1e}')}, {fmt(min((r.get('max_abs_error') for r in ez if r.get('max_abs_error') is not None), default=None), '{:.1e}')} | "
+                 f"{acc(zk)}, {acc(best)} |")
+    L += ["", "## Per model and tool", ""]
+    head = "| model | tool | " + " | ".join(lbl for _, lbl, _ in METRICS) + " | fits EIP-170 | note |"
+    L += [head, "|" + "---|" * (len(METRICS) + 4)]
+    for mr in res["models"]:
+        for r in mr["runs"]:
+            cells = [fmt(r.get(k), f) for k, _, f in METRICS]
+            note = r.get("error", "")[:200].replace("|", "/").replace("\n", " ")
+            L.append(f"| {mr['model']} | {r['tool']} {r['config']} | " + " | ".join(cells) + f" | {fmt(r.get('fits_eip170'), '')} | {note} |")
+    if res.get("scale"):
+        L += ["", "## Scale (zkinfer)", "",
+              "| model | MACs | logrows | setup s | build peak RSS MB | prove s | prove peak RSS MB | verifier B | note |",
+              "|---|---|---|---|---|---|---|---|---|"]
+        for r in res["scale"]:
+            L.append(f"| {r['model']} | {fmt(r.get('macs'), '{:.0f}')} | {fmt(r.get('logrows'), '{:.0f}')} | {fmt(r.get('setup_secs'), '{:.2f}')} | "
+                     f"{fmt(r.get('build_rss_mb'), '{:.0f}')} | {fmt(r.get('prove_secs'), '{:.2f}')} | {fmt(r.get('prove_rss_mb'), '{:.0f}')} | "
+                     f"{fmt(r.get('verifier_bytes'), '{:.0f}')} | {r.get('error', '')[:160]} |")
+    tmp = path + ".tmp"
+    open(tmp, "w").write("\n".join(L) + "\n")
+    os.replace(tmp, path)
+
+
+def main():
+    global WORK
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--models", default=",".join(FIXTURE_MODELS + EXTRA_MODELS), help="comma-separated model names")
+    ap.add_argument("--reps", type=int, default=3, help="proofs per model and tool")
+    ap.add_argument("--acc-samples", type=int, default=32, help="held-out samples for the accuracy comparison")
+    ap.add_argument("--ezkl-configs", default="default,resources")
+    ap.add_argument("--scale", action="store_true", help="also run the zkinfer scale study")
+    ap.add_argument("--scale-models", default=",".join(SCALE_MODELS))
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench"))
+    args = ap.parse_args()
+    args.ezkl_configs = [c for c in args.ezkl_configs.split(",") if c]
+    args.scale_models = [m for m in args.scale_models.split(",") if m]
+    WORK = os.path.join(args.out, "work")
+    os.makedirs(WORK, exist_ok=True)
+    # A private copy of the binary: rebuilding zkinfer while the benchmark runs changes nothing.
+    global ZK
+    shutil.copy(ZK, os.path.join(WORK, "zkinfer"))
+    ZK = os.path.join(WORK, "zkinfer")
+    srs_dir = os.path.join(WORK, "srs")
+    os.makedirs(srs_dir, exist_ok=True)
+    res = {"machine": machine(), "reps": args.reps, "models": []}
+    anvil = Anvil()
+    try:
+        for name in [m for m in args.models.split(",") if m]:
+            res["models"].append(bench_model(name, args, anvil, srs_dir))
+            json.dump(res, open(os.path.join(args.out, "results.json.tmp"), "w"), indent=1)
+            os.replace(os.path.join(args.out, "results.json.tmp"), os.path.join(args.out, "results.json"))
+            write_md(os.path.join(args.out, "RESULTS.md"), res)
+    finally:
+        anvil.close()
+    if args.scale:
+        res["scale"] = scale(args, srs_dir)
+    json.dump(res, open(os.path.join(args.out, "results.json.tmp"), "w"), indent=1)
+    os.replace(os.path.join(args.out, "results.json.tmp"), os.path.join(args.out, "results.json"))
+    write_md(os.path.join(args.out, "RESULTS.md"), res)
+    print(os.path.join(args.out, "RESULTS.md"))
+
+
+if __name__ == "__main__":
+    main()
