@@ -8,6 +8,9 @@ Names:
                       images upsampled to 16x16 (256 features); the issue's wide MLP
   mlp_w{W}            scale study: MLP 256 -> W -> W -> 10, same data; trained for W <= 512,
                       He-initialised random weights above (training time is not the point there)
+  small_cnn           the issue's small CNN on 8x8 digits: cnn_c8 (below)
+  logreg_sigmoid      the breast_cancer_logreg fixture's weights as plain Gemm -> Sigmoid (the
+                      probability of class 1), which EZKL can run (it has no ai.onnx.ml ops)
   cnn_c{C}            scale study: 8x8 digits CNN with C channels: Conv 3x3 -> Relu -> MaxPool 2
                       -> Gemm 10; random filters, head trained by scikit-learn
 
@@ -103,13 +106,32 @@ def cnn(out, name, channels):
              numpy_helper.from_array(np.array([1, 1, 8, 8], np.int64), "shape")]
     nodes = [
         helper.make_node("Reshape", ["input", "shape"], ["img"], name="Reshape_0"),
-        helper.make_node("Conv", ["img", "conv.weight", "conv.bias"], ["conv"], name="Conv_0", kernel_shape=[3, 3]),
+        helper.make_node("Conv", ["img", "conv.weight", "conv.bias"], ["conv"], name="Conv_0", kernel_shape=[3, 3],
+                         strides=[1, 1], pads=[0, 0, 0, 0], dilations=[1, 1], group=1),
         helper.make_node("Relu", ["conv"], ["relu"], name="Relu_0"),
-        helper.make_node("MaxPool", ["relu"], ["pool"], name="MaxPool_0", kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("MaxPool", ["relu"], ["pool"], name="MaxPool_0", kernel_shape=[2, 2], strides=[2, 2],
+                         pads=[0, 0, 0, 0]),
         helper.make_node("Flatten", ["pool"], ["flat"], name="Flatten_0"),
         helper.make_node("Gemm", ["flat", "fc.weight", "fc.bias"], ["logits"], name="Gemm_0", transB=1),
     ]
     write(out, name, nodes, inits, 64, 10, x_te, y_te)
+
+
+def logreg_sigmoid(out, name):
+    import onnx
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "models", "breast_cancer_logreg")
+    node = next(n for n in onnx.load(os.path.join(root, "model.onnx")).graph.node if n.op_type == "LinearClassifier")
+    attrs = {a.name: a for a in node.attribute}
+    coef = np.array(attrs["coefficients"].floats, dtype=np.float32).reshape(2, -1)
+    icpt = np.array(attrs["intercepts"].floats, dtype=np.float32)
+    n_in = coef.shape[1]
+    inits = [numpy_helper.from_array(coef[1:2], "fc.weight"), numpy_helper.from_array(icpt[1:2], "fc.bias")]
+    nodes = [helper.make_node("Gemm", ["input", "fc.weight", "fc.bias"], ["z"], name="Gemm_0", transB=1),
+             helper.make_node("Sigmoid", ["z"], ["logits"], name="Sigmoid_0")]
+    rows = [json.loads(l) for l in open(os.path.join(root, "test.jsonl"))]
+    x_te = np.array([r["input_data"][0] for r in rows])
+    y_te = np.array([r["label"] for r in rows])
+    write(out, name, nodes, inits, n_in, 1, x_te, y_te)
 
 
 def main():
@@ -122,6 +144,10 @@ def main():
         elif name.startswith("mlp_w"):
             width = int(name[5:])
             mlp(out, name, width, train=width <= 512)
+        elif name == "small_cnn":
+            cnn(out, name, 8)
+        elif name == "logreg_sigmoid":
+            logreg_sigmoid(out, name)
         elif name.startswith("cnn_c"):
             cnn(out, name, int(name[5:]))
         else:

@@ -8,18 +8,23 @@
 //!
 //! Dot products with constant weights (every affine row over fixed parameters) do not go through
 //! halo2-base's vertical gate, which spends three advice cells per term. They go to a "dot lane":
-//! `width` advice columns `x`, one advice column `acc` and fixed columns `w` (one per `x`),
-//! `bias`, `cont` and a selector `q`, with the gate
+//! `width` advice columns `x`, one advice column `acc` and one fixed column `w` per `x`, with the
+//! gate
 //!
 //! ```text
-//! q * (acc[r] - sum_j w_j[r] * x_j[r] - bias[r] - cont[r] * acc[r + 1]) = 0
+//! w_0[r] * (acc[r] - acc[r + 1] - sum_j w_j[r] * x_j[r]) = 0
 //! ```
 //!
-//! A job of `n` terms takes `ceil(n / width)` consecutive rows; `cont` is 1 on all but its last
-//! row, so `acc` on its first row is the whole sum, and that cell is copy-constrained to the
-//! builder's output cell. Every `x` cell is copy-constrained to the builder cell it stands for;
-//! weights, biases and `cont` are fixed, hence part of the verifying key. A term costs about one
-//! advice cell instead of three.
+//! Jobs carry non-zero weights only and every used row has a term in slot 0, so `w_0` is the
+//! row's selector (zero on unused and blinding rows): no selector, bias or continuation columns.
+//! A lane holds its jobs bottom-up above a start row: job `j` takes `ceil(n_j / width)` rows
+//! right above job `j - 1`, so `acc` at its top row is `acc` at job `j - 1`'s top row plus its
+//! own sum. The builder keeps the same running sum (`P_j = P_(j-1) + out_j`, one gate per job);
+//! the start row's `acc` is copy-constrained to the `P` before the lane's first job and each
+//! job's top `acc` to its `P_j`, which proves `out_j` is the job's sum. Every `x` cell is
+//! copy-constrained to the builder cell it stands for (the bias is a term on a constant-one
+//! cell); weights are fixed, hence part of the verifying key. A term costs about one advice cell
+//! instead of three, and a lane of width `n` adds `n + 1` advice and `n` fixed columns.
 
 use std::sync::{Arc, Mutex};
 
@@ -57,14 +62,16 @@ pub struct ZkParams {
     pub dot_lanes: usize,
 }
 
-/// Where each dot job goes: `(lane, first row)`, or `None` when they do not fit in `lanes`
-/// lanes of `usable` rows at `width` terms per row.
+/// Where each dot job goes: `(lane, offset)`, the offset being the rows the lane's earlier jobs
+/// take, or `None` when the jobs do not fit in `lanes` lanes of `usable` rows (one of them the
+/// lane's start row) at `width` terms per row.
 pub fn plan_dots(
     lens: impl IntoIterator<Item = usize>,
     width: usize,
     lanes: usize,
     usable: usize,
 ) -> Option<Vec<(usize, usize)>> {
+    let usable = usable.checked_sub(1)?;
     let (mut lane, mut row, mut out) = (0, 0, vec![]);
     for n in lens {
         let rows = n.div_ceil(width).max(1);
@@ -90,9 +97,6 @@ struct DotLane {
     x: Vec<Column<Advice>>,
     acc: Column<Advice>,
     w: Vec<Column<Fixed>>,
-    bias: Column<Fixed>,
-    cont: Column<Fixed>,
-    q: Column<Fixed>,
 }
 
 impl ZkParams {
@@ -136,10 +140,16 @@ pub struct ZkCircuit {
 #[cfg(test)]
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum DotTamper {
-    /// Adds `delta` to the `acc` cell of a job's row.
+    /// Adds `delta` to the `acc` cell of a job's row (0: its top row).
     Acc { job: usize, row: usize, delta: Fr },
-    /// Adds `delta` to a job's `x` cell (the sums follow it).
-    X { job: usize, term: usize, delta: Fr },
+    /// Moves a job's `x` cells off their builder cells while keeping the job's sum:
+    /// `x_a += delta * w_b`, `x_b -= delta * w_a`.
+    X {
+        job: usize,
+        a: usize,
+        b: usize,
+        delta: Fr,
+    },
 }
 
 impl ZkCircuit {
@@ -209,25 +219,19 @@ impl Circuit<Fr> for ZkCircuit {
                         .collect(),
                     acc: meta.advice_column(),
                     w: (0..params.dot_width).map(|_| meta.fixed_column()).collect(),
-                    bias: meta.fixed_column(),
-                    cont: meta.fixed_column(),
-                    q: meta.fixed_column(),
                 };
                 for &c in lane.x.iter().chain([&lane.acc]) {
                     meta.enable_equality(c);
                 }
                 meta.create_gate("dot lane", |m| {
-                    let q = m.query_fixed(lane.q, Rotation::cur());
                     let acc = m.query_advice(lane.acc, Rotation::cur());
                     let next = m.query_advice(lane.acc, Rotation::next());
-                    let mut e = acc
-                        - m.query_fixed(lane.bias, Rotation::cur())
-                        - m.query_fixed(lane.cont, Rotation::cur()) * next;
+                    let mut e = acc - next;
                     for (&x, &w) in lane.x.iter().zip(&lane.w) {
                         e = e - m.query_fixed(w, Rotation::cur())
                             * m.query_advice(x, Rotation::cur());
                     }
-                    vec![q * e]
+                    vec![m.query_fixed(lane.w[0], Rotation::cur()) * e]
                 });
                 lane
             })
@@ -315,7 +319,8 @@ impl Circuit<Fr> for ZkCircuit {
                         constrain_virtual_equals_external(&mut region, *y, cy.cell(), cm);
                     }
                 }
-                let jobs = self.dots.lock().unwrap_or_else(|e| e.into_inner());
+                let queue = self.dots.lock().unwrap_or_else(|e| e.into_inner());
+                let jobs = &queue.jobs;
                 if !jobs.is_empty() {
                     let width = self.params.dot_width;
                     let plan = plan_dots(
@@ -327,30 +332,55 @@ impl Circuit<Fr> for ZkCircuit {
                     .ok_or(PlonkError::NotEnoughRowsAvailable {
                         current_k: self.params.base.k as u32,
                     })?;
-                    for (ji, (job, &(lane, first))) in jobs.iter().zip(&plan).enumerate() {
-                        let lane = &config.dots[lane];
+                    // Rows used per lane (its start row sits right below them).
+                    let mut used = vec![0usize; config.dots.len()];
+                    for (job, &(lane, off)) in jobs.iter().zip(&plan) {
+                        used[lane] = used[lane].max(off + job.terms.len().div_ceil(width).max(1));
+                    }
+                    let mut started = vec![false; config.dots.len()];
+                    for (ji, (job, &(li, off))) in jobs.iter().zip(&plan).enumerate() {
+                        let lane = &config.dots[li];
                         let rows = job.terms.len().div_ceil(width).max(1);
+                        // Job rows top-down are start - off - rows .. start - off.
+                        let start = used[li];
+                        let top = start - off - rows;
+                        if !started[li] {
+                            started[li] = true;
+                            let c = raw_assign_advice(
+                                &mut region,
+                                lane.acc,
+                                start,
+                                Value::known(*job.prev.value()),
+                            );
+                            if let Some(cm) = copy.as_mut() {
+                                constrain_virtual_equals_external(
+                                    &mut region,
+                                    job.prev,
+                                    c.cell(),
+                                    cm,
+                                );
+                            }
+                        }
                         #[allow(unused_mut)]
                         let mut xs: Vec<Fr> = job.terms.iter().map(|(x, _)| *x.value()).collect();
                         #[cfg(test)]
                         if let Some(DotTamper::X {
                             job: j,
-                            term,
+                            a,
+                            b,
                             delta,
                         }) = self.tamper
                         {
                             if j == ji {
-                                xs[term] += delta;
+                                xs[a] += delta * job.terms[b].1;
+                                xs[b] -= delta * job.terms[a].1;
                             }
                         }
-                        // Suffix sums: acc[r] = row r's terms (+ bias on the first row) + acc[r + 1].
-                        let mut sums = vec![Fr::zero(); rows + 1];
+                        // acc[r] = row r's terms + acc[r + 1]; below the bottom row: prev.
+                        let mut sums = vec![*job.prev.value(); rows + 1];
                         for r in (0..rows).rev() {
                             let (lo, hi) = (r * width, ((r + 1) * width).min(xs.len()));
                             sums[r] = (lo..hi).fold(sums[r + 1], |s, i| s + job.terms[i].1 * xs[i]);
-                            if r == 0 {
-                                sums[r] += job.bias;
-                            }
                         }
                         #[cfg(test)]
                         if let Some(DotTamper::Acc { job: j, row, delta }) = self.tamper {
@@ -360,12 +390,7 @@ impl Circuit<Fr> for ZkCircuit {
                         }
                         let _ = ji;
                         for r in 0..rows {
-                            let row = first + r;
-                            raw_assign_fixed(&mut region, lane.q, row, Fr::one());
-                            let cont = if r + 1 < rows { Fr::one() } else { Fr::zero() };
-                            raw_assign_fixed(&mut region, lane.cont, row, cont);
-                            let bias = if r == 0 { job.bias } else { Fr::zero() };
-                            raw_assign_fixed(&mut region, lane.bias, row, bias);
+                            let row = top + r;
                             for j in 0..width.min(xs.len().saturating_sub(r * width)) {
                                 let (x, w) = &job.terms[r * width + j];
                                 raw_assign_fixed(&mut region, lane.w[j], row, *w);
@@ -394,7 +419,7 @@ impl Circuit<Fr> for ZkCircuit {
                                 if let Some(cm) = copy.as_mut() {
                                     constrain_virtual_equals_external(
                                         &mut region,
-                                        job.out,
+                                        job.prefix,
                                         ca.cell(),
                                         cm,
                                     );
@@ -403,7 +428,7 @@ impl Circuit<Fr> for ZkCircuit {
                         }
                     }
                 }
-                drop(jobs);
+                drop(queue);
                 drop(copy);
                 if !witness_only {
                     builder
@@ -430,9 +455,9 @@ mod tests {
 
     const K: usize = 9;
 
-    /// Two dot jobs (5 terms over 3 rows, then 2 terms in 1 row) at width 2; the outputs are
-    /// used as public instances. Returns whether MockProver accepts, with `out_delta` added to
-    /// the first job's output cell and `tamper` applied to the lane.
+    /// Two dot jobs at width 2: 5 terms and a bias (3 rows), then 2 terms with a zero weight
+    /// dropped (1 row); the outputs are the public instances. Returns whether MockProver accepts,
+    /// with `out_delta` added to the first job's output cell and `tamper` applied to the lane.
     fn run(tamper: Option<DotTamper>, out_delta: i128) -> bool {
         let mut b = BaseCircuitBuilder::<Fr>::from_stage(CircuitBuilderStage::Mock)
             .use_k(K)
@@ -454,15 +479,27 @@ mod tests {
             .collect();
         let y1 = chip.affine_row(ctx, &t1, Constant(field(11)));
         assert_eq!(*y1.value(), field(15 - 14 - 7 + 8 - 27 + 11));
-        let t2 = vec![(xs[0], Constant(field(-4))), (xs[4], Constant(field(6)))];
+        let t2 = vec![
+            (xs[0], Constant(field(-4))),
+            (xs[1], Constant(field(0))),
+            (xs[4], Constant(field(6))),
+        ];
         let y2 = chip.affine_row(ctx, &t2, Constant(field(0)));
+        assert_eq!(*y2.value(), field(-12 - 54));
         if out_delta != 0 {
             y1.debug_prank(ctx, *y1.value() + field(out_delta));
         }
         let out = [*y1.value() + field(out_delta), *y2.value()];
         b.assigned_instances = vec![vec![y1, y2]];
         let base = b.calculate_params(Some(20));
-        assert_eq!(dots.lock().unwrap().len(), 2);
+        let lens: Vec<usize> = dots
+            .lock()
+            .unwrap()
+            .jobs
+            .iter()
+            .map(|j| j.terms.len())
+            .collect();
+        assert_eq!(lens, vec![6, 2]);
         let c = ZkCircuit {
             builder: b,
             lookups: FnLookups::default(),
@@ -485,39 +522,52 @@ mod tests {
     #[test]
     fn dot_lane_accepts_honest_and_rejects_tampering() {
         assert!(run(None, 0), "honest dot lane rejected");
-        // A wrong output with the lane honest: the copy to acc fails.
+        // A wrong output with the lane honest: the running sum's gate fails.
         assert!(!run(None, 1), "wrong output accepted");
-        // acc on the first row and the output both off by one: the gate fails.
+        // acc on a job's top row off by one: its copy of the running sum fails.
         let acc0 = DotTamper::Acc {
             job: 0,
             row: 0,
             delta: Fr::one(),
         };
-        assert!(!run(Some(acc0), 1), "wrong first-row acc accepted");
-        // A middle row's acc off by one: the gate on the rows around it fails.
+        assert!(!run(Some(acc0), 0), "wrong top-row acc accepted");
+        // A middle row's acc off by one: the gate on the row above fails.
         let acc1 = DotTamper::Acc {
             job: 0,
             row: 1,
             delta: Fr::one(),
         };
         assert!(!run(Some(acc1), 0), "wrong middle-row acc accepted");
-        // The last row of the first job is not chained into the second job.
-        let acc_last = DotTamper::Acc {
+        // The bottom row's acc: the gate against the start row below fails.
+        let acc2 = DotTamper::Acc {
+            job: 0,
+            row: 2,
+            delta: Fr::one(),
+        };
+        assert!(!run(Some(acc2), 0), "wrong bottom-row acc accepted");
+        // The second job, stacked on the first.
+        let acc_next = DotTamper::Acc {
             job: 1,
             row: 0,
             delta: Fr::one(),
         };
         assert!(
-            !run(Some(acc_last), 0),
+            !run(Some(acc_next), 0),
             "wrong acc of the second job accepted"
         );
-        // An x in the lane other than the builder's cell, sums consistent with it: the copy
-        // constraint fails.
-        let x = DotTamper::X {
-            job: 0,
-            term: 4,
-            delta: Fr::one(),
-        };
-        assert!(!run(Some(x), 3), "substituted x accepted");
+        // x cells other than the builder's, the sum unchanged (so every gate and the running
+        // sum hold): only the copy constraints catch it.
+        for (job, a, b) in [(0, 0, 4), (0, 1, 2), (1, 0, 1)] {
+            let x = DotTamper::X {
+                job,
+                a,
+                b,
+                delta: Fr::one(),
+            };
+            assert!(
+                !run(Some(x), 0),
+                "substituted x accepted (job {job}, terms {a}, {b})"
+            );
+        }
     }
 }

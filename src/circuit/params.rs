@@ -133,7 +133,7 @@ fn trial(
     let n_lookups = lookups.lock().map(|l| l.len()).unwrap_or(0);
     let dot_lens = jobs
         .lock()
-        .map(|j| j.iter().map(|j| j.terms.len()).collect())
+        .map(|q| q.jobs.iter().map(|j| j.terms.len()).collect())
         .unwrap_or_default();
     Ok(Trial {
         base,

@@ -2,9 +2,9 @@
 //! sums of products of two cells.
 //!
 //! With a dot queue, rows whose coefficients and bias are all constants are not laid out in the
-//! vertical gate: the chip loads the result as a witness and queues a [`DotJob`] that the
-//! circuit's dot lanes constrain (see `circuit::lookup`). Without one, or when any coefficient
-//! is a cell, rows use halo2-base's inner product.
+//! vertical gate: the chip loads the result as a witness, adds it to a running sum (one gate),
+//! and queues a [`DotJob`] that the circuit's dot lanes constrain (see `circuit::lookup`).
+//! Without a queue, or when any coefficient is a cell, rows use halo2-base's inner product.
 
 use std::sync::{Arc, Mutex};
 
@@ -15,20 +15,30 @@ use halo2_base::{
     QuantumCell::{self, Constant, Existing},
 };
 
-/// A dot product with constant weights, queued during witness assignment: `out` must equal
-/// `bias + sum of w * x`.
+/// A dot product with constant, non-zero weights, queued during witness assignment. The chip
+/// keeps a running sum `P` in the builder: `prefix = prev + out`, where `out` is the cell it
+/// returned; the dot lane proves `prefix = prev + sum of w * x`, hence `out = sum of w * x`.
 #[derive(Clone, Debug)]
 pub struct DotJob<F: ScalarField> {
-    /// `(x, w)` pairs.
+    /// `(x, w)` pairs, every `w` non-zero (the bias is a term on a constant-one cell).
     pub terms: Vec<(AssignedValue<F>, F)>,
-    /// The constant added.
-    pub bias: F,
-    /// The builder cell holding the result.
-    pub out: AssignedValue<F>,
+    /// The running sum before this job.
+    pub prev: AssignedValue<F>,
+    /// The running sum after it.
+    pub prefix: AssignedValue<F>,
+}
+
+/// The dot queue: the jobs, the running sum's last cell and the constant-one cell.
+#[derive(Clone, Debug, Default)]
+pub struct DotQueue<F: ScalarField> {
+    /// Jobs in order.
+    pub jobs: Vec<DotJob<F>>,
+    prefix: Option<AssignedValue<F>>,
+    one: Option<AssignedValue<F>>,
 }
 
 /// Dot products queued during witness assignment.
-pub type DotJobs<F> = Arc<Mutex<Vec<DotJob<F>>>>;
+pub type DotJobs<F> = Arc<Mutex<DotQueue<F>>>;
 
 /// Operations of the affine chip.
 pub trait AffineInstructions<F: ScalarField> {
@@ -88,17 +98,32 @@ impl<F: ScalarField> AffineInstructions<F> for AffineChip<F> {
         if let Some(dots) = &self.dots {
             let weights: Option<Vec<F>> = terms.iter().map(|(_, w)| constant(w)).collect();
             if let (Some(weights), Some(b)) = (weights, constant(&bias)) {
-                let value = terms
+                let mut q = dots.lock().unwrap_or_else(|e| e.into_inner());
+                // Zero weights drop out, so that every lane row's first weight is non-zero (it
+                // doubles as the row's selector).
+                let mut job: Vec<(AssignedValue<F>, F)> = terms
                     .iter()
-                    .zip(&weights)
-                    .fold(b, |s, ((x, _), w)| s + *w * x.value());
+                    .zip(weights)
+                    .filter(|(_, w)| *w != F::ZERO)
+                    .map(|((x, _), w)| (*x, w))
+                    .collect();
+                if b != F::ZERO {
+                    let one = *q.one.get_or_insert_with(|| ctx.load_constant(F::ONE));
+                    job.push((one, b));
+                }
+                if job.is_empty() {
+                    return ctx.load_zero();
+                }
+                let value = job.iter().fold(F::ZERO, |s, (x, w)| s + *w * x.value());
                 let out = ctx.load_witness(value);
-                let job = DotJob {
-                    terms: terms.iter().map(|(x, _)| *x).zip(weights).collect(),
-                    bias: b,
-                    out,
-                };
-                dots.lock().unwrap_or_else(|e| e.into_inner()).push(job);
+                let prev = *q.prefix.get_or_insert_with(|| ctx.load_zero());
+                let prefix = self.gate.add(ctx, prev, out);
+                q.prefix = Some(prefix);
+                q.jobs.push(DotJob {
+                    terms: job,
+                    prev,
+                    prefix,
+                });
                 return out;
             }
         }

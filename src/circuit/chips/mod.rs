@@ -11,7 +11,7 @@ mod rescale;
 mod tests;
 mod trees;
 
-pub use affine::{AffineChip, AffineInstructions, DotJob, DotJobs};
+pub use affine::{AffineChip, AffineInstructions, DotJob, DotJobs, DotQueue};
 pub use argmax::{ArgMaxChip, ArgMaxInstructions};
 pub use compare::{CompareChip, CompareInstructions};
 pub use div::{DivChip, DivInstructions};
