@@ -58,7 +58,8 @@ def run(cmd, cwd=None, env=None, timeout=None):
     p = subprocess.run(full, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     if p.returncode != 0:
         tail = "\n".join((p.stderr or "").strip().splitlines()[-4:])
-        raise StepFailed(f"{os.path.basename(cmd[1] if cmd[0] == PY else cmd[0])} {cmd[2] if cmd[0] == PY else cmd[1]} failed: {tail}")
+        raise StepFailed(f"{os.path.basename(cmd[1] if cmd[0] == PY else cmd[0])} {cmd[2] if cmd[0] == PY else cmd[1]} "
+                         f"failed (exit {p.returncode}): {tail}")
     wall, rss = open(tfile).read().split()[-2:]
     return p.stdout, float(wall), int(rss) / 1024.0
 
