@@ -458,7 +458,8 @@ def write_md(path, res):
             continue
         best = next(r for r in ez if r["config"] == ra["faster_ezkl_config"])
         acc = lambda r: fmt((r.get("accuracy") or {}).get("accuracy"), "{:.1%}") if mr["classification"] else "MAE " + fmt((r.get("accuracy") or {}).get("mae"), "{:.3f}")
-        again = f" (re-measured {mr['measured']})" if res.get("updated") and mr.get("measured", "").split(" at ")[-1] != m["commit"] else ""
+        measured = mr.get("measured", f"{m['date']} at {m['commit']}")
+        again = f" (re-measured {measured})" if measured.split(" at ")[-1] != m["commit"] else ""
         L.append(f"| {mr['model']}{again} | {ra['faster_ezkl_config']} | {fmt(ra.get('prove_secs'), '{:.3f}')} | {fmt(ra.get('prove_rss_mb'), '{:.3f}')} | "
                  f"{fmt(ra.get('setup_secs'), '{:.3f}')} | {fmt(ra.get('verify_gas'), '{:.3f}')} | "
                  f"{fmt(zk.get('verifier_bytes'), '{:.0f}')}, {fmt(min((r.get('verifier_bytes') for r in ez if r.get('verifier_bytes')), default=None), '{:.0f}')} | "
