@@ -385,6 +385,14 @@ def ratios(runs):
     return out
 
 
+def short(err):
+    """The telling line of a failed step's message."""
+    lines = [l.strip() for l in err.replace(" File ", "\nFile ").splitlines() if l.strip()]
+    pick = next((l for l in reversed(lines) if "Error" in l or "Exception" in l), lines[-1] if lines else err)
+    step = err.split(" failed")[0].replace("bench_ezkl.py ", "")
+    return f"{step}: {pick.split(': ', 1)[-1][:110]}".replace("|", "/")
+
+
 def fmt(v, f):
     if v is None:
         return "-"
@@ -453,8 +461,9 @@ def write_md(path, res):
         zk = next((r for r in mr["runs"] if r["tool"] == "zkinfer"), {})
         ez = [r for r in mr["runs"] if r["tool"] == "ezkl" and "error" not in r]
         if not ra:
-            errs = "; ".join(f"{r['tool']} {r['config']}: {r['error'][:160]}" for r in mr["runs"] if "error" in r)
-            L.append(f"| {mr['model']} | none ran | - | - | - | - | {fmt(zk.get('verifier_bytes'), '{:.0f}')}, - | - | - |")
+            why = "; ".join(sorted({short(r["error"]) for r in mr["runs"] if r["tool"] == "ezkl" and "error" in r}))
+            L.append(f"| {mr['model']} | no valid EZKL proof: {why} | - | - | - | - | {fmt(zk.get('verifier_bytes'), '{:.0f}')}, - | "
+                     f"{fmt(zk.get('max_abs_error'), '{:.1e}')}, - | - |")
             continue
         best = next(r for r in ez if r["config"] == ra["faster_ezkl_config"])
         acc = lambda r: fmt((r.get("accuracy") or {}).get("accuracy"), "{:.1%}") if mr["classification"] else "MAE " + fmt((r.get("accuracy") or {}).get("mae"), "{:.3f}")
@@ -465,16 +474,30 @@ def write_md(path, res):
                  f"{fmt(zk.get('verifier_bytes'), '{:.0f}')}, {fmt(min((r.get('verifier_bytes') for r in ez if r.get('verifier_bytes')), default=None), '{:.0f}')} | "
                  f"{fmt(zk.get('max_abs_error'), '{:.1e}')}, {fmt(min((r.get('max_abs_error') for r in ez if r.get('max_abs_error') is not None), default=None), '{:.1e}')} | "
                  f"{acc(zk)}, {acc(best)} |")
+    comparable = [mr for mr in res["models"] if mr["ratios"]]
+    targets = [("prove_secs", 1 / 3, "prove time <= 1/3"), ("prove_rss_mb", 0.5, "prove RSS <= 1/2"),
+               ("setup_secs", 0.5, "setup <= 1/2"), ("verify_gas", 1.0, "verify gas <= 1")]
+    met = [f"{lbl}: {sum(1 for mr in comparable if mr['ratios'].get(k, 99) <= lim)} of {len(comparable)}" for k, lim, lbl in targets]
+    fits = sum(1 for mr in res["models"] for r in mr["runs"] if r["tool"] == "zkinfer" and r.get("fits_eip170"))
+    L += ["", f"Targets met, over the {len(comparable)} models EZKL proved: " + "; ".join(met) + ". "
+          f"zkinfer verifiers within EIP-170: {fits} of {len(res['models'])}. "
+          "Where EZKL produced no valid proof, the reason is its own error message."]
     L += ["", "## Per model and tool", ""]
     head = "| model | tool | " + " | ".join(lbl for _, lbl, _ in METRICS) + " | fits EIP-170 | note |"
     L += [head, "|" + "---|" * (len(METRICS) + 4)]
     for mr in res["models"]:
         for r in mr["runs"]:
             cells = [fmt(r.get(k), f) for k, _, f in METRICS]
-            note = r.get("error", "")[:200].replace("|", "/").replace("\n", " ")
+            note = short(r["error"]) if "error" in r else ""
             L.append(f"| {mr['model']} | {r['tool']} {r['config']} | " + " | ".join(cells) + f" | {fmt(r.get('fits_eip170'), '')} | {note} |")
     if res.get("scale"):
+        ok = [r for r in res["scale"] if "error" not in r and r.get("prove_secs") is not None]
+        big = max(ok, key=lambda r: r["macs"], default=None)
         L += ["", "## Scale (zkinfer)", "",
+              "MLPs 256 -> W -> W -> 10 (`mlp_wW`) and 8x8 digit CNNs with C channels (`cnn_cC`), default build "
+              "(`--optimize-for balanced`), one proof each; build peak RSS includes solcjs."
+              + (f" Largest that proved: {big['model']} ({big['macs']:,} MACs, logrows {big['logrows']}, "
+                 f"prove {big['prove_secs']:.1f} s at {big['prove_rss_mb'] / 1024:.2f} GiB peak)." if big else ""), "",
               "| model | MACs | logrows | setup s | build peak RSS MB | prove s | prove peak RSS MB | verifier B | note |",
               "|---|---|---|---|---|---|---|---|---|"]
         for r in res["scale"]:
@@ -496,12 +519,16 @@ def main():
     ap.add_argument("--scale", action="store_true", help="also run the zkinfer scale study")
     ap.add_argument("--scale-models", default=",".join(SCALE_MODELS))
     ap.add_argument("--out", default=os.path.join(ROOT, "bench"))
+    ap.add_argument("--report-only", action="store_true", help="rewrite OUT/RESULTS.md from OUT/results.json")
     ap.add_argument("--update", action="store_true",
                     help="keep the other models' (and the scale study's) figures of OUT/results.json; "
                          "replace only those benchmarked now")
     args = ap.parse_args()
     args.ezkl_configs = [c for c in args.ezkl_configs.split(",") if c]
     args.scale_models = [m for m in args.scale_models.split(",") if m]
+    if args.report_only:
+        write_md(os.path.join(args.out, "RESULTS.md"), json.load(open(os.path.join(args.out, "results.json"))))
+        return
     WORK = os.path.join(args.out, "work")
     os.makedirs(WORK, exist_ok=True)
     # A private copy of the binary: rebuilding zkinfer while the benchmark runs changes nothing.
@@ -533,7 +560,12 @@ def main():
     finally:
         anvil.close()
     if args.scale:
-        res["scale"] = scale(args, srs_dir)
+        rows = scale(args, srs_dir)
+        stamp = res.get("updated", res["machine"])
+        for r in rows:
+            r["measured"] = f"{stamp['date']} at {stamp['commit']}"
+        new = {r["model"] for r in rows}
+        res["scale"] = [r for r in (res.get("scale") or []) if r["model"] not in new] + rows
         res["scale_measured"] = res.get("updated", res["machine"])["date"] + " at " + res.get("updated", res["machine"])["commit"]
     json.dump(res, open(os.path.join(args.out, "results.json.tmp"), "w"), indent=1)
     os.replace(os.path.join(args.out, "results.json.tmp"), os.path.join(args.out, "results.json"))
