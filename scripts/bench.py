@@ -566,7 +566,6 @@ def main():
             r["measured"] = f"{stamp['date']} at {stamp['commit']}"
         new = {r["model"] for r in rows}
         res["scale"] = [r for r in (res.get("scale") or []) if r["model"] not in new] + rows
-        res["scale_measured"] = res.get("updated", res["machine"])["date"] + " at " + res.get("updated", res["machine"])["commit"]
     json.dump(res, open(os.path.join(args.out, "results.json.tmp"), "w"), indent=1)
     os.replace(os.path.join(args.out, "results.json.tmp"), os.path.join(args.out, "results.json"))
     write_md(os.path.join(args.out, "RESULTS.md"), res)

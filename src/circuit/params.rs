@@ -97,6 +97,21 @@ struct Trial {
     dot_lens: Vec<usize>,
 }
 
+impl Trial {
+    /// Whether the vertical gate fits in [`MAX_ADVICE`] columns and the lookups in one column
+    /// each at `usable` rows.
+    fn fits(&self, usable: usize) -> bool {
+        self.base.num_advice_per_phase[0] <= MAX_ADVICE
+            && self.base.num_lookup_advice_per_phase[0] <= 1
+            && self.n_lookups.div_ceil(usable) <= 1
+    }
+}
+
+/// Rows usable for witnesses at `k`, as the shape is chosen.
+fn usable_rows(k: u32) -> usize {
+    (1usize << k) - BLINDING_ROWS - 1
+}
+
 fn trial(
     k: u32,
     dots: bool,
@@ -160,19 +175,20 @@ pub fn choose_params(
     let mut cells = 0;
     let mut k = MIN_K;
     while k <= MAX_K {
-        let usable = (1usize << k) - BLINDING_ROWS - 1;
+        let usable = usable_rows(k);
         if table_rows > usable {
             k += 1;
             continue;
         }
         let t = trial(k, true, model, trace, &tables, vis, predicate)?;
         cells = t.cells;
-        // Dot rows at the widest lane bound k from below whatever the lookup bits.
-        let min_rows: usize = t
+        // Dot rows at the widest lane (and its start row) bound k from below whatever the
+        // lookup bits.
+        let min_rows: usize = 1 + t
             .dot_lens
             .iter()
             .map(|n| n.div_ceil(MAX_DOT_WIDTH).max(1))
-            .sum();
+            .sum::<usize>();
         if min_rows > usable {
             k = k.max(
                 (min_rows + BLINDING_ROWS + 1)
@@ -181,33 +197,24 @@ pub fn choose_params(
             );
             continue;
         }
-        let base_fits = |t: &Trial| {
-            t.base.num_advice_per_phase[0] <= MAX_ADVICE
-                && t.base.num_lookup_advice_per_phase[0] <= 1
-                && t.n_lookups.div_ceil(usable) <= 1
-        };
         let width = if t.dot_lens.is_empty() {
             Some(0)
         } else {
             (1..=MAX_DOT_WIDTH)
                 .find(|&w| plan_dots(t.dot_lens.iter().copied(), w, 1, usable).is_some())
         };
-        if let (true, Some(width)) = (base_fits(&t), width) {
+        if let (true, Some(width)) = (t.fits(usable), width) {
             // Dot lanes add columns, hence verifier size and gas: without them at this k or the
             // next two (three cells per dot term in the vertical gate) is preferred when it fits.
             let plain_cells = t.cells + t.dot_lens.iter().map(|n| 3 * n + 4).sum::<usize>();
             let mut chosen = (t, width);
             if let (true, Some(slack)) = (width > 0, optimize.plain_slack()) {
                 for pk in k..=(k + slack).min(MAX_K) {
-                    let pusable = (1usize << pk) - BLINDING_ROWS - 1;
-                    if plain_cells > MAX_ADVICE * pusable {
+                    if plain_cells > MAX_ADVICE * usable_rows(pk) {
                         continue;
                     }
                     let p = trial(pk, false, model, trace, &tables, vis, predicate)?;
-                    if p.base.num_advice_per_phase[0] <= MAX_ADVICE
-                        && p.base.num_lookup_advice_per_phase[0] <= 1
-                        && p.n_lookups.div_ceil(pusable) <= 1
-                    {
+                    if p.fits(usable_rows(pk)) {
                         chosen = (p, 0);
                         break;
                     }
