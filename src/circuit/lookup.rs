@@ -524,37 +524,25 @@ mod tests {
         assert!(run(None, 0), "honest dot lane rejected");
         // A wrong output with the lane honest: the running sum's gate fails.
         assert!(!run(None, 1), "wrong output accepted");
-        // acc on a job's top row off by one: its copy of the running sum fails.
-        let acc0 = DotTamper::Acc {
-            job: 0,
-            row: 0,
-            delta: Fr::one(),
-        };
-        assert!(!run(Some(acc0), 0), "wrong top-row acc accepted");
-        // A middle row's acc off by one: the gate on the row above fails.
-        let acc1 = DotTamper::Acc {
-            job: 0,
-            row: 1,
-            delta: Fr::one(),
-        };
-        assert!(!run(Some(acc1), 0), "wrong middle-row acc accepted");
-        // The bottom row's acc: the gate against the start row below fails.
-        let acc2 = DotTamper::Acc {
-            job: 0,
-            row: 2,
-            delta: Fr::one(),
-        };
-        assert!(!run(Some(acc2), 0), "wrong bottom-row acc accepted");
-        // The second job, stacked on the first.
-        let acc_next = DotTamper::Acc {
-            job: 1,
-            row: 0,
-            delta: Fr::one(),
-        };
-        assert!(
-            !run(Some(acc_next), 0),
-            "wrong acc of the second job accepted"
-        );
+        // acc off by one on: a job's top row (its copy of the running sum fails), a middle row
+        // (the gate on the row above fails), the bottom row (the gate against the start row
+        // below fails), and the top of the second job, stacked on the first.
+        for (job, row, what) in [
+            (0, 0, "top"),
+            (0, 1, "middle"),
+            (0, 2, "bottom"),
+            (1, 0, "stacked"),
+        ] {
+            let acc = DotTamper::Acc {
+                job,
+                row,
+                delta: Fr::one(),
+            };
+            assert!(
+                !run(Some(acc), 0),
+                "wrong {what}-row acc accepted (job {job})"
+            );
+        }
         // x cells other than the builder's, the sum unchanged (so every gate and the running
         // sum hold): only the copy constraints catch it.
         for (job, a, b) in [(0, 0, 4), (0, 1, 2), (1, 0, 1)] {
