@@ -155,6 +155,14 @@ pub struct InstanceInfo {
     pub exp: i32,
 }
 
+impl InstanceInfo {
+    /// Whether the instance encodes a signed integer (inputs, parameters, outputs, predicate
+    /// results and parameters), not a hash (commitments, the binding).
+    pub fn is_numeric(&self) -> bool {
+        !self.kind.ends_with("_commitment") && self.kind != "binding"
+    }
+}
+
 /// The compiled verifier contracts and their sizes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct VerifierInfo {
@@ -242,6 +250,9 @@ pub struct ProofFile {
     pub model_sha256: String,
     /// Public instances, in order.
     pub instances: Vec<ProofInstance>,
+    /// What the proof is bound to, when the build binds proofs (its last instance).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binding: Option<crate::visibility::binding::Binding>,
     /// Proof bytes, `0x` hex.
     pub proof: String,
 }

@@ -66,6 +66,9 @@ pub enum Error {
     /// The output predicate cannot be proven.
     #[error("output predicate: {0}")]
     Predicate(String),
+    /// The binding is missing, unexpected or malformed.
+    #[error("binding: {0}")]
+    Binding(String),
     /// The visibility combination is not allowed.
     #[error("visibility: {0}")]
     Visibility(String),
@@ -322,6 +325,15 @@ pub fn instance_infos(
                 exp,
             });
         }
+    }
+    if vis.binding {
+        out.push(InstanceInfo {
+            name: "binding: keccak256(chain id, registry, submitter, model id, nonce) mod r".into(),
+            kind: "binding".into(),
+            tensor: 0,
+            index: 0,
+            exp: 0,
+        });
     }
     out
 }
@@ -963,6 +975,14 @@ pub fn prove(
     p: &dyn Progress,
 ) -> Result<ProveReport> {
     let trace = build.model.eval(inputs)?;
+    match (&secrets.binding, build.settings.circuit.visibility.binding) {
+        (None, true) => return Err(Error::Binding("this build binds every proof to a registry, a chain, a submitter and a nonce: prove with `--model ID --rpc-url URL` (or use `zkinfer oracle`)".into())),
+        (Some(_), false) => return Err(Error::Binding("this build has no binding instance: rebuild with --binding to submit its proofs to a PredictionRegistry".into())),
+        (Some(b), true) => {
+            b.value().map_err(Error::Binding)?;
+        }
+        (None, false) => {}
+    }
     if let Some(pred) = &build.settings.circuit.predicate {
         if secrets.predicate_params.len() != pred.params().len() {
             return Err(Error::Predicate(format!(
@@ -1025,7 +1045,7 @@ pub fn prove(
             .iter()
             .zip(&instances)
             .map(|(info, f)| {
-                let numeric = !info.kind.ends_with("_commitment");
+                let numeric = info.is_numeric();
                 let q = circuit::field_to_i128(f).filter(|_| numeric);
                 ProofInstance {
                     info: info.clone(),
@@ -1035,6 +1055,7 @@ pub fn prove(
                 }
             })
             .collect(),
+        binding: secrets.binding.clone(),
         proof: format!("0x{}", hex::encode(&proof_bytes)),
     };
     write_json_atomic(out, &pf).map_err(|source| Error::Io {
@@ -1083,10 +1104,11 @@ pub fn proof_instances(build: &Build, pf: &ProofFile) -> std::result::Result<Vec
                     inst.info.name
                 )
             })?;
-            if info.kind.ends_with("_commitment") {
+            if !info.is_numeric() {
                 if inst.integer.is_some() || inst.value.is_some() {
                     return Err(format!(
-                        "instance {i} is a commitment: it has no integer or value"
+                        "instance {i} is a {}: it has no integer or value",
+                        info.kind
                     ));
                 }
                 return Ok(f);

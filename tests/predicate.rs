@@ -57,6 +57,7 @@ fn credit_threshold_with_hashed_input_and_model() {
         input: Vis::Hashed,
         params: Vis::Hashed,
         output: Vis::Private,
+        binding: false,
     };
     let b = build(name, vis, "probabilities[0] >= threshold", tmp.path());
     let inputs = read_input(&fixture(name, "input.json")).unwrap();

@@ -46,6 +46,7 @@ fn pairwise() -> Vec<Visibility> {
                 input,
                 params,
                 output: io[(i + p) % 3],
+                binding: false,
             });
         }
     }
@@ -251,6 +252,7 @@ fn hash_equals_the_in_circuit_commitments_on_every_fixture() {
         input: Vis::Hashed,
         params: Vis::Hashed,
         output: Vis::Public,
+        binding: false,
     };
     for name in common::FIXTURES {
         let b = build(name, vis, tmp.path());

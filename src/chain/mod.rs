@@ -3,6 +3,10 @@
 
 use std::time::Duration;
 
+pub mod contracts;
+pub mod deployments;
+pub mod registry;
+
 use alloy::{
     network::{EthereumWallet, TransactionBuilder},
     node_bindings::{Anvil, AnvilInstance},

@@ -42,6 +42,9 @@ pub struct Secrets {
     /// public instances, not secrets; they travel with the salts because both are given at
     /// prove time.
     pub predicate_params: Vec<i128>,
+    /// What the proof is bound to (see [`crate::visibility::binding`]); public, like the
+    /// predicate parameters. Used only when the visibility asks for a binding.
+    pub binding: Option<crate::visibility::binding::Binding>,
 }
 
 /// Arranges the public instances: inputs, then parameters, then outputs, per visibility.
@@ -116,6 +119,17 @@ fn public_instances(
             &pred_out,
             &secrets.predicate_params,
         ));
+    }
+    if vis.binding {
+        // A witness copied to the last instance: the proof commits to it through the
+        // permutation argument and the transcript, so it cannot be changed after proving.
+        // `pipeline::prove` checks the binding parses; keygen uses 0.
+        let value = secrets
+            .binding
+            .as_ref()
+            .and_then(|b| b.value().ok())
+            .unwrap_or_default();
+        out.push(ctx.load_witness(value));
     }
     out
 }

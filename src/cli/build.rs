@@ -68,6 +68,11 @@ pub struct BuildArgs {
     /// be private or hashed.
     #[arg(long, value_parser = |s: &str| s.parse::<Predicate>())]
     pub output_predicate: Option<Predicate>,
+    /// Add a binding instance so proofs can be submitted to a PredictionRegistry: each proof
+    /// is then valid for one chain, registry, submitter and nonce (no replay, no
+    /// front-running).
+    #[arg(long)]
+    pub binding: bool,
     /// Allow --param-visibility private, which lets a prover use any parameters of the
     /// model's shape.
     #[arg(long)]
@@ -109,6 +114,7 @@ pub fn run(a: BuildArgs) -> anyhow::Result<Exit> {
                 input: a.input_visibility.parse().map_err(anyhow::Error::msg)?,
                 params: a.param_visibility.parse().map_err(anyhow::Error::msg)?,
                 output: a.output_visibility.parse().map_err(anyhow::Error::msg)?,
+                binding: a.binding,
             };
             if v.params == zkinfer::visibility::Vis::Private && a.allow_unbound_params {
                 eprintln!("WARNING: private parameters bind no model: a proof only shows that SOME parameters of this model's shape give these outputs");

@@ -9,7 +9,10 @@ mod eval;
 mod hash;
 mod output;
 mod prove;
+mod read;
+mod registry;
 mod srs;
+mod submit;
 mod verify;
 mod verify_evm;
 
@@ -50,6 +53,12 @@ enum Command {
     Deploy(deploy::DeployArgs),
     /// Verify a proof with a deployed verifier; prints gas used.
     VerifyEvm(verify_evm::VerifyEvmArgs),
+    /// The PredictionRegistry: deploy, register models, grant providers, attest, request.
+    Registry(registry::RegistryArgs),
+    /// Submit a bound proof to the registry, which verifies and stores the prediction.
+    Submit(submit::SubmitArgs),
+    /// Read verified predictions from the registry.
+    Read(read::ReadArgs),
     /// Generate a local (INSECURE) SRS.
     Srs(srs::SrsArgs),
     /// The whole flow on a bundled model, on a local anvil started for you.
@@ -67,6 +76,9 @@ pub fn main() -> i32 {
         Command::Verify(a) => verify::run(a),
         Command::Deploy(a) => deploy::run(a),
         Command::VerifyEvm(a) => verify_evm::run(a),
+        Command::Registry(a) => registry::run(a),
+        Command::Submit(a) => submit::run(a),
+        Command::Read(a) => read::run(a),
         Command::Srs(a) => srs::run(a),
         Command::Demo(a) => demo::run(a),
     };

@@ -34,6 +34,26 @@ pub struct ProveArgs {
     /// public instance.
     #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
     pub params: Vec<(String, f64)>,
+    /// Bind the proof to this registered model (builds with --binding): the proof is then
+    /// valid for the registry on --rpc-url's chain, the submitter, and its next nonce.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// JSON-RPC endpoint of the registry's chain (with --model).
+    #[arg(long, env = "ZKINFER_RPC_URL")]
+    pub rpc_url: Option<String>,
+    /// The submitter (default: the address of --private-key).
+    #[arg(long)]
+    pub submitter: Option<String>,
+    /// Hex private key of the submitter (or ZKINFER_PRIVATE_KEY); only its address is used
+    /// here. Never printed.
+    #[arg(long, env = "ZKINFER_PRIVATE_KEY", hide_env_values = true)]
+    pub private_key: Option<String>,
+    /// The registry; default: the deployments file's for the chain.
+    #[arg(long)]
+    pub registry: Option<String>,
+    /// Folder of deployments files.
+    #[arg(long, env = "ZKINFER_DEPLOYMENTS", default_value = "deployments")]
+    pub deployments: PathBuf,
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
@@ -43,6 +63,46 @@ fn parse_param(s: &str) -> Result<(String, f64), String> {
     let (n, v) = s.split_once('=').ok_or("expected NAME=VALUE")?;
     let v: f64 = v.parse().map_err(|_| format!("'{v}' is not a number"))?;
     Ok((n.to_string(), v))
+}
+
+/// The binding for `--model`: the submitter's next nonce, read from the registry.
+fn binding(a: &ProveArgs) -> anyhow::Result<Option<zkinfer::visibility::binding::Binding>> {
+    let Some(model) = &a.model else {
+        return Ok(None);
+    };
+    let id = zkinfer::chain::registry::parse_model_id(model).map_err(anyhow::Error::msg)?;
+    let url = a.rpc_url.clone().ok_or_else(|| {
+        anyhow::anyhow!("--model binds the proof to a registry: give --rpc-url too")
+    })?;
+    let b = super::block_on(async {
+        let chain = zkinfer::chain::Chain::connect(&url, a.private_key.as_deref()).await?;
+        let submitter = match (&a.submitter, chain.from) {
+            (Some(s), _) => super::registry::address("--submitter", s)?,
+            (None, Some(f)) => f,
+            (None, None) => anyhow::bail!(
+                "--model: say who will submit, with --submitter ADDRESS or --private-key"
+            ),
+        };
+        let registry = match &a.registry {
+            Some(r) => super::registry::address("--registry", r)?,
+            None => {
+                let d =
+                    zkinfer::chain::deployments::Deployments::load(&a.deployments, chain.chain_id)
+                        .map_err(anyhow::Error::msg)?;
+                super::registry::address(
+                    "registry in the deployments file",
+                    &d.registry_address(&a.deployments)
+                        .map_err(anyhow::Error::msg)?,
+                )?
+            }
+        };
+        anyhow::Ok(chain.next_binding(registry, id, submitter).await?)
+    })??;
+    eprintln!(
+        "zkinfer: binding to chain {}, registry {}, submitter {}, nonce {}",
+        b.chain_id, b.registry, b.submitter, b.nonce
+    );
+    Ok(Some(b))
 }
 
 /// Runs `prove`.
@@ -57,6 +117,7 @@ pub fn run(a: ProveArgs) -> anyhow::Result<Exit> {
         input_salt: a.salt.unwrap_or_default(),
         output_salt: a.output_salt.unwrap_or_default(),
         predicate_params: build.predicate_params(&a.params)?,
+        binding: binding(&a)?,
     };
     let r = pipeline::prove(&build, &inputs, &secrets, &a.out, &Bar)?;
     if a.json {

@@ -60,6 +60,46 @@ pub struct Compiled {
 /// Compiles the halo2 verifier and the wrapper (optimizer off, as the generated Yul needs; no
 /// metadata hash, so the bytecode depends only on the sources).
 pub fn compile(verifier_src: &str, wrapper_src: &str, solc_path: &Path) -> Result<Compiled> {
+    let mut out = compile_sources(
+        &[
+            ("Halo2Verifier.sol", verifier_src),
+            ("ZkinferVerifier.sol", wrapper_src),
+        ],
+        None,
+        solc_path,
+    )?;
+    let mut take = |file: &str, name: &str| {
+        out.contracts
+            .remove(&(file.to_string(), name.to_string()))
+            .ok_or_else(|| Error::Compile {
+                solc: solc_path.display().to_string(),
+                reason: format!("no contract {name} in {file}"),
+            })
+    };
+    Ok(Compiled {
+        verifier: take("Halo2Verifier.sol", "Halo2Verifier")?,
+        wrapper: take("ZkinferVerifier.sol", "ZkinferVerifier")?,
+        solc: out.solc,
+    })
+}
+
+/// Every contract of a set of sources, by `(file, contract name)`.
+#[derive(Clone, Debug)]
+pub struct CompiledSet {
+    /// solc version.
+    pub solc: String,
+    /// The contracts.
+    pub contracts: BTreeMap<(String, String), CompiledContract>,
+}
+
+/// Compiles Solidity sources given as `(file name, text)` (imports resolve between them), with
+/// the optimizer at `optimizer_runs` or off, and no metadata hash, so the bytecode depends only
+/// on the sources and settings.
+pub fn compile_sources(
+    files: &[(&str, &str)],
+    optimizer_runs: Option<usize>,
+    solc_path: &Path,
+) -> Result<CompiledSet> {
     let solc_name = solc_path.display().to_string();
     let err = |reason: String| Error::Compile {
         solc: solc_name.clone(),
@@ -67,16 +107,14 @@ pub fn compile(verifier_src: &str, wrapper_src: &str, solc_path: &Path) -> Resul
     };
     let solc = Solc::new(solc_path).map_err(|e| err(format!("cannot run it: {e}")))?;
     let mut sources = BTreeMap::new();
-    sources.insert(
-        PathBuf::from("Halo2Verifier.sol"),
-        Source::new(verifier_src),
-    );
-    sources.insert(
-        PathBuf::from("ZkinferVerifier.sol"),
-        Source::new(wrapper_src),
-    );
+    for (name, text) in files {
+        sources.insert(PathBuf::from(name), Source::new(*text));
+    }
     let mut settings = Settings::default();
-    settings.optimizer.enabled = Some(false);
+    settings.optimizer.enabled = Some(optimizer_runs.is_some());
+    if optimizer_runs.is_some() {
+        settings.optimizer.runs = optimizer_runs;
+    }
     settings.metadata = Some(foundry_compilers::artifacts::SettingsMetadata::new(
         foundry_compilers::artifacts::BytecodeHash::None,
         false,
@@ -100,33 +138,42 @@ pub fn compile(verifier_src: &str, wrapper_src: &str, solc_path: &Path) -> Resul
     if !errors.is_empty() {
         return Err(err(errors.join("\n")));
     }
-    let get = |file: &str, name: &str| -> Result<CompiledContract> {
-        let c = &out["contracts"][file][name];
-        let hexs = |v: &serde_json::Value| {
-            v.as_str()
-                .filter(|s| !s.is_empty())
-                .map(|s| format!("0x{s}"))
-        };
-        Ok(CompiledContract {
-            abi: c["abi"].clone(),
-            bytecode: hexs(&c["evm"]["bytecode"]["object"])
-                .ok_or_else(|| err(format!("no bytecode for {name}")))?,
-            deployed_bytecode: hexs(&c["evm"]["deployedBytecode"]["object"])
-                .ok_or_else(|| err(format!("no runtime bytecode for {name}")))?,
-            immutable_offsets: c["evm"]["deployedBytecode"]["immutableReferences"]
-                .as_object()
-                .map(|refs| {
-                    refs.values()
-                        .flat_map(|v| v.as_array().cloned().unwrap_or_default())
-                        .filter_map(|r| r["start"].as_u64().map(|s| s as usize))
-                        .collect()
-                })
-                .unwrap_or_default(),
-        })
+    let hexs = |v: &serde_json::Value| {
+        v.as_str()
+            .filter(|s| !s.is_empty())
+            .map(|s| format!("0x{s}"))
     };
-    Ok(Compiled {
+    let mut contracts = BTreeMap::new();
+    for (file, by_name) in out["contracts"].as_object().into_iter().flatten() {
+        for (name, c) in by_name.as_object().into_iter().flatten() {
+            // Interfaces and abstract contracts have no bytecode: skip them.
+            let (Some(bytecode), Some(deployed_bytecode)) = (
+                hexs(&c["evm"]["bytecode"]["object"]),
+                hexs(&c["evm"]["deployedBytecode"]["object"]),
+            ) else {
+                continue;
+            };
+            contracts.insert(
+                (file.clone(), name.clone()),
+                CompiledContract {
+                    abi: c["abi"].clone(),
+                    bytecode,
+                    deployed_bytecode,
+                    immutable_offsets: c["evm"]["deployedBytecode"]["immutableReferences"]
+                        .as_object()
+                        .map(|refs| {
+                            refs.values()
+                                .flat_map(|v| v.as_array().cloned().unwrap_or_default())
+                                .filter_map(|r| r["start"].as_u64().map(|s| s as usize))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                },
+            );
+        }
+    }
+    Ok(CompiledSet {
         solc: solc.version.to_string(),
-        verifier: get("Halo2Verifier.sol", "Halo2Verifier")?,
-        wrapper: get("ZkinferVerifier.sol", "ZkinferVerifier")?,
+        contracts,
     })
 }

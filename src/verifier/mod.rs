@@ -7,7 +7,7 @@ mod evm;
 mod solidity;
 
 pub use calldata::{decode_bool, encode_verify_call, instance_word, verify_selector};
-pub use compile::{compile, Compiled, CompiledContract};
+pub use compile::{compile, compile_sources, Compiled, CompiledContract, CompiledSet};
 pub use evm::{evm_verify, EvmCall, EvmRun};
 pub use solidity::{halo2_verifier_source, wrapper_source};
 

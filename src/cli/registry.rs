@@ -1,0 +1,392 @@
+//! `zkinfer registry deploy|register|provider|attest|request|gate`, and the chain options the
+//! registry commands share.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use serde_json::json;
+use zkinfer::chain::deployments::{ContractEntry, Deployments, ModelEntry};
+use zkinfer::chain::registry::parse_model_id;
+use zkinfer::chain::{self, Address, Chain};
+use zkinfer::pipeline::Build;
+use zkinfer::visibility::Vis;
+
+use super::output::print_json;
+use super::{block_on, Exit};
+
+/// Where the chain is and who signs.
+#[derive(Args, Clone)]
+pub struct ChainArgs {
+    /// JSON-RPC endpoint, e.g. http://127.0.0.1:8545 for a local anvil.
+    #[arg(long, env = "ZKINFER_RPC_URL")]
+    pub rpc_url: String,
+    /// Hex private key of the sender (or ZKINFER_PRIVATE_KEY). Never printed.
+    #[arg(long, env = "ZKINFER_PRIVATE_KEY", hide_env_values = true)]
+    pub private_key: Option<String>,
+    /// The registry; default: the one recorded in the deployments file for this chain.
+    #[arg(long)]
+    pub registry: Option<String>,
+    /// Folder of deployments files, one per chain id (`<chain id>.json`).
+    #[arg(long, env = "ZKINFER_DEPLOYMENTS", default_value = "deployments")]
+    pub deployments: PathBuf,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Parses an address, naming the flag on error.
+pub fn address(flag: &str, s: &str) -> anyhow::Result<Address> {
+    s.trim()
+        .parse::<Address>()
+        .map_err(|_| anyhow::anyhow!("{flag} '{s}' is not a 20-byte 0x address"))
+}
+
+/// Parses a 32-byte `0x` hex word (a commitment), naming the flag on error.
+pub fn word(flag: &str, s: &str) -> anyhow::Result<[u8; 32]> {
+    let h = s.strip_prefix("0x").unwrap_or(s);
+    let b = hex::decode(h).map_err(|e| anyhow::anyhow!("{flag} '{s}': not hex ({e})"))?;
+    if b.len() > 32 {
+        anyhow::bail!("{flag} '{s}': more than 32 bytes");
+    }
+    let mut w = [0u8; 32];
+    w[32 - b.len()..].copy_from_slice(&b);
+    Ok(w)
+}
+
+impl ChainArgs {
+    /// Connects (with the key when given).
+    pub async fn connect(&self) -> anyhow::Result<Chain> {
+        let chain = Chain::connect(&self.rpc_url, self.private_key.as_deref()).await?;
+        Ok(chain)
+    }
+
+    /// The deployments record of the connected chain.
+    pub fn deployments(&self, chain: &Chain) -> anyhow::Result<Deployments> {
+        Deployments::load(&self.deployments, chain.chain_id).map_err(anyhow::Error::msg)
+    }
+
+    /// The registry: `--registry`, else the deployments file's.
+    pub fn registry(&self, chain: &Chain) -> anyhow::Result<Address> {
+        match &self.registry {
+            Some(r) => address("--registry", r),
+            None => {
+                let d = self.deployments(chain)?;
+                address(
+                    "registry in the deployments file",
+                    &d.registry_address(&self.deployments)
+                        .map_err(anyhow::Error::msg)?,
+                )
+            }
+        }
+    }
+}
+
+/// Arguments of `registry`.
+#[derive(Args)]
+pub struct RegistryArgs {
+    #[command(subcommand)]
+    command: RegistryCommand,
+}
+
+#[derive(Subcommand)]
+enum RegistryCommand {
+    /// Deploy a PredictionRegistry owned by the sender; records it in the deployments file.
+    Deploy(DeployArgs),
+    /// Register a build's model (deploying its verifier unless --verifier is given).
+    Register(RegisterArgs),
+    /// Grant (or --revoke) the data-provider role (owner only).
+    Provider(ProviderArgs),
+    /// Attest that an input commitment stands for an account's data (providers only).
+    Attest(AttestArgs),
+    /// Ask bots for a prediction: emits PredictionRequested.
+    Request(RequestArgs),
+    /// Deploy the LendingGate example for a predicate model.
+    Gate(GateArgs),
+}
+
+#[derive(Args)]
+struct DeployArgs {
+    #[command(flatten)]
+    chain: ChainArgs,
+}
+
+#[derive(Args)]
+struct RegisterArgs {
+    /// Build directory (built with --binding).
+    dir: PathBuf,
+    /// Model id: a name of up to 32 bytes, or 0x and 64 hex digits.
+    #[arg(long)]
+    model: String,
+    /// An already deployed verifier of this build; checked against the build's bytecode.
+    #[arg(long)]
+    verifier: Option<String>,
+    /// Where the model and its predicate are described.
+    #[arg(long, default_value = "")]
+    uri: String,
+    /// Deploy a verifier built on an insecure SRS to a non-local chain.
+    #[arg(long)]
+    allow_insecure_srs: bool,
+    #[command(flatten)]
+    chain: ChainArgs,
+}
+
+#[derive(Args)]
+struct ProviderArgs {
+    /// The provider's address.
+    account: String,
+    /// Revoke instead of grant.
+    #[arg(long)]
+    revoke: bool,
+    #[command(flatten)]
+    chain: ChainArgs,
+}
+
+#[derive(Args)]
+struct AttestArgs {
+    /// The input commitment (from `zkinfer hash` or a proof file), 0x hex.
+    #[arg(long)]
+    commitment: String,
+    /// Whose data it is.
+    #[arg(long)]
+    account: String,
+    #[command(flatten)]
+    chain: ChainArgs,
+}
+
+#[derive(Args)]
+struct RequestArgs {
+    /// Model id.
+    #[arg(long)]
+    model: String,
+    /// Where bots find the input (a path under the oracle's --input-dir).
+    #[arg(long)]
+    input_ref: String,
+    #[command(flatten)]
+    chain: ChainArgs,
+}
+
+#[derive(Args)]
+struct GateArgs {
+    /// Model id of a `y[I] >= T` predicate model with hashed inputs.
+    #[arg(long)]
+    model: String,
+    /// Least threshold a proof must have cleared, as a float at the output's scale.
+    #[arg(long)]
+    min_threshold: f64,
+    /// Build directory of the model (for the threshold's scale).
+    #[arg(long)]
+    dir: PathBuf,
+    /// Oldest acceptable proof, in seconds.
+    #[arg(long, default_value_t = 86_400)]
+    max_age: u64,
+    #[command(flatten)]
+    chain: ChainArgs,
+}
+
+/// Runs `registry`.
+pub fn run(a: RegistryArgs) -> anyhow::Result<Exit> {
+    match a.command {
+        RegistryCommand::Deploy(a) => deploy(a),
+        RegistryCommand::Register(a) => register(a),
+        RegistryCommand::Provider(a) => provider(a),
+        RegistryCommand::Attest(a) => attest(a),
+        RegistryCommand::Request(a) => request(a),
+        RegistryCommand::Gate(a) => gate(a),
+    }
+}
+
+fn report(json: bool, value: serde_json::Value, human: String) {
+    if json {
+        print_json(&value);
+    } else {
+        println!("{human}");
+    }
+}
+
+fn deploy(a: DeployArgs) -> anyhow::Result<Exit> {
+    let (chain_id, d) = block_on(async {
+        let chain = a.chain.connect().await?;
+        eprintln!(
+            "zkinfer: deploying PredictionRegistry to chain {} ...",
+            chain.chain_id
+        );
+        let d = chain.deploy_registry().await?;
+        let mut rec = a.chain.deployments(&chain)?;
+        rec.registry = Some(ContractEntry {
+            address: format!("{:#x}", d.address),
+            tx: d.tx_hash.clone(),
+            gas_used: d.gas_used,
+        });
+        rec.save(&a.chain.deployments).map_err(anyhow::Error::msg)?;
+        anyhow::Ok((chain.chain_id, d))
+    })??;
+    report(
+        a.chain.json,
+        json!({ "chain_id": chain_id, "registry": format!("{:#x}", d.address), "tx": d.tx_hash, "gas_used": d.gas_used }),
+        format!("{:#x}", d.address),
+    );
+    eprintln!(
+        "zkinfer: recorded in {}",
+        chain::deployments::path(&a.chain.deployments, chain_id).display()
+    );
+    Ok(Exit::Ok)
+}
+
+fn register(a: RegisterArgs) -> anyhow::Result<Exit> {
+    let build = Build::open(&a.dir)?;
+    let s = &build.settings;
+    if !s.circuit.visibility.binding {
+        anyhow::bail!(
+            "{}: this build has no binding instance, so its proofs could be replayed or front-run; rebuild with `zkinfer build ... --binding`",
+            a.dir.display()
+        );
+    }
+    let model = parse_model_id(&a.model).map_err(anyhow::Error::msg)?;
+    let weight = if s.circuit.visibility.params == Vis::Hashed {
+        zkinfer::verifier::instance_word(&build.param_commitment())
+    } else {
+        [0u8; 32]
+    };
+    let contracts = build.contracts()?;
+    let (mined, verifier, inner) = block_on(async {
+        let chain = a.chain.connect().await?;
+        let registry = a.chain.registry(&chain)?;
+        let (verifier, inner) = match &a.verifier {
+            Some(v) => {
+                let v = address("--verifier", v)?;
+                let inner = chain::check_deployed(&chain, &contracts, v)
+                    .await?
+                    .map_err(anyhow::Error::msg)?;
+                (v, inner)
+            }
+            None => {
+                if s.srs.insecure
+                    && chain.chain_id != chain::LOCAL_CHAIN_ID
+                    && !a.allow_insecure_srs
+                {
+                    anyhow::bail!("refusing to deploy to chain {}: this verifier was built on an insecure SRS; rebuild with --srs FILE, or pass --allow-insecure-srs for a throwaway test chain", chain.chain_id);
+                }
+                eprintln!("zkinfer: deploying the build's verifier ...");
+                let pair = chain::deploy_pair(&chain, &contracts).await?;
+                (pair.wrapper.address, pair.verifier.address)
+            }
+        };
+        eprintln!("zkinfer: registering model '{}' ...", a.model);
+        let mined = chain
+            .register_model(registry, model, verifier, weight, &s.instances, &a.uri)
+            .await?;
+        let mut rec = a.chain.deployments(&chain)?;
+        rec.models.insert(
+            a.model.clone(),
+            ModelEntry {
+                verifier: format!("{verifier:#x}"),
+                halo2_verifier: format!("{inner:#x}"),
+                vk_digest: s.vk_digest.clone(),
+                build_dir: a.dir.display().to_string(),
+                tx: mined.tx_hash.clone(),
+            },
+        );
+        rec.save(&a.chain.deployments).map_err(anyhow::Error::msg)?;
+        anyhow::Ok((mined, verifier, inner))
+    })??;
+    report(
+        a.chain.json,
+        json!({ "model": a.model, "model_id": format!("0x{}", hex::encode(model)), "verifier": format!("{verifier:#x}"), "halo2_verifier": format!("{inner:#x}"), "tx": mined.tx_hash, "gas_used": mined.gas_used, "block": mined.block }),
+        format!(
+            "registered '{}' with verifier {verifier:#x} (gas {})",
+            a.model, mined.gas_used
+        ),
+    );
+    Ok(Exit::Ok)
+}
+
+fn provider(a: ProviderArgs) -> anyhow::Result<Exit> {
+    let who = address("ACCOUNT", &a.account)?;
+    let mined = block_on(async {
+        let chain = a.chain.connect().await?;
+        let registry = a.chain.registry(&chain)?;
+        anyhow::Ok(chain.set_provider(registry, who, !a.revoke).await?)
+    })??;
+    report(
+        a.chain.json,
+        json!({ "provider": format!("{who:#x}"), "allowed": !a.revoke, "tx": mined.tx_hash, "gas_used": mined.gas_used }),
+        format!("{} {who:#x}", if a.revoke { "revoked" } else { "granted" }),
+    );
+    Ok(Exit::Ok)
+}
+
+fn attest(a: AttestArgs) -> anyhow::Result<Exit> {
+    let account = address("--account", &a.account)?;
+    let c = word("--commitment", &a.commitment)?;
+    let mined = block_on(async {
+        let chain = a.chain.connect().await?;
+        let registry = a.chain.registry(&chain)?;
+        anyhow::Ok(chain.attest(registry, c, account).await?)
+    })??;
+    report(
+        a.chain.json,
+        json!({ "commitment": format!("0x{}", hex::encode(c)), "account": format!("{account:#x}"), "tx": mined.tx_hash, "gas_used": mined.gas_used }),
+        format!("attested 0x{} to {account:#x}", hex::encode(c)),
+    );
+    Ok(Exit::Ok)
+}
+
+fn request(a: RequestArgs) -> anyhow::Result<Exit> {
+    let model = parse_model_id(&a.model).map_err(anyhow::Error::msg)?;
+    let mined = block_on(async {
+        let chain = a.chain.connect().await?;
+        let registry = a.chain.registry(&chain)?;
+        anyhow::Ok(
+            chain
+                .request_prediction(registry, model, &a.input_ref)
+                .await?,
+        )
+    })??;
+    report(
+        a.chain.json,
+        json!({ "model": a.model, "input_ref": a.input_ref, "tx": mined.tx_hash, "block": mined.block, "gas_used": mined.gas_used }),
+        format!("requested in {}", mined.tx_hash),
+    );
+    Ok(Exit::Ok)
+}
+
+fn gate(a: GateArgs) -> anyhow::Result<Exit> {
+    let build = Build::open(&a.dir)?;
+    let model = parse_model_id(&a.model).map_err(anyhow::Error::msg)?;
+    let threshold_exp = build
+        .settings
+        .instances
+        .iter()
+        .find(|i| i.kind == "predicate_param")
+        .map(|i| i.exp)
+        .with_context(|| {
+            format!(
+                "{}: the build proves no predicate with a threshold (build with --output-predicate 'y[I] >= T')",
+                a.dir.display()
+            )
+        })?;
+    let min = zkinfer::quant::to_fixed(a.min_threshold, threshold_exp);
+    let d = block_on(async {
+        let chain = a.chain.connect().await?;
+        let registry = a.chain.registry(&chain)?;
+        let d = chain.deploy_gate(registry, model, min, a.max_age).await?;
+        let mut rec = a.chain.deployments(&chain)?;
+        rec.gates.insert(
+            a.model.clone(),
+            ContractEntry {
+                address: format!("{:#x}", d.address),
+                tx: d.tx_hash.clone(),
+                gas_used: d.gas_used,
+            },
+        );
+        rec.save(&a.chain.deployments).map_err(anyhow::Error::msg)?;
+        anyhow::Ok(d)
+    })??;
+    report(
+        a.chain.json,
+        json!({ "gate": format!("{:#x}", d.address), "min_threshold_fixed": min.to_string(), "max_age": a.max_age, "tx": d.tx_hash, "gas_used": d.gas_used }),
+        format!("{:#x}", d.address),
+    );
+    Ok(Exit::Ok)
+}
