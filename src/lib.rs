@@ -21,6 +21,7 @@ pub mod circuit;
 pub mod fidelity;
 pub mod graph;
 pub mod onnx;
+pub mod oracle;
 pub mod pipeline;
 pub mod predicate;
 pub mod proof;

@@ -95,6 +95,7 @@ pub struct Chain {
     pub chain_id: u64,
     /// The signer's address, if a key was given.
     pub from: Option<Address>,
+    wallet: Option<EthereumWallet>,
 }
 
 /// Gas and address of a deployment.
@@ -129,19 +130,24 @@ impl Chain {
                 url: rpc_url.into(),
                 reason: e.to_string(),
             })?;
-        let (provider, from) = match private_key {
+        let (provider, from, wallet) = match private_key {
             Some(k) => {
                 let signer: PrivateKeySigner = k.trim().parse().map_err(|_| {
                     Error::Key("the private key is not a valid 32-byte hex secp256k1 key".into())
                 })?;
                 let from = signer.address();
+                let wallet = EthereumWallet::from(signer);
                 let p = ProviderBuilder::new()
-                    .wallet(EthereumWallet::from(signer))
+                    .wallet(wallet.clone())
                     .connect_http(url)
                     .erased();
-                (p, Some(from))
+                (p, Some(from), Some(wallet))
             }
-            None => (ProviderBuilder::new().connect_http(url).erased(), None),
+            None => (
+                ProviderBuilder::new().connect_http(url).erased(),
+                None,
+                None,
+            ),
         };
         let chain_id = tokio::time::timeout(Duration::from_secs(20), provider.get_chain_id())
             .await
@@ -158,6 +164,7 @@ impl Chain {
             provider,
             chain_id,
             from,
+            wallet,
         })
     }
 

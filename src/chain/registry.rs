@@ -475,6 +475,91 @@ impl Chain {
         Ok(pending.tx_hash().0)
     }
 
+    /// Signs a submission locally (EIP-1559, fees from the node) without sending it: the
+    /// caller journals the raw transaction and its hash first, so a crash after sending can
+    /// always be reconciled (by receipt) or repaired (by re-sending the same bytes).
+    pub async fn sign_submit(
+        &self,
+        registry: Address,
+        calldata: &[u8],
+        gas: u64,
+        nonce: u64,
+    ) -> Result<([u8; 32], Vec<u8>)> {
+        use alloy::eips::eip2718::Encodable2718;
+        use alloy::network::{NetworkTransactionBuilder, TransactionBuilder};
+        let wallet = self.wallet.as_ref().ok_or_else(|| {
+            Error::Key("submitting needs --private-key or ZKINFER_PRIVATE_KEY".into())
+        })?;
+        let fees = self
+            .provider
+            .estimate_eip1559_fees()
+            .await
+            .map_err(|e| self.rpc(e))?;
+        let tx = alloy::rpc::types::TransactionRequest::default()
+            .with_to(registry)
+            .with_input(Bytes::copy_from_slice(calldata))
+            .with_gas_limit(gas)
+            .with_nonce(nonce)
+            .with_chain_id(self.chain_id)
+            .with_max_fee_per_gas(fees.max_fee_per_gas)
+            .with_max_priority_fee_per_gas(fees.max_priority_fee_per_gas);
+        let env = tx.build(wallet).await.map_err(|e| Error::Tx {
+            what: "signing submit".into(),
+            reason: e.to_string(),
+        })?;
+        Ok((env.tx_hash().0, env.encoded_2718()))
+    }
+
+    /// Broadcasts a signed transaction. A node that already has it is not an error.
+    pub async fn broadcast(&self, raw: &[u8]) -> Result<()> {
+        match self.provider.send_raw_transaction(raw).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.to_string().to_lowercase().contains("already") => Ok(()),
+            Err(e) => Err(self.rpc(e)),
+        }
+    }
+
+    /// Whether the node knows a transaction (pending or mined).
+    pub async fn tx_known(&self, tx_hash: [u8; 32]) -> Result<bool> {
+        self.provider
+            .get_transaction_by_hash(FixedBytes(tx_hash))
+            .await
+            .map(|t| t.is_some())
+            .map_err(|e| self.rpc(e))
+    }
+
+    /// `PredictionRequested` events for `model` in blocks `from..=to`: `(request id, input
+    /// ref)`, in order.
+    pub async fn requests(
+        &self,
+        registry: Address,
+        model: [u8; 32],
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<(u64, String)>> {
+        let logs = self
+            .registry(registry)
+            .PredictionRequested_filter()
+            .topic2(B256::from(model))
+            .from_block(from)
+            .to_block(to)
+            .query()
+            .await
+            .map_err(|e| self.rpc(e))?;
+        Ok(logs
+            .into_iter()
+            .map(|(ev, _)| (ev.requestId.to::<u64>(), ev.inputRef))
+            .collect())
+    }
+
+    /// The latest block number.
+    pub async fn block_number(&self) -> Result<u64> {
+        self.provider
+            .get_block_number()
+            .await
+            .map_err(|e| self.rpc(e))
+    }
+
     /// The receipt of a transaction, if mined: `(success, block, gas used)`.
     pub async fn receipt(&self, tx_hash: [u8; 32]) -> Result<Option<(bool, u64, u64)>> {
         let r = self

@@ -7,6 +7,7 @@ mod demo;
 mod deploy;
 mod eval;
 mod hash;
+mod oracle;
 mod output;
 mod prove;
 mod read;
@@ -57,6 +58,8 @@ enum Command {
     Registry(registry::RegistryArgs),
     /// Submit a bound proof to the registry, which verifies and stores the prediction.
     Submit(submit::SubmitArgs),
+    /// The oracle bot: prove and submit inputs from a file, stdin or PredictionRequested events.
+    Oracle(oracle::OracleArgs),
     /// Read verified predictions from the registry.
     Read(read::ReadArgs),
     /// Generate a local (INSECURE) SRS.
@@ -78,6 +81,7 @@ pub fn main() -> i32 {
         Command::VerifyEvm(a) => verify_evm::run(a),
         Command::Registry(a) => registry::run(a),
         Command::Submit(a) => submit::run(a),
+        Command::Oracle(a) => oracle::run(a),
         Command::Read(a) => read::run(a),
         Command::Srs(a) => srs::run(a),
         Command::Demo(a) => demo::run(a),
