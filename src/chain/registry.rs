@@ -452,29 +452,6 @@ impl Chain {
             .map_err(|e| call_err("submit", alloy::contract::Error::TransportError(e)))
     }
 
-    /// Sends a submission with explicit gas and nonce; returns the transaction hash without
-    /// waiting (the caller records it before waiting).
-    pub async fn send_submit(
-        &self,
-        registry: Address,
-        calldata: &[u8],
-        gas: u64,
-        nonce: u64,
-    ) -> std::result::Result<[u8; 32], CallError> {
-        self.need_key("submit")?;
-        let tx = alloy::rpc::types::TransactionRequest::default()
-            .to(registry)
-            .input(Bytes::copy_from_slice(calldata).into())
-            .gas_limit(gas)
-            .nonce(nonce);
-        let pending = self
-            .provider
-            .send_transaction(tx)
-            .await
-            .map_err(|e| call_err("submit", alloy::contract::Error::TransportError(e)))?;
-        Ok(pending.tx_hash().0)
-    }
-
     /// Signs a submission locally (EIP-1559, fees from the node) without sending it: the
     /// caller journals the raw transaction and its hash first, so a crash after sending can
     /// always be reconciled (by receipt) or repaired (by re-sending the same bytes).
@@ -674,6 +651,21 @@ impl Chain {
             .collect())
     }
 
+    /// Gas of reading the newest prediction for a commitment (`latestFor`), as a contract
+    /// calling the registry would pay it (transaction intrinsic cost included).
+    pub async fn read_gas(
+        &self,
+        registry: Address,
+        model: [u8; 32],
+        commitment: [u8; 32],
+    ) -> std::result::Result<u64, CallError> {
+        self.registry(registry)
+            .latestFor(B256::from(model), B256::from(commitment))
+            .estimate_gas()
+            .await
+            .map_err(|e| call_err("latestFor", e))
+    }
+
     /// Number of predictions of a model.
     pub async fn prediction_count(&self, registry: Address, model: [u8; 32]) -> Result<u64> {
         self.registry(registry)
@@ -718,11 +710,6 @@ impl Chain {
         )
         .await
     }
-}
-
-/// Whether `e` is a revert that is final for this statement (no retry can help).
-pub fn is_final(e: &CallError) -> bool {
-    matches!(e, CallError::Reverted { .. })
 }
 
 #[cfg(test)]
