@@ -7,33 +7,13 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::fixture;
+use common::{fixture, registry_build};
 use zkinfer::artifacts::{read_input, ProofFile};
 use zkinfer::chain::registry::{parse_model_id, CallError};
 use zkinfer::chain::{Address, Chain};
 use zkinfer::circuit::Secrets;
-use zkinfer::pipeline::{self, Build, BuildOptions, Quiet};
-use zkinfer::visibility::{binding::Binding, Vis, Visibility};
-
-/// A registry-ready build: hashed input, private output, `y[0] >= T`, binding.
-pub fn registry_build(dir: &Path) -> PathBuf {
-    let name = "breast_cancer_mlp";
-    let out = dir.join("credit");
-    let mut opts = BuildOptions::new(
-        fixture(name, "model.onnx"),
-        fixture(name, "calibration.jsonl"),
-        out.clone(),
-    );
-    opts.visibility = Visibility {
-        input: Vis::Hashed,
-        params: Vis::Fixed,
-        output: Vis::Private,
-        binding: true,
-    };
-    opts.predicate = Some("y[0] >= T".parse().unwrap());
-    pipeline::build(&opts, &Quiet).unwrap();
-    out
-}
+use zkinfer::pipeline::{self, Build, Quiet};
+use zkinfer::visibility::binding::Binding;
 
 fn zk(args: &[&str], key: &str, deployments: &Path) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_zkinfer"))

@@ -529,6 +529,40 @@ impl Chain {
             .collect())
     }
 
+    /// The statement of a submission as the registry keys it:
+    /// `keccak256(abi.encode(modelId, instances))`.
+    pub fn statement(model: [u8; 32], instances: &[[u8; 32]]) -> [u8; 32] {
+        use alloy::sol_types::SolValue;
+        let inst: Vec<U256> = instances.iter().map(|w| U256::from_be_bytes(*w)).collect();
+        alloy::primitives::keccak256((B256::from(model), inst).abi_encode_params()).0
+    }
+
+    /// Where a statement was stored, if it was: `(index, block)`. This settles a submission
+    /// even when the node no longer has its receipt (a restarted or pruned node).
+    pub async fn find_statement(
+        &self,
+        registry: Address,
+        model: [u8; 32],
+        statement: [u8; 32],
+    ) -> Result<Option<(u64, u64)>> {
+        let r = self.registry(registry);
+        let i = r
+            .statementIndex(B256::from(statement))
+            .call()
+            .await
+            .map_err(|e| self.rpc(e))?
+            .to::<u64>();
+        if i == 0 {
+            return Ok(None);
+        }
+        let p = r
+            .predictionAt(B256::from(model), U256::from(i - 1))
+            .call()
+            .await
+            .map_err(|e| self.rpc(e))?;
+        Ok(Some((i - 1, p.blockNumber)))
+    }
+
     /// The latest block number.
     pub async fn block_number(&self) -> Result<u64> {
         self.provider

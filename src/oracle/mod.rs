@@ -433,13 +433,16 @@ impl<'a> Oracle<'a> {
         Ok(())
     }
 
-    /// The calldata of a journaled proof.
-    fn calldata(&self, row: &Row) -> std::result::Result<Vec<u8>, String> {
+    /// The calldata and statement of a journaled proof.
+    fn calldata(&self, row: &Row) -> std::result::Result<(Vec<u8>, [u8; 32]), String> {
         let pf: ProofFile = serde_json::from_str(row.proof.as_deref().unwrap_or(""))
             .map_err(|e| format!("journaled proof unreadable: {e}"))?;
         let (words, proof) =
             pipeline::verify_calldata(&pf, Path::new("journal")).map_err(|e| e.to_string())?;
-        Ok(Chain::submit_calldata(self.cfg.model, &words, &proof))
+        Ok((
+            Chain::submit_calldata(self.cfg.model, &words, &proof),
+            Chain::statement(self.cfg.model, &words),
+        ))
     }
 
     async fn send(&mut self, row: &Row) -> Result<()> {
@@ -457,7 +460,7 @@ impl<'a> Oracle<'a> {
             return Ok(self.journal.reprove(&row.id)?);
         }
         let data = match self.calldata(row) {
-            Ok(d) => d,
+            Ok((d, _)) => d,
             Err(reason) => return Ok(self.journal.set_failed(&row.id, &reason)?),
         };
         let gas = match retry("estimating gas", || chain.estimate_submit(registry, &data)).await? {
@@ -513,7 +516,7 @@ impl<'a> Oracle<'a> {
                 Some((false, block, _)) => {
                     // Reverted on-chain: find out why by replaying the call.
                     let data = match self.calldata(row) {
-                        Ok(d) => d,
+                        Ok((d, _)) => d,
                         Err(reason) => return Ok(self.journal.set_failed(&row.id, &reason)?),
                     };
                     return match chain.estimate_submit(self.cfg.registry, &data).await {
@@ -528,6 +531,23 @@ impl<'a> Oracle<'a> {
                     let known =
                         retry_plain("looking up the transaction", || chain.tx_known(hash)).await?;
                     if !known {
+                        // The node may have lost the transaction's history (a restart) while
+                        // keeping its effect: ask the registry whether the statement landed.
+                        let statement = match self.calldata(row) {
+                            Ok((_, s)) => s,
+                            Err(reason) => return Ok(self.journal.set_failed(&row.id, &reason)?),
+                        };
+                        let (registry, model) = (self.cfg.registry, self.cfg.model);
+                        if let Some((index, block)) = retry_plain("looking up the statement", || {
+                            chain.find_statement(registry, model, statement)
+                        })
+                        .await?
+                        {
+                            eprintln!("zkinfer oracle: {}: no receipt for {hash_hex}, but the registry stored it as prediction #{index}", row.id);
+                            crash_point("after-receipt");
+                            self.journal.set_submitted(&row.id, block, 0)?;
+                            return Ok(());
+                        }
                         let account =
                             retry_plain("reading the account nonce", || chain.account_nonce())
                                 .await?;

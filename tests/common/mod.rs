@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use zkinfer::pipeline::{self, Build, BuildOptions, Quiet};
+use zkinfer::visibility::{Vis, Visibility};
 
 pub const FIXTURES: &[&str] = &[
     "breast_cancer_mlp",
@@ -64,4 +65,24 @@ pub fn built(name: &str) -> &'static Path {
 
 pub fn open(name: &str) -> Build {
     Build::open(built(name)).unwrap()
+}
+
+/// A registry-ready build: hashed input, private output, `y[0] >= T`, binding.
+pub fn registry_build(dir: &Path) -> PathBuf {
+    let name = "breast_cancer_mlp";
+    let out = dir.join("credit");
+    let mut opts = BuildOptions::new(
+        fixture(name, "model.onnx"),
+        fixture(name, "calibration.jsonl"),
+        out.clone(),
+    );
+    opts.visibility = Visibility {
+        input: Vis::Hashed,
+        params: Vis::Fixed,
+        output: Vis::Private,
+        binding: true,
+    };
+    opts.predicate = Some("y[0] >= T".parse().unwrap());
+    pipeline::build(&opts, &Quiet).unwrap();
+    out
 }
