@@ -19,6 +19,10 @@ pub struct SrsArgs {
     /// Output file (halo2 raw format).
     #[arg(long)]
     pub out: PathBuf,
+    /// Derive the secret from this number instead of the OS's randomness: the same seed gives
+    /// the same SRS (for reproducible fixtures; everyone who knows the seed can forge proofs).
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
@@ -32,7 +36,10 @@ pub fn run(a: SrsArgs) -> anyhow::Result<Exit> {
     eprintln!("WARNING: a locally generated SRS is INSECURE: this machine drew its secret, so whoever ran it can forge proofs. Use it for tests and local chains only.");
     let t = std::time::Instant::now();
     Bar.start(&format!("generating SRS with logrows {}", a.logrows));
-    let params = proof::generate_srs(a.logrows);
+    let params = match a.seed {
+        Some(seed) => proof::generate_srs_seeded(a.logrows, seed),
+        None => proof::generate_srs(a.logrows),
+    };
     let info = proof::write_srs(&params, &a.out, true)?;
     Bar.finish("generating SRS", t.elapsed().as_secs_f64());
     if a.json {

@@ -538,10 +538,11 @@ impl<'a> Oracle<'a> {
                             Err(reason) => return Ok(self.journal.set_failed(&row.id, &reason)?),
                         };
                         let (registry, model) = (self.cfg.registry, self.cfg.model);
-                        if let Some((index, block)) = retry_plain("looking up the statement", || {
-                            chain.find_statement(registry, model, statement)
-                        })
-                        .await?
+                        if let Some((index, block)) =
+                            retry_plain("looking up the statement", || {
+                                chain.find_statement(registry, model, statement)
+                            })
+                            .await?
                         {
                             eprintln!("zkinfer oracle: {}: no receipt for {hash_hex}, but the registry stored it as prediction #{index}", row.id);
                             crash_point("after-receipt");

@@ -54,6 +54,14 @@ pub fn generate_srs(k: u32) -> ParamsKZG<Bn256> {
     ParamsKZG::<Bn256>::setup(k, rand::rngs::OsRng)
 }
 
+/// An SRS whose secret is derived from `seed`: reproducible (fixtures whose verifier must be
+/// rebuilt byte for byte), and insecure by construction, since anyone knowing the seed knows
+/// the secret.
+pub fn generate_srs_seeded(k: u32, seed: u64) -> ParamsKZG<Bn256> {
+    use rand::SeedableRng;
+    ParamsKZG::<Bn256>::setup(k, rand::rngs::StdRng::seed_from_u64(seed))
+}
+
 /// Writes an SRS in halo2's raw format (atomically) with its metadata sidecar.
 pub fn write_srs(params: &ParamsKZG<Bn256>, path: &Path, insecure: bool) -> Result<SrsInfo> {
     let mut buf = Vec::with_capacity(raw_size(params.k()) as usize);
