@@ -266,3 +266,133 @@ fn oracle_survives_crashes_at_every_point() {
     let (code, out) = oracle(&dir, &anvil, work, None);
     assert_eq!((code, out.len()), (0, 0));
 }
+
+#[test]
+fn oracle_serves_prediction_requests_and_stdin() {
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path();
+    let dir = registry_build(work);
+    let build = Build::open(&dir).unwrap();
+    let anvil = StatefulAnvil::start(work.join("anvil-state.json"));
+    let model = parse_model_id("credit").unwrap();
+    let inputs_dir = work.join("requests");
+    std::fs::create_dir_all(&inputs_dir).unwrap();
+    let sample = std::fs::read_to_string(fixture("breast_cancer_mlp", "input.json")).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&sample).unwrap();
+    v["salt"] = "0x77".into();
+    v["params"] = serde_json::json!({"T": 0.25});
+    std::fs::write(inputs_dir.join("alice.json"), v.to_string()).unwrap();
+
+    let registry = block_on(async {
+        let chain = Chain::connect(&anvil.url(), Some(DEV_KEY)).await.unwrap();
+        let reg = chain.deploy_registry().await.unwrap();
+        let pair = zkinfer::chain::deploy_pair(&chain, &build.contracts().unwrap())
+            .await
+            .unwrap();
+        chain
+            .register_model(
+                reg.address,
+                model,
+                pair.wrapper.address,
+                [0; 32],
+                &build.settings.instances,
+                "",
+            )
+            .await
+            .unwrap();
+        // Two requests: one for a file that exists, one escaping the folder.
+        chain
+            .request_prediction(reg.address, model, "alice.json")
+            .await
+            .unwrap();
+        chain
+            .request_prediction(reg.address, model, "../secret.json")
+            .await
+            .unwrap();
+        reg.address
+    });
+    let run = |extra: &[&str], stdin: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_zkinfer"));
+        cmd.arg("oracle")
+            .arg(&dir)
+            .args([
+                "--model",
+                "credit",
+                "--once",
+                "--json",
+                "--rpc-url",
+                &anvil.url(),
+            ])
+            .args(["--registry", &format!("{registry:#x}")])
+            .args(extra)
+            .env("ZKINFER_PRIVATE_KEY", DEV_KEY)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        {
+            use std::io::Write;
+            let mut sin = child.stdin.take().unwrap();
+            if let Some(s) = stdin {
+                sin.write_all(s.as_bytes()).unwrap();
+            }
+        }
+        let out = child.wait_with_output().unwrap();
+        let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+        (out.status.code(), lines)
+    };
+    let journal = work.join("events.sqlite");
+    let (code, out) = run(
+        &[
+            "--events",
+            inputs_dir.to_str().unwrap(),
+            "--journal",
+            journal.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(code, Some(1), "{out:?}");
+    assert_eq!(out.len(), 2, "{out:?}");
+    let mut out = out;
+    out.sort_by_key(|o| o["id"].as_str().unwrap().to_string());
+    assert_eq!(out[0]["id"], "request-0");
+    assert_eq!(out[0]["status"], "submitted");
+    assert_eq!(out[1]["id"], "request-1");
+    assert_eq!(out[1]["status"], "failed");
+    assert!(out[1]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("not a relative path"));
+    // The same requests are not served twice.
+    let (code, out) = run(
+        &[
+            "--events",
+            inputs_dir.to_str().unwrap(),
+            "--journal",
+            journal.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!((code, out.len()), (Some(0), 0));
+
+    // stdin: one line, its own journal.
+    let mut line = v.clone();
+    line["id"] = "from-stdin".into();
+    line["salt"] = "0x78".into();
+    let stdin_journal = work.join("stdin.sqlite");
+    let (code, out) = run(
+        &["--stdin", "--journal", stdin_journal.to_str().unwrap()],
+        Some(&format!("{line}\n")),
+    );
+    assert_eq!(code, Some(0), "{out:?}");
+    assert_eq!(out[0]["id"], "from-stdin");
+    assert_eq!(out[0]["status"], "submitted");
+    block_on(async {
+        let chain = Chain::connect(&anvil.url(), None).await.unwrap();
+        assert_eq!(chain.prediction_count(registry, model).await.unwrap(), 2);
+    });
+}

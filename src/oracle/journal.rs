@@ -158,23 +158,23 @@ impl Journal {
     }
 
     /// Records new inputs `(id, line)` and moves the source's cursor, in one transaction.
-    /// Inputs whose id is already recorded are ignored (returns how many were new).
+    /// Inputs whose id is already recorded are ignored; returns the ids that were new.
     /// `failed` inputs come with a reason and are recorded as failed at once.
     pub fn record(
         &mut self,
         source: &str,
         position: i64,
         inputs: &[(String, String, Option<String>)],
-    ) -> Result<usize> {
+    ) -> Result<Vec<String>> {
         let path = self.path.clone();
         let e = |e: rusqlite::Error| Error {
             path: path.clone(),
             reason: e.to_string(),
         };
         let tx = self.conn.transaction().map_err(e)?;
-        let mut new = 0;
+        let mut new = Vec::new();
         for (id, line, failure) in inputs {
-            new += tx
+            let inserted = tx
                 .execute(
                     "INSERT OR IGNORE INTO inputs (id, input, state, reason) VALUES (?1, ?2, ?3, ?4)",
                     params![
@@ -185,6 +185,9 @@ impl Journal {
                     ],
                 )
                 .map_err(e)?;
+            if inserted == 1 {
+                new.push(id.clone());
+            }
         }
         tx.execute(
             "INSERT INTO cursors (source, position) VALUES (?1, ?2)
@@ -302,7 +305,7 @@ mod tests {
                 ],
             )
             .unwrap();
-        assert_eq!(n, 2);
+        assert_eq!(n, vec!["a".to_string(), "b".to_string()]);
         assert_eq!(j.cursor("file").unwrap(), 10);
         assert_eq!(j.open_rows().unwrap().len(), 1);
         assert!(

@@ -251,11 +251,12 @@ impl<'a> Oracle<'a> {
             .filter(|l| !l.is_empty())
             .map(|l| (line_id(l), l.to_string(), None))
             .collect();
-        let n = self.journal.record(source, position, &inputs)?;
-        if n > 0 {
-            eprintln!("zkinfer oracle: {n} new input(s) from {source}");
+        let new = self.journal.record(source, position, &inputs)?;
+        if !new.is_empty() {
+            eprintln!("zkinfer oracle: {} new input(s) from {source}", new.len());
         }
-        Ok(n)
+        self.report_failed_at_intake(&new, &inputs)?;
+        Ok(new.len())
     }
 
     /// Reads complete new lines of the file after the journal's cursor.
@@ -326,11 +327,29 @@ impl<'a> Oracle<'a> {
                 }
             })
             .collect();
-        let n = self.journal.record(source, head as i64 + 1, &inputs)?;
-        if n > 0 {
-            eprintln!("zkinfer oracle: {n} new request(s) up to block {head}");
+        let new = self.journal.record(source, head as i64 + 1, &inputs)?;
+        if !new.is_empty() {
+            eprintln!(
+                "zkinfer oracle: {} new request(s) up to block {head}",
+                new.len()
+            );
         }
+        self.report_failed_at_intake(&new, &inputs)?;
         Ok(true)
+    }
+
+    /// Inputs refused as they arrived are final at once: report them.
+    fn report_failed_at_intake(
+        &mut self,
+        new: &[String],
+        inputs: &[(String, String, Option<String>)],
+    ) -> Result<()> {
+        for (id, _, failure) in inputs {
+            if failure.is_some() && new.contains(id) {
+                self.finish(id)?;
+            }
+        }
+        Ok(())
     }
 
     fn finish(&mut self, id: &str) -> Result<()> {
