@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use common::{fixture, registry_build};
@@ -290,6 +290,64 @@ fn registry_flow_and_every_rejection_on_anvil() {
         assert_eq!(e.revert_name(), Some("NotAttestedTo"));
         let as_borrower = Chain::connect(&url, Some(borrower)).await.unwrap();
         as_borrower.gate_borrow(gate, c, 1000).await.unwrap();
+        // Registration is the owner's, checked against the verifier.
+        let as_borrower_reg = as_borrower
+            .register_model(
+                registry,
+                parse_model_id("mine").unwrap(),
+                Address::ZERO,
+                [0; 32],
+                &build.settings.instances,
+                "",
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(as_borrower_reg.revert_name(), Some("NotOwner"));
+        let verifier: Address = recorded["models"]["credit"]["verifier"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let e = chain
+            .register_model(
+                registry,
+                model,
+                verifier,
+                [0; 32],
+                &build.settings.instances,
+                "",
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.revert_name(), Some("ModelExists"));
+        let e = chain
+            .register_model(
+                registry,
+                parse_model_id("weights").unwrap(),
+                verifier,
+                [1; 32],
+                &build.settings.instances,
+                "",
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.revert_name(),
+            Some("WeightCommitmentMismatch"),
+            "fixed weights take no commitment"
+        );
+        let e = chain
+            .register_model(
+                registry,
+                parse_model_id("short").unwrap(),
+                verifier,
+                [0; 32],
+                &build.settings.instances[1..],
+                "",
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.revert_name(), Some("LayoutMismatch"));
         let gas_read = chain.read_gas(registry, model, c).await.unwrap();
         eprintln!(
             "GAS registry deploy {gas_deploy}, register {gas_register}, submit (verify + store) {gas_submit}, read latestFor {gas_read}"
@@ -415,5 +473,16 @@ fn registry_flow_and_every_rejection_on_anvil() {
             chain.prediction_count(registry, model).await.unwrap(),
             before + 1
         );
+
+        // An hour later the gate (max age 3600 s) finds the score too old.
+        use alloy::providers::Provider;
+        let raw = alloy::providers::ProviderBuilder::new().connect_http(url.parse().unwrap());
+        let _: serde_json::Value = raw
+            .raw_request("evm_increaseTime".into(), (3601u64,))
+            .await
+            .unwrap();
+        let _: serde_json::Value = raw.raw_request("evm_mine".into(), ()).await.unwrap();
+        let e = chain.gate_check(gate, borrower_addr, c).await.unwrap_err();
+        assert_eq!(e.revert_name(), Some("ScoreTooOld"), "{e}");
     });
 }
