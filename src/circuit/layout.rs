@@ -169,6 +169,7 @@ impl Chips {
 
 /// Assigns the whole model. Function lookups are queued in `lookups` with tags from `tables`;
 /// constant-weight affine rows in `dots`, if given.
+#[allow(clippy::too_many_arguments)] // the layout's whole context, passed once
 pub fn assign(
     ctx: &mut Context<Fr>,
     range: &RangeChip<Fr>,
@@ -268,11 +269,7 @@ pub fn assign(
     })
 }
 
-fn get<'a>(
-    ins: &[&'a Val],
-    k: u32,
-    i: u32,
-) -> std::result::Result<(AssignedValue<Fr>, i128), String> {
+fn get(ins: &[&Val], k: u32, i: u32) -> std::result::Result<(AssignedValue<Fr>, i128), String> {
     let v = ins.get(k as usize).ok_or("input index out of range")?;
     let c = v
         .cells
@@ -281,6 +278,7 @@ fn get<'a>(
     Ok((*c, v.ints[i as usize]))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn assign_op(
     ctx: &mut Context<Fr>,
     ch: &Chips,

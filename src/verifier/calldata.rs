@@ -13,7 +13,7 @@ pub fn verify_selector() -> [u8; 4] {
 
 /// A field element as the EVM's 32-byte big-endian word.
 pub fn instance_word(f: &Fr) -> [u8; 32] {
-    let mut w: [u8; 32] = f.to_repr().into();
+    let mut w: [u8; 32] = f.to_repr();
     w.reverse();
     w
 }

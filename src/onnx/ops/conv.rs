@@ -165,6 +165,8 @@ pub fn conv(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
     let outs = multi_indices(&geo.out);
     let mut af = Affine::new();
     for b in 0..n {
+        #[allow(clippy::needless_range_loop)]
+        // oc indexes the output channel, the bias and the weights
         for oc in 0..m {
             let grp = oc / mg;
             for o in &outs {

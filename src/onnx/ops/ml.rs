@@ -406,7 +406,7 @@ fn linear_scores(
 ) -> Result<(Affine, usize)> {
     let coef = attr_floats(node, "coefficients");
     let icpt = attr_floats(node, "intercepts");
-    if coef.is_empty() || coef.len() % f != 0 {
+    if coef.is_empty() || !coef.len().is_multiple_of(f) {
         return Err(imp.node_err(
             node,
             format!("{} coefficients do not fit {f} features", coef.len()),

@@ -35,11 +35,10 @@ fn axis_groups(shape: &[usize], axes: &[usize]) -> (Vec<usize>, Vec<Vec<usize>>)
 }
 
 /// The reduced axes (sorted) and the output shape, per the node's axes and keepdims.
-fn reduce_axes(
-    imp: &Importer,
-    node: &pb::NodeProto,
-    shape: &[usize],
-) -> Result<(Vec<usize>, Vec<usize>, Vec<Vec<usize>>)> {
+/// The reduced axes, the output shape, and the input positions summed into each output.
+type ReducePlan = (Vec<usize>, Vec<usize>, Vec<Vec<usize>>);
+
+fn reduce_axes(imp: &Importer, node: &pb::NodeProto, shape: &[usize]) -> Result<ReducePlan> {
     let given = match attr_ints(node, "axes") {
         Some(a) => Some(a),
         None => imp

@@ -56,7 +56,7 @@ fn target_shape(
     }
     if let Some(i) = infer {
         let known: usize = shape.iter().product();
-        if known == 0 || total % known != 0 {
+        if known == 0 || !total.is_multiple_of(known) {
             return Err(format!("cannot reshape {from:?} to {spec:?}"));
         }
         shape[i] = total / known;
