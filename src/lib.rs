@@ -9,7 +9,8 @@
 //!                                                   │
 //!           verifier (Solidity from the vk + checking wrapper, solc) ──▶ contracts
 //!                                                   │
-//!                               chain (alloy: anvil, deploy, verify on-chain)
+//!                               chain (alloy: anvil, deploy, verify on-chain,
+//!                                      PredictionRegistry client) ──▶ oracle (the bot)
 //! ```
 //!
 //! `artifacts` names and (de)serialises every file; `pipeline` strings the stages together;
