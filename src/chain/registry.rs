@@ -224,6 +224,10 @@ impl Chain {
         >,
     ) -> std::result::Result<Mined, CallError> {
         self.need_key(what)?;
+        // Estimate first: a revert then comes back decoded before the provider's nonce filler
+        // hands out a nonce that would never be used (leaving a gap that stalls later sends).
+        let gas = call.estimate_gas().await.map_err(|e| call_err(what, e))?;
+        let call = call.gas(gas + gas / 5);
         let pending = call.send().await.map_err(|e| call_err(what, e))?;
         let receipt = pending.get_receipt().await.map_err(|e| Error::Tx {
             what: what.into(),
@@ -266,7 +270,12 @@ impl Chain {
             I256::try_from(min_threshold).unwrap_or_default(),
             U256::from(max_age),
         );
+        let gas = b
+            .estimate_gas()
+            .await
+            .map_err(|e| call_err("deploying LendingGate", e))?;
         let pending = b
+            .gas(gas + gas / 5)
             .send()
             .await
             .map_err(|e| call_err("deploying LendingGate", e))?;

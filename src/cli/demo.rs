@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde_json::json;
 use zkinfer::artifacts::{read_input, ProofFile};
+use zkinfer::chain::registry::parse_model_id;
 use zkinfer::chain::{self, spawn_anvil, Chain};
+use zkinfer::circuit::{Fr, Secrets};
 use zkinfer::pipeline::{self, Build, BuildOptions};
 use zkinfer::tools;
 
@@ -100,12 +102,40 @@ pub fn run(a: DemoArgs) -> anyhow::Result<Exit> {
         native.err()
     );
 
+    // The registry part: the same model as a credit check that reveals nothing but
+    // "score >= T" about a committed input, its proofs bound to the registry.
+    let credit_out = work.join("credit");
+    let credit_opts = BuildOptions {
+        force: true,
+        visibility: zkinfer::visibility::Visibility {
+            input: zkinfer::visibility::Vis::Hashed,
+            params: zkinfer::visibility::Vis::Fixed,
+            output: zkinfer::visibility::Vis::Private,
+            binding: true,
+        },
+        predicate: Some(
+            "y[0] >= T"
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!(e))?,
+        ),
+        ..BuildOptions::new(
+            work.join("model.onnx"),
+            work.join("calibration.jsonl"),
+            credit_out.clone(),
+        )
+    };
+    pipeline::build(&credit_opts, &Bar)?;
+    let credit = Build::open(&credit_out)?;
+    let inputs = read_input(&input)?;
+    let salt = Fr::from(0x5eed_u64);
+    let commitment = zkinfer::verifier::instance_word(&credit.input_commitment(&inputs, salt)?);
+
     eprintln!("zkinfer: starting anvil ...");
     let anvil = spawn_anvil()?;
     let key = hex::encode(anvil.first_key().to_bytes());
     let contracts = build.contracts()?;
     let (words, proof) = pipeline::verify_calldata(&pf, &proof_path)?;
-    let (chain_id, pair, valid, tx, tampered_rejected) = block_on(async {
+    let (chain_id, pair, valid, tx, tampered_rejected, registry) = block_on(async {
         let chain = Chain::connect(&anvil.endpoint(), Some(&key)).await?;
         let pair = chain::deploy_pair(&chain, &contracts).await?;
         if let Err(reason) = chain::check_deployed(&chain, &contracts, pair.wrapper.address).await?
@@ -123,7 +153,88 @@ pub fn run(a: DemoArgs) -> anyhow::Result<Exit> {
         let tampered_rejected = !chain
             .call_verify(pair.wrapper.address, &bad, &proof)
             .await?;
-        Ok((chain.chain_id, pair, valid, tx, tampered_rejected))
+        // Registry: deploy, register, a provider attests the input's commitment to a
+        // borrower, a bound proof is submitted and read back, a lending gate lets the
+        // borrower borrow.
+        let registry = chain.deploy_registry().await?;
+        let credit_contracts = credit.contracts()?;
+        let credit_pair = chain::deploy_pair(&chain, &credit_contracts).await?;
+        let model_id = parse_model_id("credit").map_err(anyhow::Error::msg)?;
+        let registered = chain
+            .register_model(
+                registry.address,
+                model_id,
+                credit_pair.wrapper.address,
+                [0; 32],
+                &credit.settings.instances,
+                "zkinfer demo: breast-cancer MLP, y[0] >= T",
+            )
+            .await?;
+        let (provider, borrower) = (anvil.addresses()[1], anvil.addresses()[2]);
+        chain.set_provider(registry.address, provider, true).await?;
+        let as_provider = Chain::connect(
+            &anvil.endpoint(),
+            Some(&hex::encode(anvil.keys()[1].to_bytes())),
+        )
+        .await?;
+        as_provider
+            .attest(registry.address, commitment, borrower)
+            .await?;
+        let binding = chain
+            .next_binding(registry.address, model_id, chain.from.unwrap_or_default())
+            .await?;
+        let secrets = Secrets {
+            input_salt: salt,
+            predicate_params: credit.predicate_params(&[("T".into(), 0.5)])?,
+            binding: Some(binding),
+            ..Default::default()
+        };
+        let bound_path = work.join("credit-proof.json");
+        tokio::task::block_in_place(|| {
+            pipeline::prove(&credit, &inputs, &secrets, &bound_path, &Bar)
+        })?;
+        let bpf = ProofFile::read(&bound_path)?;
+        let (bw, bp) = pipeline::verify_calldata(&bpf, &bound_path)?;
+        let submitted = chain.submit(registry.address, model_id, &bw, &bp).await?;
+        let replay = chain
+            .submit(registry.address, model_id, &bw, &bp)
+            .await
+            .err()
+            .and_then(|e| e.revert_name().map(String::from));
+        let stored = chain
+            .read_latest(registry.address, model_id, Some(commitment))
+            .await?;
+        let gate_min = zkinfer::quant::to_fixed(
+            0.4,
+            credit
+                .settings
+                .instances
+                .iter()
+                .find(|i| i.kind == "predicate_param")
+                .map_or(0, |i| i.exp),
+        );
+        let gate = chain
+            .deploy_gate(registry.address, model_id, gate_min, 86_400)
+            .await?;
+        let (proven, _) = chain.gate_check(gate.address, borrower, commitment).await?;
+        let registry_report = json!({
+            "registry": format!("{:#x}", registry.address),
+            "register_gas": registered.gas_used,
+            "submit_gas": submitted.gas_used,
+            "stored_threshold": stored.floats,
+            "input_commitment": format!("0x{}", hex::encode(commitment)),
+            "replay_rejected_with": replay,
+            "gate": format!("{:#x}", gate.address),
+            "borrower_allowed_with_threshold": proven as f64 / 65536.0,
+        });
+        Ok((
+            chain.chain_id,
+            pair,
+            valid,
+            tx,
+            tampered_rejected,
+            registry_report,
+        ))
     })??;
     drop(anvil);
     let s = &built.settings;
@@ -141,6 +252,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<Exit> {
             "valid_on_chain": valid,
             "verify_gas": tx.gas_used,
             "tampered_output_rejected": tampered_rejected,
+            "registry": registry,
         }));
     } else {
         println!("model outputs (proven):  {}", floats(&proved.outputs[0]));
@@ -170,8 +282,23 @@ pub fn run(a: DemoArgs) -> anyhow::Result<Exit> {
             "tampered output rejected on-chain: {}",
             if tampered_rejected { "yes" } else { "NO" }
         );
+        println!(
+            "registry at {}: credit model registered (gas {}); proof that score >= 0.5 for input {} submitted (gas {}), stored threshold {}; replay rejected with {}",
+            registry["registry"].as_str().unwrap_or("?"),
+            registry["register_gas"],
+            registry["input_commitment"].as_str().unwrap_or("?"),
+            registry["submit_gas"],
+            registry["stored_threshold"],
+            registry["replay_rejected_with"].as_str().unwrap_or("NOTHING")
+        );
+        println!(
+            "lending gate at {}: the attested borrower may borrow (proven threshold {})",
+            registry["gate"].as_str().unwrap_or("?"),
+            registry["borrower_allowed_with_threshold"]
+        );
     }
-    Ok(if valid && tampered_rejected {
+    let replay_rejected = registry["replay_rejected_with"] == "Replay";
+    Ok(if valid && tampered_rejected && replay_rejected {
         Exit::Ok
     } else {
         Exit::Invalid
