@@ -380,6 +380,38 @@ fn registry_flow_and_every_rejection_on_anvil() {
         let before = chain.prediction_count(registry, model).await.unwrap();
         let call = |w: &[[u8; 32]], p: &[u8]| Chain::submit_calldata(model, w, p);
 
+        // The proof binds its binding instance: a front-runner who swaps in the binding for
+        // their own address gets a proof that no verifier accepts, natively or on the EVM.
+        let their = Binding {
+            submitter: format!("{:#x}", anvil.addresses()[3]),
+            ..binding.clone()
+        };
+        let mut swapped = words.clone();
+        *swapped.last_mut().unwrap() = zkinfer::verifier::instance_word(&their.value().unwrap());
+        let evm = pipeline::verify_in_evm(
+            &build,
+            &[
+                zkinfer::verifier::encode_verify_call(&words, &proof),
+                zkinfer::verifier::encode_verify_call(&swapped, &proof),
+            ],
+        )
+        .unwrap();
+        assert!(
+            evm.calls[0].accepted && !evm.calls[1].accepted,
+            "EVM: {evm:?}"
+        );
+        let good_path = tmp
+            .path()
+            .join(format!("p-{}-{}.json", binding.chain_id, binding.nonce));
+        let mut pf = ProofFile::read(&good_path).unwrap();
+        assert!(pipeline::verify(&build, &pf, &good_path).unwrap().is_ok());
+        pf.instances.last_mut().unwrap().field =
+            format!("0x{}", hex::encode(swapped.last().unwrap()));
+        assert!(
+            pipeline::verify(&build, &pf, &good_path).unwrap().is_err(),
+            "a swapped binding must not verify natively"
+        );
+
         // Tampered proof.
         let mut bad = proof.clone();
         bad[proof.len() / 2] ^= 1;
