@@ -8,13 +8,12 @@ mod common;
 use std::path::Path;
 
 use alloy::node_bindings::Anvil;
-use common::fixture;
+use common::{fixture, registry_build_with_srs};
 use zkinfer::artifacts::{read_input, ProofFile};
 use zkinfer::chain::registry::parse_model_id;
 use zkinfer::chain::{Address, Chain};
 use zkinfer::circuit::{commit::parse_salt, Secrets};
-use zkinfer::pipeline::{self, Build, BuildOptions, Quiet};
-use zkinfer::visibility::{Vis, Visibility};
+use zkinfer::pipeline::{self, Build, Quiet};
 
 #[test]
 fn fixture_chain_matches_a_fresh_build_and_accepts_the_next_proof() {
@@ -28,22 +27,7 @@ fn fixture_chain_matches_a_fresh_build_and_accepts_the_next_proof() {
     let srs = tmp.path().join("srs.bin");
     zkinfer::proof::write_srs(&zkinfer::proof::generate_srs_seeded(14, 1), &srs, true).unwrap();
     let name = "breast_cancer_mlp";
-    let out = tmp.path().join("credit");
-    let mut opts = BuildOptions::new(
-        fixture(name, "model.onnx"),
-        fixture(name, "calibration.jsonl"),
-        out.clone(),
-    );
-    opts.srs = Some(srs);
-    opts.visibility = Visibility {
-        input: Vis::Hashed,
-        params: Vis::Fixed,
-        output: Vis::Private,
-        binding: true,
-    };
-    opts.predicate = Some("y[0] >= T".parse().unwrap());
-    pipeline::build(&opts, &Quiet).unwrap();
-    let build = Build::open(&out).unwrap();
+    let build = Build::open(&registry_build_with_srs(tmp.path(), Some(srs))).unwrap();
     assert_eq!(
         dep["models"]["credit"]["vk_digest"], build.settings.vk_digest,
         "the fixture was made from another build: run scripts/anvil-fixtures.sh"

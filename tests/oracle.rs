@@ -154,31 +154,16 @@ fn oracle_survives_crashes_at_every_point() {
 
     // Deploy and register (library calls), and record the registry in the deployments file.
     let registry = block_on(async {
-        let chain = Chain::connect(&anvil.url(), Some(DEV_KEY)).await.unwrap();
-        let reg = chain.deploy_registry().await.unwrap();
-        let pair = zkinfer::chain::deploy_pair(&chain, &build.contracts().unwrap())
-            .await
-            .unwrap();
-        chain
-            .register_model(
-                reg.address,
-                model,
-                pair.wrapper.address,
-                [0; 32],
-                &build.settings.instances,
-                "",
-            )
-            .await
-            .unwrap();
+        let registry = common::deploy_registered(&anvil.url(), DEV_KEY, &build, model).await;
         let mut d =
             zkinfer::chain::deployments::Deployments::load(&work.join("deployments"), 31337)
                 .unwrap();
         d.registry = Some(zkinfer::chain::deployments::ContractEntry {
-            address: format!("{:#x}", reg.address),
+            address: format!("{registry:#x}"),
             ..Default::default()
         });
         d.save(&work.join("deployments")).unwrap();
-        reg.address
+        registry
     });
 
     // 18 good inputs (distinct salts) and 2 bad ones.
@@ -284,32 +269,18 @@ fn oracle_serves_prediction_requests_and_stdin() {
     std::fs::write(inputs_dir.join("alice.json"), v.to_string()).unwrap();
 
     let registry = block_on(async {
+        let registry = common::deploy_registered(&anvil.url(), DEV_KEY, &build, model).await;
         let chain = Chain::connect(&anvil.url(), Some(DEV_KEY)).await.unwrap();
-        let reg = chain.deploy_registry().await.unwrap();
-        let pair = zkinfer::chain::deploy_pair(&chain, &build.contracts().unwrap())
-            .await
-            .unwrap();
-        chain
-            .register_model(
-                reg.address,
-                model,
-                pair.wrapper.address,
-                [0; 32],
-                &build.settings.instances,
-                "",
-            )
-            .await
-            .unwrap();
         // Two requests: one for a file that exists, one escaping the folder.
         chain
-            .request_prediction(reg.address, model, "alice.json")
+            .request_prediction(registry, model, "alice.json")
             .await
             .unwrap();
         chain
-            .request_prediction(reg.address, model, "../secret.json")
+            .request_prediction(registry, model, "../secret.json")
             .await
             .unwrap();
-        reg.address
+        registry
     });
     let run = |extra: &[&str], stdin: Option<&str>| {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_zkinfer"));

@@ -473,14 +473,10 @@ fn registry_flow_and_every_rejection_on_anvil() {
             .await
             .unwrap();
         chain.broadcast(&raw).await.unwrap();
-        let mut receipt = None;
-        for _ in 0..100 {
-            receipt = chain.receipt(hash).await.unwrap();
-            if receipt.is_some() {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
+        let receipt = chain
+            .wait_receipt(hash, std::time::Duration::from_secs(30))
+            .await
+            .unwrap();
         assert_eq!(
             receipt.map(|r| r.0),
             Some(false),

@@ -590,6 +590,25 @@ impl Chain {
         Ok(r.map(|r| (r.status(), r.block_number.unwrap_or_default(), r.gas_used)))
     }
 
+    /// Waits (polling every 100 ms, up to `timeout`) for a transaction's receipt:
+    /// `(success, block, gas used)`, or `None` if none came.
+    pub async fn wait_receipt(
+        &self,
+        tx_hash: [u8; 32],
+        timeout: std::time::Duration,
+    ) -> Result<Option<(bool, u64, u64)>> {
+        let start = std::time::Instant::now();
+        loop {
+            if let Some(r) = self.receipt(tx_hash).await? {
+                return Ok(Some(r));
+            }
+            if start.elapsed() >= timeout {
+                return Ok(None);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
     /// The signer's next account nonce (pending transactions included).
     pub async fn account_nonce(&self) -> Result<u64> {
         let from = self.from.ok_or_else(|| Error::Key("no signer".into()))?;

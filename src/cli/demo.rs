@@ -192,6 +192,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<Exit> {
         let bound_path = work.join("credit-proof.json");
         tokio::task::block_in_place(|| {
             pipeline::prove(&credit, &inputs, &secrets, &bound_path, &Bar)
+                .map_err(anyhow::Error::from)
         })?;
         let bpf = ProofFile::read(&bound_path)?;
         let (bw, bp) = pipeline::verify_calldata(&bpf, &bound_path)?;

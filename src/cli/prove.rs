@@ -83,19 +83,8 @@ fn binding(a: &ProveArgs) -> anyhow::Result<Option<zkinfer::visibility::binding:
                 "--model: say who will submit, with --submitter ADDRESS or --private-key"
             ),
         };
-        let registry = match &a.registry {
-            Some(r) => super::registry::address("--registry", r)?,
-            None => {
-                let d =
-                    zkinfer::chain::deployments::Deployments::load(&a.deployments, chain.chain_id)
-                        .map_err(anyhow::Error::msg)?;
-                super::registry::address(
-                    "registry in the deployments file",
-                    &d.registry_address(&a.deployments)
-                        .map_err(anyhow::Error::msg)?,
-                )?
-            }
-        };
+        let registry =
+            super::registry::resolve_registry(a.registry.as_deref(), &a.deployments, &chain)?;
         anyhow::Ok(chain.next_binding(registry, id, submitter).await?)
     })??;
     eprintln!(

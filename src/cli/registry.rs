@@ -68,16 +68,26 @@ impl ChainArgs {
 
     /// The registry: `--registry`, else the deployments file's.
     pub fn registry(&self, chain: &Chain) -> anyhow::Result<Address> {
-        match &self.registry {
-            Some(r) => address("--registry", r),
-            None => {
-                let d = self.deployments(chain)?;
-                address(
-                    "registry in the deployments file",
-                    &d.registry_address(&self.deployments)
-                        .map_err(anyhow::Error::msg)?,
-                )
-            }
+        resolve_registry(self.registry.as_deref(), &self.deployments, chain)
+    }
+}
+
+/// The registry: `--registry` when given, else the one the deployments file records for the
+/// chain.
+pub fn resolve_registry(
+    given: Option<&str>,
+    deployments: &std::path::Path,
+    chain: &Chain,
+) -> anyhow::Result<Address> {
+    match given {
+        Some(r) => address("--registry", r),
+        None => {
+            let d = Deployments::load(deployments, chain.chain_id).map_err(anyhow::Error::msg)?;
+            address(
+                "registry in the deployments file",
+                &d.registry_address(deployments)
+                    .map_err(anyhow::Error::msg)?,
+            )
         }
     }
 }

@@ -69,6 +69,11 @@ pub fn open(name: &str) -> Build {
 
 /// A registry-ready build: hashed input, private output, `y[0] >= T`, binding.
 pub fn registry_build(dir: &Path) -> PathBuf {
+    registry_build_with_srs(dir, None)
+}
+
+/// [`registry_build`] on a given SRS file.
+pub fn registry_build_with_srs(dir: &Path, srs: Option<PathBuf>) -> PathBuf {
     let name = "breast_cancer_mlp";
     let out = dir.join("credit");
     let mut opts = BuildOptions::new(
@@ -83,6 +88,36 @@ pub fn registry_build(dir: &Path) -> PathBuf {
         binding: true,
     };
     opts.predicate = Some("y[0] >= T".parse().unwrap());
+    opts.srs = srs;
     pipeline::build(&opts, &Quiet).unwrap();
     out
+}
+
+/// Deploys a registry and the build's verifier on `url` and registers the build as `model`;
+/// returns the registry.
+pub async fn deploy_registered(
+    url: &str,
+    key: &str,
+    build: &Build,
+    model: [u8; 32],
+) -> zkinfer::chain::Address {
+    let chain = zkinfer::chain::Chain::connect(url, Some(key))
+        .await
+        .unwrap();
+    let reg = chain.deploy_registry().await.unwrap();
+    let pair = zkinfer::chain::deploy_pair(&chain, &build.contracts().unwrap())
+        .await
+        .unwrap();
+    chain
+        .register_model(
+            reg.address,
+            model,
+            pair.wrapper.address,
+            [0; 32],
+            &build.settings.instances,
+            "",
+        )
+        .await
+        .unwrap();
+    reg.address
 }
