@@ -495,8 +495,24 @@ fn registry_flow_and_every_rejection_on_anvil() {
             1
         );
 
+        // A refused transaction leaves no nonce gap: later sends on this connection still go
+        // through (the untampered proof below would hang otherwise).
+        let wrapper: Address = recorded["models"]["credit"]["verifier"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(chain.send_verify(wrapper, &words, &bad).await.is_err());
+        assert!(chain.submit(registry, model, &words, &bad).await.is_err());
+
         // The untampered proof is still good.
-        chain.submit(registry, model, &words, &proof).await.unwrap();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            chain.submit(registry, model, &words, &proof),
+        )
+        .await
+        .expect("a nonce gap stalled the submission")
+        .unwrap();
         assert_eq!(
             chain.prediction_count(registry, model).await.unwrap(),
             before + 1

@@ -288,10 +288,21 @@ impl Chain {
         proof: &[u8],
     ) -> Result<VerifyTx> {
         self.need_key("verify-evm")?;
+        // Estimate first: an invalid proof then fails here, before the provider's cached nonce
+        // manager hands out a nonce that no transaction would use (a gap that would stall
+        // every later transaction of this connection).
+        let gas = self
+            .estimate_verify(wrapper, instances, proof)
+            .await
+            .map_err(|e| Error::Tx {
+                what: "verify".into(),
+                reason: e.to_string(),
+            })?;
         let (inst, proof) = Self::args(instances, proof);
         let pending = self
             .verifier(wrapper)
             .verifyOrRevert(inst, proof)
+            .gas(gas + gas / 5)
             .send()
             .await
             .map_err(|e| Error::Tx {
