@@ -54,52 +54,65 @@ fn fixture_chain_matches_a_fresh_build_and_accepts_the_next_proof() {
     .unwrap();
     let borrower = addr(&fx["borrower"]);
 
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(async {
-            let chain = Chain::connect(&anvil.endpoint(), Some(&key)).await.unwrap();
-            // The verifier pair on the chain is exactly the fresh build's.
-            let contracts = build.contracts().unwrap();
-            let inner = zkinfer::chain::check_deployed(&chain, &contracts, verifier)
-                .await
-                .unwrap()
-                .unwrap_or_else(|e| panic!("fixture verifier differs from a fresh build: {e}"));
-            assert_eq!(inner, addr(&dep["models"]["credit"]["halo2_verifier"]));
-            // The registry is the committed artifact's code.
-            let art: zkinfer::chain::contracts::Artifact = serde_json::from_slice(
-                &std::fs::read(zkinfer::chain::contracts::artifacts_dir().join("PredictionRegistry.json")).unwrap(),
+    common::block_on(async {
+        let chain = Chain::connect(&anvil.endpoint(), Some(&key)).await.unwrap();
+        // The verifier pair on the chain is exactly the fresh build's.
+        let contracts = build.contracts().unwrap();
+        let inner = zkinfer::chain::check_deployed(&chain, &contracts, verifier)
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("fixture verifier differs from a fresh build: {e}"));
+        assert_eq!(inner, addr(&dep["models"]["credit"]["halo2_verifier"]));
+        // The registry is the committed artifact's code.
+        let art: zkinfer::chain::contracts::Artifact = serde_json::from_slice(
+            &std::fs::read(
+                zkinfer::chain::contracts::artifacts_dir().join("PredictionRegistry.json"),
             )
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            chain.code_at(registry).await.unwrap(),
+            zkinfer::artifacts::decode_hex(&art.deployed_bytecode).unwrap(),
+            "the fixture's registry is not the committed artifact: run scripts/anvil-fixtures.sh"
+        );
+        // The stored prediction and the gate's view of it.
+        let p = chain
+            .read_latest(registry, model, Some(commitment))
+            .await
             .unwrap();
-            assert_eq!(
-                chain.code_at(registry).await.unwrap(),
-                zkinfer::artifacts::decode_hex(&art.deployed_bytecode).unwrap(),
-                "the fixture's registry is not the committed artifact: run scripts/anvil-fixtures.sh"
-            );
-            // The stored prediction and the gate's view of it.
-            let p = chain.read_latest(registry, model, Some(commitment)).await.unwrap();
-            assert_eq!(p.floats, vec![fx["threshold"].as_f64().unwrap()]);
-            let (proven, _age) = chain.gate_check(gate, borrower, commitment).await.unwrap();
-            assert_eq!(proven, 1 << 15);
+        assert_eq!(p.floats, vec![fx["threshold"].as_f64().unwrap()]);
+        let (proven, _age) = chain.gate_check(gate, borrower, commitment).await.unwrap();
+        assert_eq!(proven, 1 << 15);
 
-            // The next proof (nonce 1) from the fresh build is accepted.
-            let b = chain.next_binding(registry, model, chain.from.unwrap()).await.unwrap();
-            assert_eq!(b.nonce, 1);
-            let inputs = read_input(&fixture(name, "input.json")).unwrap();
-            let secrets = Secrets {
-                input_salt: parse_salt(fx["salt"].as_str().unwrap()).unwrap(),
-                predicate_params: build.predicate_params(&[("T".into(), 0.6)]).unwrap(),
-                binding: Some(b),
-                ..Default::default()
-            };
-            let path = tmp.path().join("p.json");
-            tokio::task::block_in_place(|| pipeline::prove(&build, &inputs, &secrets, &path, &Quiet).unwrap());
-            let pf = ProofFile::read(&path).unwrap();
-            let (w, proof) = pipeline::verify_calldata(&pf, &path).unwrap();
-            chain.submit(registry, model, &w, &proof).await.unwrap();
-            let p = chain.read_latest(registry, model, Some(commitment)).await.unwrap();
-            assert_eq!(p.floats, vec![0.6f64.mul_add(65536.0, 0.0).round() / 65536.0]);
-            assert_eq!(chain.prediction_count(registry, model).await.unwrap(), 2);
+        // The next proof (nonce 1) from the fresh build is accepted.
+        let b = chain
+            .next_binding(registry, model, chain.from.unwrap())
+            .await
+            .unwrap();
+        assert_eq!(b.nonce, 1);
+        let inputs = read_input(&fixture(name, "input.json")).unwrap();
+        let secrets = Secrets {
+            input_salt: parse_salt(fx["salt"].as_str().unwrap()).unwrap(),
+            predicate_params: build.predicate_params(&[("T".into(), 0.6)]).unwrap(),
+            binding: Some(b),
+            ..Default::default()
+        };
+        let path = tmp.path().join("p.json");
+        tokio::task::block_in_place(|| {
+            pipeline::prove(&build, &inputs, &secrets, &path, &Quiet).unwrap()
         });
+        let pf = ProofFile::read(&path).unwrap();
+        let (w, proof) = pipeline::verify_calldata(&pf, &path).unwrap();
+        chain.submit(registry, model, &w, &proof).await.unwrap();
+        let p = chain
+            .read_latest(registry, model, Some(commitment))
+            .await
+            .unwrap();
+        assert_eq!(
+            p.floats,
+            vec![0.6f64.mul_add(65536.0, 0.0).round() / 65536.0]
+        );
+        assert_eq!(chain.prediction_count(registry, model).await.unwrap(), 2);
+    });
 }

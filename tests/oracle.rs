@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::block_on;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -94,14 +96,6 @@ impl Drop for StatefulAnvil {
             let _ = c.wait();
         }
     }
-}
-
-fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
 }
 
 fn oracle(

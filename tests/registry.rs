@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::block_on;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -32,14 +34,6 @@ fn ok_json(r: std::process::Output) -> serde_json::Value {
         String::from_utf8_lossy(&r.stderr)
     );
     serde_json::from_slice(&r.stdout).unwrap()
-}
-
-fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
 }
 
 #[test]

@@ -48,12 +48,8 @@ pub struct ProveArgs {
     /// here. Never printed.
     #[arg(long, env = "ZKINFER_PRIVATE_KEY", hide_env_values = true)]
     pub private_key: Option<String>,
-    /// The registry; default: the deployments file's for the chain.
-    #[arg(long)]
-    pub registry: Option<String>,
-    /// Folder of deployments files.
-    #[arg(long, env = "ZKINFER_DEPLOYMENTS", default_value = "deployments")]
-    pub deployments: PathBuf,
+    #[command(flatten)]
+    pub at: super::registry::RegistryLocation,
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
@@ -83,8 +79,7 @@ fn binding(a: &ProveArgs) -> anyhow::Result<Option<zkinfer::visibility::binding:
                 "--model: say who will submit, with --submitter ADDRESS or --private-key"
             ),
         };
-        let registry =
-            super::registry::resolve_registry(a.registry.as_deref(), &a.deployments, &chain)?;
+        let registry = a.at.resolve(&chain)?;
         anyhow::Ok(chain.next_binding(registry, id, submitter).await?)
     })??;
     eprintln!(

@@ -24,15 +24,41 @@ pub struct ChainArgs {
     /// Hex private key of the sender (or ZKINFER_PRIVATE_KEY). Never printed.
     #[arg(long, env = "ZKINFER_PRIVATE_KEY", hide_env_values = true)]
     pub private_key: Option<String>,
+    #[command(flatten)]
+    pub at: RegistryLocation,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Which registry: given, or recorded in the deployments file of the chain.
+#[derive(Args, Clone)]
+pub struct RegistryLocation {
     /// The registry; default: the one recorded in the deployments file for this chain.
     #[arg(long)]
     pub registry: Option<String>,
     /// Folder of deployments files, one per chain id (`<chain id>.json`).
     #[arg(long, env = "ZKINFER_DEPLOYMENTS", default_value = "deployments")]
     pub deployments: PathBuf,
-    /// Print one JSON object on stdout.
-    #[arg(long)]
-    pub json: bool,
+}
+
+impl RegistryLocation {
+    /// The registry: `--registry` when given, else the one the deployments file records for
+    /// the chain.
+    pub fn resolve(&self, chain: &Chain) -> anyhow::Result<Address> {
+        match &self.registry {
+            Some(r) => address("--registry", r),
+            None => {
+                let d = Deployments::load(&self.deployments, chain.chain_id)
+                    .map_err(anyhow::Error::msg)?;
+                address(
+                    "registry in the deployments file",
+                    &d.registry_address(&self.deployments)
+                        .map_err(anyhow::Error::msg)?,
+                )
+            }
+        }
+    }
 }
 
 /// Parses an address, naming the flag on error.
@@ -63,32 +89,12 @@ impl ChainArgs {
 
     /// The deployments record of the connected chain.
     pub fn deployments(&self, chain: &Chain) -> anyhow::Result<Deployments> {
-        Deployments::load(&self.deployments, chain.chain_id).map_err(anyhow::Error::msg)
+        Deployments::load(&self.at.deployments, chain.chain_id).map_err(anyhow::Error::msg)
     }
 
     /// The registry: `--registry`, else the deployments file's.
     pub fn registry(&self, chain: &Chain) -> anyhow::Result<Address> {
-        resolve_registry(self.registry.as_deref(), &self.deployments, chain)
-    }
-}
-
-/// The registry: `--registry` when given, else the one the deployments file records for the
-/// chain.
-pub fn resolve_registry(
-    given: Option<&str>,
-    deployments: &std::path::Path,
-    chain: &Chain,
-) -> anyhow::Result<Address> {
-    match given {
-        Some(r) => address("--registry", r),
-        None => {
-            let d = Deployments::load(deployments, chain.chain_id).map_err(anyhow::Error::msg)?;
-            address(
-                "registry in the deployments file",
-                &d.registry_address(deployments)
-                    .map_err(anyhow::Error::msg)?,
-            )
-        }
+        self.at.resolve(chain)
     }
 }
 
@@ -228,7 +234,8 @@ fn deploy(a: DeployArgs) -> anyhow::Result<Exit> {
             tx: d.tx_hash.clone(),
             gas_used: d.gas_used,
         });
-        rec.save(&a.chain.deployments).map_err(anyhow::Error::msg)?;
+        rec.save(&a.chain.at.deployments)
+            .map_err(anyhow::Error::msg)?;
         anyhow::Ok((chain.chain_id, d))
     })??;
     report(
@@ -238,7 +245,7 @@ fn deploy(a: DeployArgs) -> anyhow::Result<Exit> {
     );
     eprintln!(
         "zkinfer: recorded in {}",
-        chain::deployments::path(&a.chain.deployments, chain_id).display()
+        chain::deployments::path(&a.chain.at.deployments, chain_id).display()
     );
     Ok(Exit::Ok)
 }
@@ -297,7 +304,8 @@ fn register(a: RegisterArgs) -> anyhow::Result<Exit> {
                 tx: mined.tx_hash.clone(),
             },
         );
-        rec.save(&a.chain.deployments).map_err(anyhow::Error::msg)?;
+        rec.save(&a.chain.at.deployments)
+            .map_err(anyhow::Error::msg)?;
         anyhow::Ok((mined, verifier, inner))
     })??;
     report(
@@ -390,7 +398,8 @@ fn gate(a: GateArgs) -> anyhow::Result<Exit> {
                 gas_used: d.gas_used,
             },
         );
-        rec.save(&a.chain.deployments).map_err(anyhow::Error::msg)?;
+        rec.save(&a.chain.at.deployments)
+            .map_err(anyhow::Error::msg)?;
         anyhow::Ok(d)
     })??;
     report(

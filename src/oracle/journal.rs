@@ -206,6 +206,18 @@ impl Journal {
         ))
     }
 
+    /// One input's row.
+    pub fn get(&self, id: &str) -> Result<Option<Row>> {
+        self.conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM inputs WHERE id = ?1"),
+                params![id],
+                row,
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
     /// Every row, in arrival order.
     pub fn all(&self) -> Result<Vec<Row>> {
         self.query(&format!("SELECT {COLUMNS} FROM inputs ORDER BY seq"))

@@ -353,7 +353,7 @@ impl<'a> Oracle<'a> {
     }
 
     fn finish(&mut self, id: &str) -> Result<()> {
-        let row = self.journal.all()?.into_iter().find(|r| r.id == id);
+        let row = self.journal.get(id)?;
         if let Some(r) = row {
             let o = Outcome {
                 id: r.id.clone(),
@@ -382,7 +382,7 @@ impl<'a> Oracle<'a> {
 
     async fn drive(&mut self, id: String) -> Result<()> {
         loop {
-            let Some(row) = self.journal.open_rows()?.into_iter().find(|r| r.id == id) else {
+            let Some(row) = self.journal.get(&id)? else {
                 return self.finish(&id);
             };
             match row.state.as_str() {

@@ -121,3 +121,12 @@ pub async fn deploy_registered(
         .unwrap();
     reg.address
 }
+
+/// Runs a future on a multi-threaded runtime (proving inside uses `block_in_place`).
+pub fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
