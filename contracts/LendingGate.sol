@@ -5,20 +5,31 @@ import "./PredictionRegistry.sol";
 
 /// @title LendingGate
 /// @notice An example consumer: an account may borrow only if the registry holds a verified
-///         "score >= threshold" proof (a predicate proof of `modelId`) for an input commitment
-///         a data provider attested to that account, proven with a threshold at least
-///         `minThreshold`, and no older than `maxAge` seconds. The score itself is never
-///         revealed: the proof states only that it clears the threshold.
-/// @dev The model must prove `OUT[I] >= T` (or `>`) with `T` a public predicate parameter;
-///      whoever deploys the gate checks the model's registration (its URI describes the
-///      predicate) before pointing the gate at it.
+///         threshold proof (a predicate proof of `modelId`) for an input commitment that a data
+///         provider, still in its role, attested to that account; the proven threshold is at
+///         least `bound` (direction AT_LEAST: the model proves `OUT[output] >= T` or `> T`) or
+///         at most `bound` (AT_MOST: `OUT[output] <= T` or `< T`); and the proof is no older
+///         than `maxAge` seconds. The score itself is never revealed: the proof states only
+///         which side of the threshold it is on.
+/// @dev The deployer states which output and which direction it relies on; the constructor
+///      checks them against the predicate the registry recorded from the model's verifier, so
+///      a model proving another output, the other direction, or an argmax is refused.
 contract LendingGate {
+    /// @notice The score must be at least the bound (`OUT[i] >= T` or `> T`, T >= bound).
+    uint8 public constant AT_LEAST = 1;
+    /// @notice The score must be at most the bound (`OUT[i] <= T` or `< T`, T <= bound).
+    uint8 public constant AT_MOST = 2;
+
     PredictionRegistry public immutable registry;
     bytes32 public immutable modelId;
+    /// @notice The flattened model output the predicate must read.
+    uint32 public immutable output;
+    /// @notice AT_LEAST or AT_MOST.
+    uint8 public immutable direction;
     /// @notice Index into `Prediction.values` of the proven threshold.
     uint256 public immutable thresholdValue;
-    /// @notice Least threshold a proof must have cleared, at the model's output scale.
-    int256 public immutable minThreshold;
+    /// @notice The bound the proven threshold must respect, at the model's threshold scale.
+    int256 public immutable bound;
     /// @notice Oldest acceptable proof, in seconds.
     uint256 public immutable maxAge;
 
@@ -27,27 +38,44 @@ contract LendingGate {
 
     event Borrowed(address indexed account, bytes32 indexed commitment, uint256 amount, int256 provenThreshold, uint256 age);
 
+    error BadDirection(uint8 direction);
     error NotAThresholdModel(bytes32 modelId);
+    error WrongPredicate(uint8 op, uint32 output, uint8 direction, uint32 expectedOutput);
     error NotAttestedTo(bytes32 commitment, address attestedTo, address caller);
     error NoVerifiedScore(bytes32 commitment);
     error ScoreTooOld(uint256 age, uint256 maxAge);
     error ThresholdTooLow(int256 proven, int256 required);
+    error ThresholdTooHigh(int256 proven, int256 allowed);
 
-    constructor(PredictionRegistry registry_, bytes32 modelId_, int256 minThreshold_, uint256 maxAge_) {
+    constructor(
+        PredictionRegistry registry_,
+        bytes32 modelId_,
+        uint32 output_,
+        uint8 direction_,
+        int256 bound_,
+        uint256 maxAge_
+    ) {
+        if (direction_ != AT_LEAST && direction_ != AT_MOST) revert BadDirection(direction_);
         registry = registry_;
         modelId = modelId_;
-        minThreshold = minThreshold_;
+        output = output_;
+        direction = direction_;
+        bound = bound_;
         maxAge = maxAge_;
-        // The first predicate parameter is the threshold: find its place among the values.
         PredictionRegistry.Model memory m = registry_.model(modelId_);
+        uint8 op = m.predicateOp;
+        bool atLeast = op == registry_.PREDICATE_GE() || op == registry_.PREDICATE_GT();
+        bool atMost = op == registry_.PREDICATE_LE() || op == registry_.PREDICATE_LT();
+        if (!(direction_ == AT_LEAST ? atLeast : atMost) || m.predicateOutput != output_) {
+            revert WrongPredicate(op, m.predicateOutput, direction_, output_);
+        }
+        // The threshold is the first predicate parameter: find its place among the values.
         uint256 values;
         bool found;
-        bool predicate;
         bool inputCommitment;
         uint256 at;
         for (uint256 i = 0; i < m.kinds.length; ++i) {
             uint8 k = m.kinds[i];
-            if (k == registry_.KIND_PREDICATE()) predicate = true;
             if (k == registry_.KIND_INPUT_COMMITMENT()) inputCommitment = true;
             if (k == registry_.KIND_PREDICATE_PARAM() && !found) {
                 found = true;
@@ -55,21 +83,25 @@ contract LendingGate {
             }
             if (k == registry_.KIND_OUTPUT() || k == registry_.KIND_PREDICATE_PARAM()) ++values;
         }
-        if (!predicate || !found || !inputCommitment) revert NotAThresholdModel(modelId_);
+        if (!found || !inputCommitment) revert NotAThresholdModel(modelId_);
         thresholdValue = at;
     }
 
     /// @notice Reverts with the reason `account` may not borrow against `commitment`; returns
     ///         the proven threshold and the proof's age otherwise.
     function check(address account, bytes32 commitment) public view returns (int256 provenThreshold, uint256 age) {
-        (address attestedTo,,) = registry.attestations(commitment);
+        address attestedTo = registry.attestedTo(commitment);
         if (attestedTo != account) revert NotAttestedTo(commitment, attestedTo, account);
         if (!registry.hasPredictionFor(modelId, commitment)) revert NoVerifiedScore(commitment);
         PredictionRegistry.Prediction memory p;
         (p, age) = registry.latestFor(modelId, commitment);
         if (age > maxAge) revert ScoreTooOld(age, maxAge);
         provenThreshold = p.values[thresholdValue];
-        if (provenThreshold < minThreshold) revert ThresholdTooLow(provenThreshold, minThreshold);
+        if (direction == AT_LEAST) {
+            if (provenThreshold < bound) revert ThresholdTooLow(provenThreshold, bound);
+        } else if (provenThreshold > bound) {
+            revert ThresholdTooHigh(provenThreshold, bound);
+        }
     }
 
     /// @notice Borrows `amount` against the caller's attested, verified score.

@@ -5,14 +5,22 @@ pragma solidity 0.8.19;
 interface IZkinferVerifier {
     function NUM_INSTANCES() external view returns (uint256);
     function PROOF_LENGTH() external view returns (uint256);
+    /// How the proofs pin the model's weights (the registry's WEIGHTS_* codes).
+    function WEIGHTS() external view returns (uint8);
+    /// The output predicate the proofs state (the registry's PREDICATE_* codes), the flattened
+    /// output index it reads, and the fixed-point exponent of its threshold.
+    function PREDICATE_OP() external view returns (uint8);
+    function PREDICATE_OUTPUT() external view returns (uint32);
+    function PREDICATE_EXP() external view returns (int16);
     function verify(uint256[] calldata instances, bytes calldata proof) external view returns (bool);
 }
 
 /// @title PredictionRegistry
 /// @notice Where verified model predictions live on-chain. The owner registers models (a zkinfer
-///         verifier, its code hash, the layout of its public instances); data providers attest
-///         whose data an input commitment stands for; anyone submits a proof, which is checked
-///         and stored; contracts read the latest prediction per model or per input commitment.
+///         verifier, its code hash, the layout of its public instances, how the weights are
+///         pinned, the output predicate); data providers attest whose data an input commitment
+///         stands for; anyone submits a proof, which is checked and stored; contracts read the
+///         latest prediction per model or per input commitment.
 /// @dev Every proof carries a binding instance: keccak256(abi.encode(chainid, registry,
 ///      submitter, modelId, nonce)) mod r, with the submitter's next per-model nonce. A proof is
 ///      thus valid for one submitter, on one chain, in one registry, once; replays are detected
@@ -35,14 +43,44 @@ contract PredictionRegistry {
     uint8 public constant KIND_PREDICATE_PARAM = 7;
     uint8 public constant KIND_BINDING = 8;
 
+    /// @notice How a model's proofs pin its weights (the verifier's `WEIGHTS()`).
+    /// Fixed: the weights are circuit constants, bound by the verifying key.
+    uint8 public constant WEIGHTS_FIXED = 0;
+    /// Hashed: one instance is a Poseidon commitment to the weights, pinned at registration.
+    uint8 public constant WEIGHTS_HASHED = 1;
+    /// Public: the weights are instances; keccak256 of them is pinned at registration.
+    uint8 public constant WEIGHTS_PUBLIC = 2;
+    /// Unbound: private weights nothing pins (any weights prove). Never registered.
+    uint8 public constant WEIGHTS_UNBOUND = 3;
+
+    /// @notice What a model's proofs state about its outputs (the verifier's `PREDICATE_OP()`):
+    ///         nothing (the outputs are instances or committed), `OUT[i] >= T`, `OUT[i] > T`,
+    ///         `OUT[i] <= T`, `OUT[i] < T`, or `argmax(OUT) == K`.
+    uint8 public constant PREDICATE_NONE = 0;
+    uint8 public constant PREDICATE_GE = 1;
+    uint8 public constant PREDICATE_GT = 2;
+    uint8 public constant PREDICATE_LE = 3;
+    uint8 public constant PREDICATE_LT = 4;
+    uint8 public constant PREDICATE_ARGMAX = 5;
+
     /// @notice A registered model.
     struct Model {
         /// The zkinfer verifier (the checking wrapper).
         address verifier;
+        /// How its proofs pin the weights (WEIGHTS_*).
+        uint8 weights;
+        /// The predicate its proofs state (PREDICATE_*).
+        uint8 predicateOp;
+        /// The flattened output index the predicate reads (for argmax: the output's first).
+        uint32 predicateOutput;
+        /// Fixed-point exponent of the predicate's threshold (a value v means v * 2^-exp).
+        int16 predicateExp;
         /// Its code hash at registration; submissions are refused if it ever differs.
         bytes32 codeHash;
-        /// The Poseidon commitment to the weights (hashed parameters), or 0.
+        /// The Poseidon commitment to the weights (WEIGHTS_HASHED), or 0.
         uint256 weightCommitment;
+        /// keccak256 of the public weight instances, packed (WEIGHTS_PUBLIC), or 0.
+        bytes32 weightsHash;
         /// Exact proof length in bytes.
         uint256 proofLength;
         /// Position of the binding instance.
@@ -76,19 +114,25 @@ contract PredictionRegistry {
         int256[] values;
     }
 
-    /// @notice Who a data provider says an input commitment belongs to.
+    /// @notice Who a data provider says an input commitment belongs to. It counts only while
+    ///         its provider holds the role it held when attesting (see `attestedTo`).
     struct Attestation {
         address account;
         address provider;
         uint64 timestamp;
+        /// The provider's revocation count when it attested.
+        uint64 epoch;
     }
 
     address public owner;
     mapping(address => bool) public isProvider;
+    /// @notice How many times a provider's role was revoked: attestations made before a
+    ///         revocation never count again, even if the role is granted back.
+    mapping(address => uint64) public providerEpoch;
     /// @notice Next nonce of a submitter for a model.
     mapping(bytes32 => mapping(address => uint64)) public nonces;
-    /// @notice Attestation of an input commitment.
-    mapping(bytes32 => Attestation) public attestations;
+    /// Attestation of an input commitment, valid or not (see `attestation`, `attestedTo`).
+    mapping(bytes32 => Attestation) internal attestations;
     /// @notice Index + 1 of the prediction a statement produced (0: never submitted).
     mapping(bytes32 => uint256) public statementIndex;
     /// @notice Number of `requestPrediction` calls so far.
@@ -100,7 +144,10 @@ contract PredictionRegistry {
 
     event OwnershipTransferred(address indexed previousOwner, address indexed newOwner);
     event ProviderSet(address indexed provider, bool allowed);
-    event ModelRegistered(bytes32 indexed modelId, address verifier, bytes32 codeHash, uint256 weightCommitment, string uri);
+    /// @notice A model was registered; `model(modelId)` has the rest of its record.
+    event ModelRegistered(
+        bytes32 indexed modelId, address verifier, bytes32 codeHash, uint8 weights, uint8 predicateOp, string uri
+    );
     event InputAttested(bytes32 indexed commitment, address indexed account, address indexed provider);
     event AttestationRevoked(bytes32 indexed commitment, address indexed account);
     event PredictionRequested(uint256 indexed requestId, bytes32 indexed modelId, address indexed requester, string inputRef);
@@ -118,6 +165,12 @@ contract PredictionRegistry {
     error BadKind(uint256 index, uint8 kind);
     error NeedsOneBinding(uint256 found);
     error WeightCommitmentMismatch(bool hashedWeights, uint256 weightCommitment);
+    error UnboundWeights(bytes32 modelId);
+    error BadWeights(uint8 weights);
+    error WeightsLayoutMismatch(uint8 weights, uint256 paramCommitments, uint256 params);
+    error WeightsHashMismatch(bool publicWeights, bytes32 weightsHash);
+    error BadPredicate(uint8 op);
+    error PredicateLayoutMismatch(uint8 op, uint256 predicates);
     error AlreadyAttested(bytes32 commitment, address account);
     error NotAttested(bytes32 commitment);
     error VerifierCodeChanged(bytes32 modelId, bytes32 expected, bytes32 actual);
@@ -127,6 +180,7 @@ contract PredictionRegistry {
     error NonStandardEncoding();
     error NonCanonicalInstance(uint256 index);
     error WrongWeightCommitment(uint256 expected, uint256 given);
+    error WrongWeights(bytes32 expected, bytes32 given);
     error Replay(bytes32 statement, uint256 index);
     error BindingMismatch(uint256 expected, uint256 given);
     error InvalidProof();
@@ -153,66 +207,126 @@ contract PredictionRegistry {
         owner = newOwner;
     }
 
-    /// @notice Grants or revokes the data-provider role.
+    /// @notice Grants or revokes the data-provider role. Revoking also voids every attestation
+    ///         the provider made so far, for good.
     function setProvider(address provider, bool allowed) external onlyOwner {
         if (provider == address(0)) revert ZeroAddress();
+        if (!allowed && isProvider[provider]) ++providerEpoch[provider];
         isProvider[provider] = allowed;
         emit ProviderSet(provider, allowed);
     }
 
     /// @notice Registers a model. `kinds` and `exps` describe each public instance in order
-    ///         (the build's settings.json); exactly one is the binding. `weightCommitment` is
-    ///         required iff the layout has a parameter commitment.
+    ///         (the build's settings.json); exactly one is the binding. How the weights are
+    ///         pinned and the output predicate are read from the verifier (`WEIGHTS()`,
+    ///         `PREDICATE_*()`) and must agree with the layout. `weightCommitment` is required
+    ///         iff the weights are hashed, `weightsHash` (keccak256 of the weight instances,
+    ///         packed) iff they are public; a verifier whose weights nothing pins is refused.
     function registerModel(
         bytes32 modelId,
         address verifier,
         uint256 weightCommitment,
+        bytes32 weightsHash,
         uint8[] calldata kinds,
         int16[] calldata exps,
         string calldata uri
     ) external onlyOwner {
         if (models[modelId].verifier != address(0)) revert ModelExists(modelId);
         if (verifier.code.length == 0) revert NoVerifierCode(verifier);
-        uint256 n = IZkinferVerifier(verifier).NUM_INSTANCES();
+        IZkinferVerifier v = IZkinferVerifier(verifier);
+        uint256 n = v.NUM_INSTANCES();
         if (n != kinds.length || n != exps.length) revert LayoutMismatch(n, kinds.length, exps.length);
+        uint256 bindingIndex = _checkKinds(modelId, v, kinds, weightCommitment, weightsHash);
+        Model storage m = models[modelId];
+        m.verifier = verifier;
+        m.weights = v.WEIGHTS();
+        m.predicateOp = v.PREDICATE_OP();
+        m.predicateOutput = v.PREDICATE_OUTPUT();
+        m.predicateExp = v.PREDICATE_EXP();
+        m.codeHash = verifier.codehash;
+        m.weightCommitment = weightCommitment;
+        m.weightsHash = weightsHash;
+        m.proofLength = v.PROOF_LENGTH();
+        m.bindingIndex = bindingIndex;
+        m.kinds = kinds;
+        m.exps = exps;
+        m.uri = uri;
+        emit ModelRegistered(modelId, verifier, m.codeHash, m.weights, m.predicateOp, uri);
+    }
+
+    /// The layout's kinds against the verifier's weights and predicate; returns the binding's
+    /// position.
+    function _checkKinds(
+        bytes32 modelId,
+        IZkinferVerifier v,
+        uint8[] calldata kinds,
+        uint256 weightCommitment,
+        bytes32 weightsHash
+    ) internal view returns (uint256 bindingIndex) {
         uint256 bindings;
-        uint256 bindingIndex;
-        bool hashedWeights;
-        for (uint256 i = 0; i < n; ++i) {
+        uint256 paramCommitments;
+        uint256 params;
+        uint256 predicates;
+        for (uint256 i = 0; i < kinds.length; ++i) {
             uint8 k = kinds[i];
             if (k > KIND_BINDING) revert BadKind(i, k);
             if (k == KIND_BINDING) {
                 ++bindings;
                 bindingIndex = i;
+            } else if (k == KIND_PARAM_COMMITMENT) {
+                ++paramCommitments;
+            } else if (k == KIND_PARAM) {
+                ++params;
+            } else if (k == KIND_PREDICATE) {
+                ++predicates;
             }
-            if (k == KIND_PARAM_COMMITMENT) hashedWeights = true;
         }
         if (bindings != 1) revert NeedsOneBinding(bindings);
-        if (hashedWeights != (weightCommitment != 0) || weightCommitment >= SCALAR_MODULUS) {
-            revert WeightCommitmentMismatch(hashedWeights, weightCommitment);
+        uint8 w = v.WEIGHTS();
+        if (w == WEIGHTS_UNBOUND) revert UnboundWeights(modelId);
+        if (w > WEIGHTS_UNBOUND) revert BadWeights(w);
+        bool hashed = w == WEIGHTS_HASHED;
+        bool pub = w == WEIGHTS_PUBLIC;
+        if (paramCommitments != (hashed ? 1 : 0) || (params != 0) != pub) {
+            revert WeightsLayoutMismatch(w, paramCommitments, params);
         }
-        Model storage m = models[modelId];
-        m.verifier = verifier;
-        m.codeHash = verifier.codehash;
-        m.weightCommitment = weightCommitment;
-        m.proofLength = IZkinferVerifier(verifier).PROOF_LENGTH();
-        m.bindingIndex = bindingIndex;
-        m.kinds = kinds;
-        m.exps = exps;
-        m.uri = uri;
-        emit ModelRegistered(modelId, verifier, m.codeHash, weightCommitment, uri);
+        if (hashed != (weightCommitment != 0) || weightCommitment >= SCALAR_MODULUS) {
+            revert WeightCommitmentMismatch(hashed, weightCommitment);
+        }
+        if (pub != (weightsHash != bytes32(0))) revert WeightsHashMismatch(pub, weightsHash);
+        uint8 op = v.PREDICATE_OP();
+        if (op > PREDICATE_ARGMAX) revert BadPredicate(op);
+        if (predicates != (op == PREDICATE_NONE ? 0 : 1)) revert PredicateLayoutMismatch(op, predicates);
     }
 
     // ---------------------------------------------------------------- data providers
 
-    /// @notice A data provider states that `commitment` commits to `account`'s data.
+    /// @notice A data provider states that `commitment` commits to `account`'s data. An
+    ///         attestation that no longer counts (its provider was revoked) may be replaced.
     function attest(bytes32 commitment, address account) external {
         if (!isProvider[msg.sender]) revert NotProvider(msg.sender);
         if (account == address(0)) revert ZeroAddress();
-        Attestation storage a = attestations[commitment];
-        if (a.account != address(0)) revert AlreadyAttested(commitment, a.account);
-        attestations[commitment] = Attestation(account, msg.sender, uint64(block.timestamp));
+        address current = attestedTo(commitment);
+        if (current != address(0)) revert AlreadyAttested(commitment, current);
+        attestations[commitment] =
+            Attestation(account, msg.sender, uint64(block.timestamp), providerEpoch[msg.sender]);
         emit InputAttested(commitment, account, msg.sender);
+    }
+
+    /// @notice The account `commitment` was attested to, or the zero address when there is no
+    ///         attestation or it no longer counts: its provider's role was revoked since (even if
+    ///         granted again later).
+    function attestedTo(bytes32 commitment) public view returns (address) {
+        Attestation storage a = attestations[commitment];
+        address p = a.provider;
+        if (a.account == address(0) || !isProvider[p] || a.epoch != providerEpoch[p]) return address(0);
+        return a.account;
+    }
+
+    /// @notice The attestation of `commitment` as recorded, and whether it still counts.
+    function attestation(bytes32 commitment) external view returns (Attestation memory a, bool valid) {
+        a = attestations[commitment];
+        valid = a.account != address(0) && attestedTo(commitment) == a.account;
     }
 
     /// @notice Withdraws an attestation (its provider or the owner).
@@ -297,10 +411,12 @@ contract PredictionRegistry {
         if (verifier.codehash != m.codeHash) revert VerifierCodeChanged(modelId, m.codeHash, verifier.codehash);
     }
 
-    /// Decodes the instances into `p` per the layout; checks the weight commitment.
+    /// Decodes the instances into `p` per the layout; checks the weight commitment and the
+    /// public weights.
     function _fill(Model storage m, Prediction storage p, uint256[] calldata instances) internal {
         uint256 n = instances.length;
         bytes memory publicInputs;
+        bytes memory publicWeights;
         bool hasInputCommitment;
         for (uint256 i = 0; i < n; ++i) {
             uint8 k = m.kinds[i];
@@ -316,7 +432,13 @@ contract PredictionRegistry {
                 p.outputCommitment = v;
             } else if (k == KIND_PARAM_COMMITMENT) {
                 if (v != m.weightCommitment) revert WrongWeightCommitment(m.weightCommitment, v);
+            } else if (k == KIND_PARAM) {
+                publicWeights = abi.encodePacked(publicWeights, v);
             }
+        }
+        if (m.weights == WEIGHTS_PUBLIC) {
+            bytes32 given = keccak256(publicWeights);
+            if (given != m.weightsHash) revert WrongWeights(m.weightsHash, given);
         }
         if (!hasInputCommitment && publicInputs.length != 0) p.inputKey = keccak256(publicInputs);
     }

@@ -37,7 +37,7 @@ ZKINFER_PRIVATE_KEY=$owner "$z" registry register "$work/credit" --model credit 
 ZKINFER_PRIVATE_KEY=$owner "$z" registry provider "$provider_addr" >/dev/null
 commitment=$("$z" hash "$work/credit" --input "$fx/input.json" --salt 0x5eed)
 ZKINFER_PRIVATE_KEY=$provider "$z" registry attest --commitment "$commitment" --account "$borrower_addr" >/dev/null
-ZKINFER_PRIVATE_KEY=$owner "$z" registry gate --model credit --dir "$work/credit" --min-threshold 0.4 --max-age 31536000000 >/dev/null
+ZKINFER_PRIVATE_KEY=$owner "$z" registry gate --model credit --output 0 --min-threshold 0.4 --max-age 31536000000 >/dev/null
 ZKINFER_PRIVATE_KEY=$owner "$z" prove "$work/credit" --input "$fx/input.json" --out "$work/proof.json" --salt 0x5eed --param T=0.5 --model credit >/dev/null
 ZKINFER_PRIVATE_KEY=$owner "$z" submit "$work/credit" "$work/proof.json" >/dev/null
 

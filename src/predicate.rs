@@ -232,6 +232,18 @@ impl Predicate {
         }
     }
 
+    /// The registry's `PREDICATE_*` code: 1 `>=`, 2 `>`, 3 `<=`, 4 `<`, 5 argmax (0 is "no
+    /// predicate").
+    pub fn op_code(&self) -> u8 {
+        match self {
+            Predicate::Compare { op: CmpOp::Ge, .. } => 1,
+            Predicate::Compare { op: CmpOp::Gt, .. } => 2,
+            Predicate::Compare { op: CmpOp::Le, .. } => 3,
+            Predicate::Compare { op: CmpOp::Lt, .. } => 4,
+            Predicate::ArgMax { .. } => 5,
+        }
+    }
+
     /// The exponent a parameter is quantized at: the output's for a threshold, 0 for a class.
     pub fn param_exp(&self, output_exp: i32) -> i32 {
         match self {

@@ -83,6 +83,19 @@ impl Visibility {
     }
 }
 
+impl Visibility {
+    /// How the proofs pin the weights, as the registry's `WEIGHTS_*` code: 0 fixed (circuit
+    /// constants), 1 hashed, 2 public, 3 unbound (private: nothing pins them).
+    pub fn weights_code(&self) -> u8 {
+        match self.params {
+            Vis::Fixed => 0,
+            Vis::Hashed => 1,
+            Vis::Public => 2,
+            Vis::Private => 3,
+        }
+    }
+}
+
 /// Domain-separation tags of the commitments.
 pub mod tag {
     /// Commitment to the model inputs.

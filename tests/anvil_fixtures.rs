@@ -25,7 +25,7 @@ fn fixture_chain_matches_a_fresh_build_and_accepts_the_next_proof() {
     // A fresh build exactly as the script makes it (seeded SRS).
     let tmp = tempfile::tempdir().unwrap();
     let srs = tmp.path().join("srs.bin");
-    zkinfer::proof::write_srs(&zkinfer::proof::generate_srs_seeded(14, 1), &srs, true).unwrap();
+    zkinfer::proof::write_srs(&zkinfer::proof::generate_srs_seeded(14, 1), &srs).unwrap();
     let name = "breast_cancer_mlp";
     let build = Build::open(&registry_build_with_srs(tmp.path(), Some(srs))).unwrap();
     assert_eq!(

@@ -68,9 +68,8 @@ fn valid_proofs_verify_natively_and_in_the_evm_and_tampering_is_rejected() {
         let tmp = tempfile::tempdir().unwrap();
         let build = open(name);
         let (pf, path, _) = prove(name, tmp.path());
-        assert_eq!(
-            pipeline::verify(&build, &pf, &path).unwrap(),
-            Ok(()),
+        assert!(
+            pipeline::verify(&build, &pf, &path).unwrap().is_ok(),
             "{name}: honest proof natively"
         );
 

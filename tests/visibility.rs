@@ -108,9 +108,8 @@ fn visibility_choices_pairwise_prove_verify_and_bind() {
                 expected_kinds(vis, n_in, b.model.params().len(), n_out),
                 "{name} {vis:?}: instances"
             );
-            assert_eq!(
-                pipeline::verify(&b, &pf, &path).unwrap(),
-                Ok(()),
+            assert!(
+                pipeline::verify(&b, &pf, &path).unwrap().is_ok(),
                 "{name} {vis:?}: native"
             );
 
@@ -234,12 +233,39 @@ fn swapped_weights_fail_when_fixed_and_change_the_commitment_when_hashed() {
     let p2 = tmp.path().join("cheat.json");
     pipeline::prove(&cheat, &inputs, &Secrets::default(), &p2, &Quiet).unwrap();
     let pf = ProofFile::read(&p2).unwrap();
-    // The proof is valid for its own weights, but exposes another commitment than the
-    // registered one: a contract comparing with the registered hash rejects it.
-    assert_eq!(pipeline::verify(&hashed, &pf, &p2).unwrap(), Ok(()));
+    // The proof is valid for its own weights (the cheat's own build accepts it), but exposes
+    // another commitment than the registered one: `verify` against the honest build refuses
+    // it, as does a contract comparing with the registered commitment.
+    assert!(pipeline::verify(&cheat, &pf, &p2).unwrap().is_ok());
+    let reason = pipeline::verify(&hashed, &pf, &p2).unwrap().unwrap_err();
+    assert!(reason.contains("weight commitment"), "{reason}");
     assert_ne!(
         pf.instances[0].field, registered,
         "swapped weights kept the registered commitment"
+    );
+
+    // Public weights: a prover who substitutes weights gets a valid proof whose weight
+    // instances are not the build's; `verify` against the build names the weight.
+    let vis = Visibility {
+        params: Vis::Public,
+        ..Visibility::default()
+    };
+    let public = build(name, vis, tmp.path());
+    let cheat = with_swapped_weight(&public, &tmp.path().join("cheat-public"));
+    let p3 = tmp.path().join("cheat-public.json");
+    pipeline::prove(&cheat, &inputs, &Secrets::default(), &p3, &Quiet).unwrap();
+    let pf = ProofFile::read(&p3).unwrap();
+    assert!(pipeline::verify(&cheat, &pf, &p3).unwrap().is_ok());
+    let reason = pipeline::verify(&public, &pf, &p3).unwrap().unwrap_err();
+    assert!(reason.contains("public weight 'param [0]'"), "{reason}");
+    pipeline::prove(&public, &inputs, &Secrets::default(), &p3, &Quiet).unwrap();
+    let honest = ProofFile::read(&p3).unwrap();
+    let checked = pipeline::verify(&public, &honest, &p3).unwrap().unwrap();
+    assert!(
+        checked
+            .iter()
+            .any(|c| c.contains("public weights are the build's")),
+        "{checked:?}"
     );
 }
 

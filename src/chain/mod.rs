@@ -6,6 +6,11 @@ use std::time::Duration;
 pub mod contracts;
 pub mod deployments;
 pub mod registry;
+mod signer;
+mod url;
+
+pub use signer::Signer;
+pub use url::redact_url;
 
 use alloy::{
     network::{EthereumWallet, TransactionBuilder},
@@ -13,7 +18,6 @@ use alloy::{
     primitives::{Bytes, U256},
     providers::{DynProvider, Provider, ProviderBuilder},
     rpc::types::TransactionRequest,
-    signers::local::PrivateKeySigner,
     sol,
 };
 
@@ -32,13 +36,32 @@ sol! {
 /// The chain id of a local development chain (anvil, hardhat).
 pub const LOCAL_CHAIN_ID: u64 = 31337;
 
+/// Chain ids of local development chains (anvil and hardhat; geth --dev and ganache): the only
+/// chains a verifier built on an insecure SRS goes to without `--allow-insecure-srs`.
+pub const DEV_CHAIN_IDS: [u64; 2] = [31337, 1337];
+
+/// Whether a verifier may go to `chain_id`: always on a local dev chain; elsewhere only when its
+/// SRS is trusted or the user allows an insecure one. `Err` says why not and what to do.
+pub fn srs_allowed(
+    insecure: bool,
+    chain_id: u64,
+    allow_insecure: bool,
+) -> std::result::Result<(), String> {
+    if !insecure || allow_insecure || DEV_CHAIN_IDS.contains(&chain_id) {
+        return Ok(());
+    }
+    Err(format!(
+        "refusing to put this verifier on chain {chain_id}: it was built on an SRS zkinfer does not trust (generated locally, or a file whose SHA-256 is not on zkinfer's list), so whoever knows its secret can forge proofs. Rebuild with --srs FILE from a ceremony zkinfer lists, or --trusted-srs FILE for one you checked yourself (README: Trusted setup); or pass --allow-insecure-srs for a throwaway test chain"
+    ))
+}
+
 /// Errors talking to a chain.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The URL is malformed.
     #[error("--rpc-url {url}: not a valid URL ({reason})")]
     Url {
-        /// The URL.
+        /// The URL, redacted (see [`redact_url`]).
         url: String,
         /// Why.
         reason: String,
@@ -46,7 +69,7 @@ pub enum Error {
     /// The node could not be reached or answered with an error.
     #[error("RPC {url}: {reason}")]
     Rpc {
-        /// The URL.
+        /// The URL, redacted (see [`redact_url`]).
         url: String,
         /// What failed.
         reason: String,
@@ -89,7 +112,10 @@ pub fn spawn_anvil() -> Result<AnvilInstance> {
 
 /// A connection to a chain, with an optional signer.
 pub struct Chain {
+    /// The endpoint as shown in messages: redacted, since RPC URLs often carry API keys.
     url: String,
+    /// What to scrub from any text a dependency produced (the URL and its secret parts).
+    secrets: url::Secrets,
     provider: DynProvider,
     /// The chain id reported by the node.
     pub chain_id: u64,
@@ -121,22 +147,28 @@ pub struct VerifyTx {
 }
 
 impl Chain {
-    /// Connects to `rpc_url` and asks for the chain id (so an unreachable node fails here).
-    /// `private_key` is a hex secp256k1 key; it is never printed.
+    /// Connects to `rpc_url` with a hex private key (see [`Chain::connect_with`]).
     pub async fn connect(rpc_url: &str, private_key: Option<&str>) -> Result<Self> {
+        let signer = private_key.map(Signer::from_hex).transpose()?;
+        Self::connect_with(rpc_url, signer.as_ref()).await
+    }
+
+    /// Connects to `rpc_url` and asks for the chain id (so an unreachable node fails here).
+    /// The signer's key is never printed; the URL appears in messages only redacted.
+    pub async fn connect_with(rpc_url: &str, signer: Option<&Signer>) -> Result<Self> {
+        let shown = redact_url(rpc_url);
+        let secrets = url::secret_parts(rpc_url);
+        let scrub = |t: String| url::scrub(&t, &secrets, &shown);
         let url = rpc_url
             .parse::<alloy::transports::http::reqwest::Url>()
             .map_err(|e| Error::Url {
-                url: rpc_url.into(),
-                reason: e.to_string(),
+                url: shown.clone(),
+                reason: scrub(e.to_string()),
             })?;
-        let (provider, from, wallet) = match private_key {
-            Some(k) => {
-                let signer: PrivateKeySigner = k.trim().parse().map_err(|_| {
-                    Error::Key("the private key is not a valid 32-byte hex secp256k1 key".into())
-                })?;
-                let from = signer.address();
-                let wallet = EthereumWallet::from(signer);
+        let (provider, from, wallet) = match signer {
+            Some(s) => {
+                let from = s.address();
+                let wallet = EthereumWallet::from(s.0.clone());
                 let p = ProviderBuilder::new()
                     .wallet(wallet.clone())
                     .connect_http(url)
@@ -152,15 +184,16 @@ impl Chain {
         let chain_id = tokio::time::timeout(Duration::from_secs(20), provider.get_chain_id())
             .await
             .map_err(|_| Error::Rpc {
-                url: rpc_url.into(),
+                url: shown.clone(),
                 reason: "no answer within 20 s".into(),
             })?
             .map_err(|e| Error::Rpc {
-                url: rpc_url.into(),
-                reason: format!("cannot reach the node: {e}"),
+                url: shown.clone(),
+                reason: format!("cannot reach the node: {}", scrub(e.to_string())),
             })?;
         Ok(Self {
-            url: rpc_url.into(),
+            url: shown,
+            secrets,
             provider,
             chain_id,
             from,
@@ -168,10 +201,23 @@ impl Chain {
         })
     }
 
+    /// `text` with the endpoint's secret parts replaced by its redacted form.
+    fn scrub(&self, text: impl std::fmt::Display) -> String {
+        url::scrub(&text.to_string(), &self.secrets, &self.url)
+    }
+
     fn rpc(&self, e: impl std::fmt::Display) -> Error {
         Error::Rpc {
             url: self.url.clone(),
-            reason: e.to_string(),
+            reason: self.scrub(e),
+        }
+    }
+
+    /// A failed transaction, its reason scrubbed.
+    fn tx(&self, what: &str, e: impl std::fmt::Display) -> Error {
+        Error::Tx {
+            what: what.into(),
+            reason: self.scrub(e),
         }
     }
 
@@ -192,14 +238,8 @@ impl Chain {
             .provider
             .send_transaction(tx)
             .await
-            .map_err(|e| Error::Tx {
-                what: what.into(),
-                reason: e.to_string(),
-            })?;
-        let receipt = pending.get_receipt().await.map_err(|e| Error::Tx {
-            what: what.into(),
-            reason: e.to_string(),
-        })?;
+            .map_err(|e| self.tx(what, e))?;
+        let receipt = pending.get_receipt().await.map_err(|e| self.tx(what, e))?;
         if !receipt.status() {
             return Err(Error::Tx {
                 what: what.into(),
@@ -294,10 +334,7 @@ impl Chain {
         let gas = self
             .estimate_verify(wrapper, instances, proof)
             .await
-            .map_err(|e| Error::Tx {
-                what: "verify".into(),
-                reason: e.to_string(),
-            })?;
+            .map_err(|e| self.tx("verify", e))?;
         let (inst, proof) = Self::args(instances, proof);
         let pending = self
             .verifier(wrapper)
@@ -305,14 +342,11 @@ impl Chain {
             .gas(gas + gas / 5)
             .send()
             .await
-            .map_err(|e| Error::Tx {
-                what: "verify".into(),
-                reason: e.to_string(),
-            })?;
-        let receipt = pending.get_receipt().await.map_err(|e| Error::Tx {
-            what: "verify".into(),
-            reason: e.to_string(),
-        })?;
+            .map_err(|e| self.tx("verify", e))?;
+        let receipt = pending
+            .get_receipt()
+            .await
+            .map_err(|e| self.tx("verify", e))?;
         Ok(VerifyTx {
             tx_hash: format!("{:#x}", receipt.transaction_hash),
             gas_used: receipt.gas_used,

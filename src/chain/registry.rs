@@ -126,19 +126,6 @@ impl CallError {
     }
 }
 
-fn call_err(what: &str, e: alloy::contract::Error) -> CallError {
-    match decode_revert(&e) {
-        Some(revert) => CallError::Reverted {
-            what: what.into(),
-            revert,
-        },
-        None => CallError::Other(Error::Tx {
-            what: what.into(),
-            reason: e.to_string(),
-        }),
-    }
-}
-
 /// A mined transaction.
 #[derive(Clone, Debug, Serialize)]
 pub struct Mined {
@@ -209,7 +196,76 @@ impl StoredPrediction {
 
 type Reg<'a> = PredictionRegistry::PredictionRegistryInstance<&'a DynProvider>;
 
+/// What the registry recorded about a model at registration.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ModelInfo {
+    /// The zkinfer verifier (wrapper).
+    pub verifier: String,
+    /// How its proofs pin the weights (the registry's `WEIGHTS_*`).
+    pub weights: u8,
+    /// The predicate its proofs state (the registry's `PREDICATE_*`; 0: none).
+    pub predicate_op: u8,
+    /// The flattened output the predicate reads.
+    pub predicate_output: u32,
+    /// The threshold's fixed-point exponent.
+    pub predicate_exp: i32,
+    /// Instance kinds, in order.
+    pub kinds: Vec<u8>,
+    /// Where the model is described.
+    pub uri: String,
+}
+
+/// Direction of a lending gate: the proven threshold is a floor (`AT_LEAST`) or a ceiling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum GateDirection {
+    /// The model proves `OUT[i] >= T` (or `>`); the gate wants `T >= bound`.
+    AtLeast,
+    /// The model proves `OUT[i] <= T` (or `<`); the gate wants `T <= bound`.
+    AtMost,
+}
+
+impl GateDirection {
+    /// The gate's code (`AT_LEAST` 1, `AT_MOST` 2).
+    pub fn code(self) -> u8 {
+        match self {
+            GateDirection::AtLeast => 1,
+            GateDirection::AtMost => 2,
+        }
+    }
+
+    /// Whether a model's predicate operator (the registry's `PREDICATE_*`) fits.
+    pub fn accepts(self, predicate_op: u8) -> bool {
+        match self {
+            GateDirection::AtLeast => matches!(predicate_op, 1 | 2),
+            GateDirection::AtMost => matches!(predicate_op, 3 | 4),
+        }
+    }
+}
+
+/// The registry's `PREDICATE_*` code as text.
+pub fn predicate_op_text(op: u8) -> &'static str {
+    match op {
+        0 => "no predicate",
+        1 => ">=",
+        2 => ">",
+        3 => "<=",
+        4 => "<",
+        5 => "argmax ==",
+        _ => "unknown",
+    }
+}
+
 impl Chain {
+    fn call_err(&self, what: &str, e: alloy::contract::Error) -> CallError {
+        match decode_revert(&e) {
+            Some(revert) => CallError::Reverted {
+                what: what.into(),
+                revert,
+            },
+            None => CallError::Other(self.tx(what, e)),
+        }
+    }
+
     /// The registry at `address`.
     pub fn registry(&self, address: Address) -> Reg<'_> {
         PredictionRegistry::new(address, &self.provider)
@@ -226,13 +282,13 @@ impl Chain {
         self.need_key(what)?;
         // Estimate first: a revert then comes back decoded before the provider's nonce filler
         // hands out a nonce that would never be used (leaving a gap that stalls later sends).
-        let gas = call.estimate_gas().await.map_err(|e| call_err(what, e))?;
+        let gas = call
+            .estimate_gas()
+            .await
+            .map_err(|e| self.call_err(what, e))?;
         let call = call.gas(gas + gas / 5);
-        let pending = call.send().await.map_err(|e| call_err(what, e))?;
-        let receipt = pending.get_receipt().await.map_err(|e| Error::Tx {
-            what: what.into(),
-            reason: e.to_string(),
-        })?;
+        let pending = call.send().await.map_err(|e| self.call_err(what, e))?;
+        let receipt = pending.get_receipt().await.map_err(|e| self.tx(what, e))?;
         if !receipt.status() {
             return Err(Error::Tx {
                 what: what.into(),
@@ -254,12 +310,16 @@ impl Chain {
         self.deploy("deploying PredictionRegistry", code).await
     }
 
-    /// Deploys a `LendingGate` over `registry` for `model`.
+    /// Deploys a `LendingGate` over `registry` for `model`: accounts need a proven threshold
+    /// on `output` in `direction` of `bound` (at the model's threshold scale), at most
+    /// `max_age` seconds old.
     pub async fn deploy_gate(
         &self,
         registry: Address,
         model: [u8; 32],
-        min_threshold: i128,
+        output: u32,
+        direction: GateDirection,
+        bound: i128,
         max_age: u64,
     ) -> std::result::Result<super::Deployed, CallError> {
         self.need_key("deploying LendingGate")?;
@@ -267,22 +327,24 @@ impl Chain {
             &self.provider,
             registry,
             B256::from(model),
-            I256::try_from(min_threshold).unwrap_or_default(),
+            output,
+            direction.code(),
+            I256::try_from(bound).unwrap_or_default(),
             U256::from(max_age),
         );
         let gas = b
             .estimate_gas()
             .await
-            .map_err(|e| call_err("deploying LendingGate", e))?;
+            .map_err(|e| self.call_err("deploying LendingGate", e))?;
         let pending = b
             .gas(gas + gas / 5)
             .send()
             .await
-            .map_err(|e| call_err("deploying LendingGate", e))?;
-        let receipt = pending.get_receipt().await.map_err(|e| Error::Tx {
-            what: "deploying LendingGate".into(),
-            reason: e.to_string(),
-        })?;
+            .map_err(|e| self.call_err("deploying LendingGate", e))?;
+        let receipt = pending
+            .get_receipt()
+            .await
+            .map_err(|e| self.tx("deploying LendingGate", e))?;
         let address = receipt
             .contract_address
             .filter(|_| receipt.status())
@@ -297,14 +359,17 @@ impl Chain {
         })
     }
 
-    /// Registers a model: its verifier (the wrapper), the weight commitment (hashed weights,
-    /// else 0) and the instance layout from the build's settings.
+    /// Registers a model: its verifier (the wrapper), what pins its weights (the weight
+    /// commitment of hashed weights, keccak256 of public weights; zeros otherwise) and the
+    /// instance layout from the build's settings.
+    #[allow(clippy::too_many_arguments)] // one registration, field by field
     pub async fn register_model(
         &self,
         registry: Address,
         model: [u8; 32],
         verifier: Address,
         weight_commitment: [u8; 32],
+        weights_hash: [u8; 32],
         layout: &[InstanceInfo],
         uri: &str,
     ) -> std::result::Result<Mined, CallError> {
@@ -328,11 +393,51 @@ impl Chain {
             B256::from(model),
             verifier,
             U256::from_be_bytes(weight_commitment),
+            B256::from(weights_hash),
             kinds,
             exps,
             uri.to_string(),
         );
         self.mine("registerModel", call).await
+    }
+
+    /// What the registry recorded about `model`.
+    pub async fn model_info(
+        &self,
+        registry: Address,
+        model: [u8; 32],
+    ) -> std::result::Result<ModelInfo, CallError> {
+        let m = self
+            .registry(registry)
+            .model(B256::from(model))
+            .call()
+            .await
+            .map_err(|e| self.call_err("model", e))?;
+        Ok(ModelInfo {
+            verifier: format!("{:#x}", m.verifier),
+            weights: m.weights,
+            predicate_op: m.predicateOp,
+            predicate_output: m.predicateOutput,
+            predicate_exp: i32::from(m.predicateExp),
+            kinds: m.kinds,
+            uri: m.uri,
+        })
+    }
+
+    /// The account an input commitment is attested to, if the attestation still counts (its
+    /// provider was not revoked since).
+    pub async fn attested_to(
+        &self,
+        registry: Address,
+        commitment: [u8; 32],
+    ) -> Result<Option<Address>> {
+        let a = self
+            .registry(registry)
+            .attestedTo(B256::from(commitment))
+            .call()
+            .await
+            .map_err(|e| self.rpc(e))?;
+        Ok((a != Address::ZERO).then_some(a))
     }
 
     /// Grants or revokes the data-provider role.
@@ -458,7 +563,7 @@ impl Chain {
         self.provider
             .estimate_gas(tx)
             .await
-            .map_err(|e| call_err("submit", alloy::contract::Error::TransportError(e)))
+            .map_err(|e| self.call_err("submit", alloy::contract::Error::TransportError(e)))
     }
 
     /// Signs a submission locally (EIP-1559, fees from the node) without sending it: the
@@ -489,10 +594,10 @@ impl Chain {
             .with_chain_id(self.chain_id)
             .with_max_fee_per_gas(fees.max_fee_per_gas)
             .with_max_priority_fee_per_gas(fees.max_priority_fee_per_gas);
-        let env = tx.build(wallet).await.map_err(|e| Error::Tx {
-            what: "signing submit".into(),
-            reason: e.to_string(),
-        })?;
+        let env = tx
+            .build(wallet)
+            .await
+            .map_err(|e| self.tx("signing submit", e))?;
         Ok((env.tx_hash().0, env.encoded_2718()))
     }
 
@@ -647,7 +752,7 @@ impl Chain {
             .valueExps(B256::from(model))
             .call()
             .await
-            .map_err(|e| call_err("valueExps", e))?;
+            .map_err(|e| self.call_err("valueExps", e))?;
         Ok(e.into_iter().map(i32::from).collect())
     }
 
@@ -666,7 +771,7 @@ impl Chain {
                     .latest(B256::from(model))
                     .call()
                     .await
-                    .map_err(|e| call_err("latest", e))?;
+                    .map_err(|e| self.call_err("latest", e))?;
                 (out.p, out.age)
             }
             Some(c) => {
@@ -674,7 +779,7 @@ impl Chain {
                     .latestFor(B256::from(model), B256::from(c))
                     .call()
                     .await
-                    .map_err(|e| call_err("latestFor", e))?;
+                    .map_err(|e| self.call_err("latestFor", e))?;
                 (out.p, out.age)
             }
         };
@@ -695,13 +800,13 @@ impl Chain {
             .predictionCount(B256::from(model))
             .call()
             .await
-            .map_err(|e| call_err("predictionCount", e))?
+            .map_err(|e| self.call_err("predictionCount", e))?
             .to::<u64>();
         let page = r
             .history(B256::from(model), U256::from(skip), U256::from(count))
             .call()
             .await
-            .map_err(|e| call_err("history", e))?;
+            .map_err(|e| self.call_err("history", e))?;
         Ok(page
             .into_iter()
             .enumerate()
@@ -725,7 +830,7 @@ impl Chain {
             .latestFor(B256::from(model), B256::from(commitment))
             .estimate_gas()
             .await
-            .map_err(|e| call_err("latestFor", e))
+            .map_err(|e| self.call_err("latestFor", e))
     }
 
     /// Number of predictions of a model.
@@ -751,7 +856,7 @@ impl Chain {
             .check(account, B256::from(commitment))
             .call()
             .await
-            .map_err(|e| call_err("check", e))?;
+            .map_err(|e| self.call_err("check", e))?;
         Ok((
             out.provenThreshold.to_string().parse().unwrap_or_default(),
             out.age.to::<u64>(),

@@ -24,9 +24,15 @@ pub struct BuildArgs {
     /// Output directory (created; must not exist unless --force).
     #[arg(long)]
     pub out: PathBuf,
-    /// An SRS in halo2's raw format (e.g. from a ceremony); without it an INSECURE one is generated.
-    #[arg(long)]
+    /// An SRS in halo2's raw format. It counts as trusted only if its SHA-256 is on zkinfer's
+    /// list of converted ceremony files; otherwise the build is marked insecure. Without
+    /// --srs or --trusted-srs an INSECURE one is generated.
+    #[arg(long, conflicts_with = "trusted_srs")]
     pub srs: Option<PathBuf>,
+    /// An SRS in halo2's raw format that you checked yourself (e.g. converted from a
+    /// powers-of-tau ceremony): the build records it as trusted.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_srs: Option<PathBuf>,
     /// Replace --out if it exists.
     #[arg(long)]
     pub force: bool,
@@ -60,12 +66,13 @@ pub struct BuildArgs {
     /// (binds no model; needs --allow-unbound-params).
     #[arg(long, default_value = "fixed", value_parser = ["fixed", "hashed", "private", "public"])]
     pub param_visibility: String,
-    /// Model outputs: public, private or hashed.
-    #[arg(long, default_value = "public", value_parser = ["public", "private", "hashed"])]
-    pub output_visibility: String,
+    /// Model outputs: public, private or hashed (default: public, or private with
+    /// --output-predicate).
+    #[arg(long, value_parser = ["public", "private", "hashed"])]
+    pub output_visibility: Option<String>,
     /// Prove a statement about the outputs instead of revealing them: 'y[I] >= NAME' (or >,
-    /// <=, <) with the threshold NAME given at prove time, or 'argmax(y) == K'. Outputs must
-    /// be private or hashed.
+    /// <=, <) with the threshold NAME given at prove time, or 'argmax(y) == K'. The outputs
+    /// then stay private (or hashed, with --output-visibility hashed).
     #[arg(long, value_parser = |s: &str| s.parse::<Predicate>())]
     pub output_predicate: Option<Predicate>,
     /// Add a binding instance so proofs can be submitted to a PredictionRegistry: each proof
@@ -99,7 +106,8 @@ pub fn run(a: BuildArgs) -> anyhow::Result<Exit> {
         model: a.model,
         calibration: a.calibration,
         out: a.out.clone(),
-        srs: a.srs,
+        srs: a.srs.clone().or(a.trusted_srs.clone()),
+        srs_trusted: a.trusted_srs.is_some(),
         force: a.force,
         quant: QuantConfig::default(),
         load: LoadOptions {
@@ -113,7 +121,11 @@ pub fn run(a: BuildArgs) -> anyhow::Result<Exit> {
             let v = Visibility {
                 input: a.input_visibility.parse().map_err(anyhow::Error::msg)?,
                 params: a.param_visibility.parse().map_err(anyhow::Error::msg)?,
-                output: a.output_visibility.parse().map_err(anyhow::Error::msg)?,
+                output: match &a.output_visibility {
+                    Some(v) => v.parse().map_err(anyhow::Error::msg)?,
+                    None if a.output_predicate.is_some() => zkinfer::visibility::Vis::Private,
+                    None => zkinfer::visibility::Vis::Public,
+                },
                 binding: a.binding,
             };
             if v.params == zkinfer::visibility::Vis::Private && a.allow_unbound_params {
@@ -128,7 +140,7 @@ pub fn run(a: BuildArgs) -> anyhow::Result<Exit> {
     let s = &r.settings;
     let over = s.verifier.verifier_runtime_bytes > s.verifier.size_limit;
     if s.srs.insecure {
-        eprintln!("note: built on a locally generated SRS whose secret is known (insecure): fine for tests and local chains; use --srs with a ceremony SRS for a public chain");
+        eprintln!("note: built on an SRS zkinfer does not trust ({}): fine for tests and local chains; for a public chain use --srs with a listed ceremony SRS or --trusted-srs FILE (README: Trusted setup)", s.srs.source);
     }
     if a.json {
         print_json(&json!({

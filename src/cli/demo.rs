@@ -166,6 +166,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<Exit> {
                 model_id,
                 credit_pair.wrapper.address,
                 [0; 32],
+                [0; 32],
                 &credit.settings.instances,
                 "zkinfer demo: breast-cancer MLP, y[0] >= T",
             )
@@ -215,7 +216,14 @@ pub fn run(a: DemoArgs) -> anyhow::Result<Exit> {
                 .map_or(0, |i| i.exp),
         );
         let gate = chain
-            .deploy_gate(registry.address, model_id, gate_min, 86_400)
+            .deploy_gate(
+                registry.address,
+                model_id,
+                0,
+                zkinfer::chain::registry::GateDirection::AtLeast,
+                gate_min,
+                86_400,
+            )
             .await?;
         let (proven, _) = chain.gate_check(gate.address, borrower, commitment).await?;
         let registry_report = json!({

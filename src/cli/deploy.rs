@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use serde_json::json;
-use zkinfer::chain::{self, Chain, LOCAL_CHAIN_ID};
+use zkinfer::chain::{self, Chain};
 use zkinfer::pipeline::Build;
 
 use super::output::print_json;
@@ -16,12 +16,12 @@ pub struct DeployArgs {
     /// Build directory.
     pub dir: PathBuf,
     /// JSON-RPC endpoint, e.g. http://127.0.0.1:8545 for a local anvil.
-    #[arg(long)]
+    #[arg(long, env = "ZKINFER_RPC_URL", hide_env_values = true)]
     pub rpc_url: String,
-    /// Hex private key of the deployer (or ZKINFER_PRIVATE_KEY). Never printed.
-    #[arg(long, env = "ZKINFER_PRIVATE_KEY", hide_env_values = true)]
-    pub private_key: Option<String>,
-    /// Deploy a verifier built on an insecure (locally generated) SRS to a non-local chain.
+    #[command(flatten)]
+    pub key: super::keys::KeyArgs,
+    /// Deploy a verifier built on an untrusted SRS (generated locally, or not on zkinfer's
+    /// list) to a chain other than a local dev chain.
     #[arg(long)]
     pub allow_insecure_srs: bool,
     /// Print one JSON object on stdout.
@@ -33,22 +33,21 @@ pub struct DeployArgs {
 pub fn run(a: DeployArgs) -> anyhow::Result<Exit> {
     let build = Build::open(&a.dir)?;
     let contracts = build.contracts()?;
-    let key = a.private_key.as_deref().ok_or_else(|| {
-        anyhow::anyhow!("deploy needs a key: give --private-key or set ZKINFER_PRIVATE_KEY")
+    let signer = a.key.signer()?.ok_or_else(|| {
+        anyhow::anyhow!("deploy needs a key: set ZKINFER_PRIVATE_KEY or give --keystore FILE")
     })?;
     let (chain_id, pair) = block_on(async {
-        let chain = Chain::connect(&a.rpc_url, Some(key)).await?;
+        let chain = Chain::connect_with(&a.rpc_url, Some(&signer)).await?;
         eprintln!("zkinfer: connected to chain id {}", chain.chain_id);
-        if build.settings.srs.insecure && chain.chain_id != LOCAL_CHAIN_ID && !a.allow_insecure_srs
-        {
-            anyhow::bail!(
-                "refusing to deploy to chain {}: this verifier was built on an insecure SRS (its secret is known, so anyone holding it can forge proofs). Rebuild with --srs FILE from a trusted ceremony, or pass --allow-insecure-srs for a throwaway test chain",
-                chain.chain_id
-            );
-        }
+        chain::srs_allowed(
+            build.settings.srs.insecure,
+            chain.chain_id,
+            a.allow_insecure_srs,
+        )
+        .map_err(anyhow::Error::msg)?;
         eprintln!("zkinfer: deploying Halo2Verifier and ZkinferVerifier ...");
         let pair = chain::deploy_pair(&chain, &contracts).await?;
-        Ok((chain.chain_id, pair))
+        anyhow::Ok((chain.chain_id, pair))
     })??;
     if a.json {
         print_json(&json!({

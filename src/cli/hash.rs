@@ -27,6 +27,9 @@ pub struct HashArgs {
     /// The salt the prover will use: 0x + up to 64 hex digits. Never printed.
     #[arg(long, env = "ZKINFER_INPUT_SALT", hide_env_values = true, value_parser = parse_salt)]
     pub salt: Option<Fr>,
+    /// Allow an input commitment without a salt (only for data that is public knowledge).
+    #[arg(long)]
+    pub allow_unsalted: bool,
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
@@ -36,10 +39,18 @@ pub struct HashArgs {
 pub fn run(a: HashArgs) -> anyhow::Result<Exit> {
     let build = Build::open(&a.dir)?;
     let (what, c) = match &a.input {
-        Some(path) => (
-            "input_commitment",
-            build.input_commitment(&read_input(path)?, a.salt.unwrap_or_default())?,
-        ),
+        Some(path) => {
+            if !a.allow_unsalted && a.salt.is_none_or(|s| s == Fr::zero()) {
+                anyhow::bail!(
+                    "an input commitment without a salt (--salt) can be inverted by hashing likely inputs; give --salt ({}), or --allow-unsalted for public data",
+                    zkinfer::pipeline::SALT_ADVICE
+                );
+            }
+            (
+                "input_commitment",
+                build.input_commitment(&read_input(path)?, a.salt.unwrap_or_default())?,
+            )
+        }
         None => ("param_commitment", build.param_commitment()),
     };
     let hex = format!("0x{}", hex::encode(instance_word(&c)));

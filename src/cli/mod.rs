@@ -7,6 +7,7 @@ mod demo;
 mod deploy;
 mod eval;
 mod hash;
+mod keys;
 mod oracle;
 mod output;
 mod prove;

@@ -49,3 +49,30 @@ pub fn floats(v: &[f64]) -> String {
     let items: Vec<String> = v.iter().map(|x| format!("{x:.6}")).collect();
     format!("[{}]", items.join(", "))
 }
+
+/// One line per public instance of a proof file: its name, then its value (the float, with
+/// the integer when they differ in form) or its field element.
+pub fn instance_lines(instances: &[zkinfer::artifacts::ProofInstance]) -> Vec<String> {
+    instances
+        .iter()
+        .map(|i| {
+            let value = match (&i.value, &i.integer) {
+                (Some(v), Some(q)) if i.info.exp != 0 => {
+                    format!("{v} (fixed point {q} / 2^{})", i.info.exp)
+                }
+                (Some(v), _) => format!("{v}"),
+                _ => i.field.clone(),
+            };
+            let what = if i.info.kind == "predicate" {
+                if i.integer.as_deref() == Some("1") {
+                    " (holds)".to_string()
+                } else {
+                    " (does not hold)".to_string()
+                }
+            } else {
+                String::new()
+            };
+            format!("{:<18} {} = {value}{what}", i.info.kind, i.info.name)
+        })
+        .collect()
+}

@@ -7,7 +7,6 @@ use serde_json::json;
 use zkinfer::artifacts::read_input;
 use zkinfer::circuit::{commit::parse_salt, Fr, Secrets};
 use zkinfer::pipeline::{self, Build};
-use zkinfer::visibility::Vis;
 
 use super::output::{floats, print_json, Bar};
 use super::Exit;
@@ -30,6 +29,10 @@ pub struct ProveArgs {
     /// Salt of the output commitment (hashed outputs).
     #[arg(long, env = "ZKINFER_OUTPUT_SALT", hide_env_values = true, value_parser = parse_salt)]
     pub output_salt: Option<Fr>,
+    /// Allow a hashed input or output without a salt (salt 0): only for data that is public
+    /// knowledge anyway, since an unsalted commitment to low-entropy data can be inverted.
+    #[arg(long)]
+    pub allow_unsalted: bool,
     /// A parameter of the build's output predicate, NAME=VALUE (repeatable); it becomes a
     /// public instance.
     #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
@@ -39,15 +42,14 @@ pub struct ProveArgs {
     #[arg(long)]
     pub model: Option<String>,
     /// JSON-RPC endpoint of the registry's chain (with --model).
-    #[arg(long, env = "ZKINFER_RPC_URL")]
+    #[arg(long, env = "ZKINFER_RPC_URL", hide_env_values = true)]
     pub rpc_url: Option<String>,
     /// The submitter (default: the address of --private-key).
     #[arg(long)]
     pub submitter: Option<String>,
-    /// Hex private key of the submitter (or ZKINFER_PRIVATE_KEY); only its address is used
-    /// here. Never printed.
-    #[arg(long, env = "ZKINFER_PRIVATE_KEY", hide_env_values = true)]
-    pub private_key: Option<String>,
+    /// The submitter's key (only its address is used here).
+    #[command(flatten)]
+    pub key: super::keys::KeyArgs,
     #[command(flatten)]
     pub at: super::registry::RegistryLocation,
     /// Print one JSON object on stdout.
@@ -71,12 +73,12 @@ fn binding(a: &ProveArgs) -> anyhow::Result<Option<zkinfer::visibility::binding:
         anyhow::anyhow!("--model binds the proof to a registry: give --rpc-url too")
     })?;
     let b = super::block_on(async {
-        let chain = zkinfer::chain::Chain::connect(&url, a.private_key.as_deref()).await?;
+        let chain = a.key.connect(&url).await?;
         let submitter = match (&a.submitter, chain.from) {
             (Some(s), _) => super::registry::address("--submitter", s)?,
             (None, Some(f)) => f,
             (None, None) => anyhow::bail!(
-                "--model: say who will submit, with --submitter ADDRESS or --private-key"
+                "--model: say who will submit, with --submitter ADDRESS, ZKINFER_PRIVATE_KEY or --keystore"
             ),
         };
         let registry = a.at.resolve(&chain)?;
@@ -93,10 +95,13 @@ fn binding(a: &ProveArgs) -> anyhow::Result<Option<zkinfer::visibility::binding:
 pub fn run(a: ProveArgs) -> anyhow::Result<Exit> {
     let build = Build::open(&a.dir)?;
     let inputs = read_input(&a.input)?;
-    let vis = build.settings.circuit.visibility;
-    if vis.input == Vis::Hashed && a.salt.is_none() {
-        eprintln!("note: hashed input committed with salt 0: low-entropy inputs can be recovered from such a commitment by trying values; give --salt");
-    }
+    pipeline::check_salts(
+        &build,
+        a.salt,
+        a.output_salt,
+        a.allow_unsalted,
+        ("--salt", "--output-salt"),
+    )?;
     let secrets = Secrets {
         input_salt: a.salt.unwrap_or_default(),
         output_salt: a.output_salt.unwrap_or_default(),

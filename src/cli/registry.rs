@@ -3,11 +3,10 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use serde_json::json;
 use zkinfer::chain::deployments::{ContractEntry, Deployments, ModelEntry};
-use zkinfer::chain::registry::parse_model_id;
+use zkinfer::chain::registry::{parse_model_id, predicate_op_text, GateDirection};
 use zkinfer::chain::{self, Address, Chain};
 use zkinfer::pipeline::Build;
 use zkinfer::visibility::Vis;
@@ -18,12 +17,12 @@ use super::{block_on, Exit};
 /// Where the chain is and who signs.
 #[derive(Args, Clone)]
 pub struct ChainArgs {
-    /// JSON-RPC endpoint, e.g. http://127.0.0.1:8545 for a local anvil.
-    #[arg(long, env = "ZKINFER_RPC_URL")]
+    /// JSON-RPC endpoint, e.g. http://127.0.0.1:8545 for a local anvil. Shown in messages
+    /// only as scheme, host and port (API keys in URLs stay out of logs).
+    #[arg(long, env = "ZKINFER_RPC_URL", hide_env_values = true)]
     pub rpc_url: String,
-    /// Hex private key of the sender (or ZKINFER_PRIVATE_KEY). Never printed.
-    #[arg(long, env = "ZKINFER_PRIVATE_KEY", hide_env_values = true)]
-    pub private_key: Option<String>,
+    #[command(flatten)]
+    pub key: super::keys::KeyArgs,
     #[command(flatten)]
     pub at: RegistryLocation,
     /// Print one JSON object on stdout.
@@ -83,8 +82,7 @@ pub fn word(flag: &str, s: &str) -> anyhow::Result<[u8; 32]> {
 impl ChainArgs {
     /// Connects (with the key when given).
     pub async fn connect(&self) -> anyhow::Result<Chain> {
-        let chain = Chain::connect(&self.rpc_url, self.private_key.as_deref()).await?;
-        Ok(chain)
+        self.key.connect(&self.rpc_url).await
     }
 
     /// The deployments record of the connected chain.
@@ -117,7 +115,7 @@ enum RegistryCommand {
     Attest(AttestArgs),
     /// Ask bots for a prediction: emits PredictionRequested.
     Request(RequestArgs),
-    /// Deploy the LendingGate example for a predicate model.
+    /// Deploy the LendingGate example for a threshold model (`y[I] >= T` or `<= T`).
     Gate(GateArgs),
 }
 
@@ -140,7 +138,8 @@ struct RegisterArgs {
     /// Where the model and its predicate are described.
     #[arg(long, default_value = "")]
     uri: String,
-    /// Deploy a verifier built on an insecure SRS to a non-local chain.
+    /// Register (and deploy) a verifier built on an untrusted SRS on a chain other than a
+    /// local dev chain.
     #[arg(long)]
     allow_insecure_srs: bool,
     #[command(flatten)]
@@ -183,16 +182,22 @@ struct RequestArgs {
 }
 
 #[derive(Args)]
+#[command(group = clap::ArgGroup::new("bound").required(true).args(["min_threshold", "max_threshold"]))]
 struct GateArgs {
-    /// Model id of a `y[I] >= T` predicate model with hashed inputs.
+    /// Model id of a threshold model with hashed inputs: `y[I] >= T` (or `>`) for
+    /// --min-threshold, `y[I] <= T` (or `<`) for --max-threshold.
     #[arg(long)]
     model: String,
-    /// Least threshold a proof must have cleared, as a float at the output's scale.
+    /// The flattened model output the predicate must read (I in `y[I]`).
+    #[arg(long, default_value_t = 0)]
+    output: u32,
+    /// Borrowers need a proof of `y[I] >= T` (or `>`) with T at least this (a float at the
+    /// output's scale).
     #[arg(long)]
-    min_threshold: f64,
-    /// Build directory of the model (for the threshold's scale).
+    min_threshold: Option<f64>,
+    /// Borrowers need a proof of `y[I] <= T` (or `<`) with T at most this.
     #[arg(long)]
-    dir: PathBuf,
+    max_threshold: Option<f64>,
     /// Oldest acceptable proof, in seconds.
     #[arg(long, default_value_t = 86_400)]
     max_age: u64,
@@ -253,22 +258,34 @@ fn deploy(a: DeployArgs) -> anyhow::Result<Exit> {
 fn register(a: RegisterArgs) -> anyhow::Result<Exit> {
     let build = Build::open(&a.dir)?;
     let s = &build.settings;
-    if !s.circuit.visibility.binding {
+    let vis = s.circuit.visibility;
+    if !vis.binding {
         anyhow::bail!(
             "{}: this build has no binding instance, so its proofs could be replayed or front-run; rebuild with `zkinfer build ... --binding`",
             a.dir.display()
         );
     }
+    if vis.params == Vis::Private {
+        anyhow::bail!(
+            "{}: its weights are private and nothing pins them (built with --allow-unbound-params): a prover could use any weights of the model's shape and every proof would still verify, so the registry refuses such a model. Rebuild with --param-visibility fixed, hashed or public",
+            a.dir.display()
+        );
+    }
     let model = parse_model_id(&a.model).map_err(anyhow::Error::msg)?;
-    let weight = if s.circuit.visibility.params == Vis::Hashed {
-        zkinfer::verifier::instance_word(&build.param_commitment())
-    } else {
-        [0u8; 32]
+    let (weight, weights_hash) = match vis.params {
+        Vis::Hashed => (
+            zkinfer::verifier::instance_word(&build.param_commitment()),
+            [0u8; 32],
+        ),
+        Vis::Public => ([0u8; 32], build.public_weights_hash()),
+        _ => ([0u8; 32], [0u8; 32]),
     };
     let contracts = build.contracts()?;
     let (mined, verifier, inner) = block_on(async {
         let chain = a.chain.connect().await?;
         let registry = a.chain.registry(&chain)?;
+        chain::srs_allowed(s.srs.insecure, chain.chain_id, a.allow_insecure_srs)
+            .map_err(anyhow::Error::msg)?;
         let (verifier, inner) = match &a.verifier {
             Some(v) => {
                 let v = address("--verifier", v)?;
@@ -278,12 +295,6 @@ fn register(a: RegisterArgs) -> anyhow::Result<Exit> {
                 (v, inner)
             }
             None => {
-                if s.srs.insecure
-                    && chain.chain_id != chain::LOCAL_CHAIN_ID
-                    && !a.allow_insecure_srs
-                {
-                    anyhow::bail!("refusing to deploy to chain {}: this verifier was built on an insecure SRS; rebuild with --srs FILE, or pass --allow-insecure-srs for a throwaway test chain", chain.chain_id);
-                }
                 eprintln!("zkinfer: deploying the build's verifier ...");
                 let pair = chain::deploy_pair(&chain, &contracts).await?;
                 (pair.wrapper.address, pair.verifier.address)
@@ -291,7 +302,15 @@ fn register(a: RegisterArgs) -> anyhow::Result<Exit> {
         };
         eprintln!("zkinfer: registering model '{}' ...", a.model);
         let mined = chain
-            .register_model(registry, model, verifier, weight, &s.instances, &a.uri)
+            .register_model(
+                registry,
+                model,
+                verifier,
+                weight,
+                weights_hash,
+                &s.instances,
+                &a.uri,
+            )
             .await?;
         let mut rec = a.chain.deployments(&chain)?;
         rec.models.insert(
@@ -329,7 +348,11 @@ fn provider(a: ProviderArgs) -> anyhow::Result<Exit> {
     report(
         a.chain.json,
         json!({ "provider": format!("{who:#x}"), "allowed": !a.revoke, "tx": mined.tx_hash, "gas_used": mined.gas_used }),
-        format!("{} {who:#x}", if a.revoke { "revoked" } else { "granted" }),
+        if a.revoke {
+            format!("revoked {who:#x}: its attestations no longer count")
+        } else {
+            format!("granted {who:#x}")
+        },
     );
     Ok(Exit::Ok)
 }
@@ -370,25 +393,37 @@ fn request(a: RequestArgs) -> anyhow::Result<Exit> {
 }
 
 fn gate(a: GateArgs) -> anyhow::Result<Exit> {
-    let build = Build::open(&a.dir)?;
     let model = parse_model_id(&a.model).map_err(anyhow::Error::msg)?;
-    let threshold_exp = build
-        .settings
-        .instances
-        .iter()
-        .find(|i| i.kind == "predicate_param")
-        .map(|i| i.exp)
-        .with_context(|| {
-            format!(
-                "{}: the build proves no predicate with a threshold (build with --output-predicate 'y[I] >= T')",
-                a.dir.display()
-            )
-        })?;
-    let min = zkinfer::quant::to_fixed(a.min_threshold, threshold_exp);
-    let d = block_on(async {
+    let (direction, bound) = match (a.min_threshold, a.max_threshold) {
+        (Some(t), None) => (GateDirection::AtLeast, t),
+        (None, Some(t)) => (GateDirection::AtMost, t),
+        _ => anyhow::bail!("give exactly one of --min-threshold and --max-threshold"),
+    };
+    let (d, fixed) = block_on(async {
         let chain = a.chain.connect().await?;
         let registry = a.chain.registry(&chain)?;
-        let d = chain.deploy_gate(registry, model, min, a.max_age).await?;
+        // The predicate as the registry recorded it from the model's verifier: the gate's
+        // constructor checks it too, this says why in words before spending gas.
+        let info = chain.model_info(registry, model).await?;
+        let want = match direction {
+            GateDirection::AtLeast => ">= (or >)",
+            GateDirection::AtMost => "<= (or <)",
+        };
+        if !direction.accepts(info.predicate_op) || info.predicate_output != a.output {
+            anyhow::bail!(
+                "model '{}' proves {} on output {}; this gate needs `y[{}] {want} T`: a proof of another predicate says nothing about this bound. Register a model built with --output-predicate 'y[{}] {} T'",
+                a.model,
+                if info.predicate_op == 0 { "no predicate".to_string() } else { format!("`{}`", predicate_op_text(info.predicate_op)) },
+                info.predicate_output,
+                a.output,
+                a.output,
+                if direction == GateDirection::AtLeast { ">=" } else { "<=" },
+            );
+        }
+        let fixed = zkinfer::quant::to_fixed(bound, info.predicate_exp);
+        let d = chain
+            .deploy_gate(registry, model, a.output, direction, fixed, a.max_age)
+            .await?;
         let mut rec = a.chain.deployments(&chain)?;
         rec.gates.insert(
             a.model.clone(),
@@ -400,11 +435,11 @@ fn gate(a: GateArgs) -> anyhow::Result<Exit> {
         );
         rec.save(&a.chain.at.deployments)
             .map_err(anyhow::Error::msg)?;
-        anyhow::Ok(d)
+        anyhow::Ok((d, fixed))
     })??;
     report(
         a.chain.json,
-        json!({ "gate": format!("{:#x}", d.address), "min_threshold_fixed": min.to_string(), "max_age": a.max_age, "tx": d.tx_hash, "gas_used": d.gas_used }),
+        json!({ "gate": format!("{:#x}", d.address), "output": a.output, "direction": direction, "bound_fixed": fixed.to_string(), "max_age": a.max_age, "tx": d.tx_hash, "gas_used": d.gas_used }),
         format!("{:#x}", d.address),
     );
     Ok(Exit::Ok)

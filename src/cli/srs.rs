@@ -40,7 +40,7 @@ pub fn run(a: SrsArgs) -> anyhow::Result<Exit> {
         Some(seed) => proof::generate_srs_seeded(a.logrows, seed),
         None => proof::generate_srs(a.logrows),
     };
-    let info = proof::write_srs(&params, &a.out, true)?;
+    let info = proof::write_srs(&params, &a.out)?;
     Bar.finish("generating SRS", t.elapsed().as_secs_f64());
     if a.json {
         print_json(

@@ -7,7 +7,7 @@ use serde_json::json;
 use zkinfer::artifacts::ProofFile;
 use zkinfer::pipeline::{self, Build};
 
-use super::output::print_json;
+use super::output::{instance_lines, print_json};
 use super::Exit;
 
 /// Arguments of `verify`.
@@ -39,12 +39,23 @@ pub fn run(a: VerifyArgs) -> anyhow::Result<Exit> {
         print_json(&json!({
             "valid": verdict.is_ok(),
             "reason": verdict.as_ref().err(),
+            "vk_digest": pf.vk_digest,
             "outputs": outputs,
+            "instances": pf.instances,
+            "checked": verdict.as_ref().ok(),
             "verify_secs": secs,
         }));
     } else {
         match &verdict {
-            Ok(()) => println!("valid: outputs {outputs:?} ({secs:.3} s)"),
+            Ok(checked) => {
+                println!("valid ({secs:.3} s), circuit {}", pf.vk_digest);
+                for l in instance_lines(&pf.instances) {
+                    println!("  {l}");
+                }
+                for c in checked {
+                    println!("checked {c}");
+                }
+            }
             Err(r) => println!("INVALID: {r}"),
         }
     }

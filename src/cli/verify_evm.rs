@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use serde_json::json;
 use zkinfer::artifacts::ProofFile;
-use zkinfer::chain::{self, Chain};
+use zkinfer::chain;
 use zkinfer::pipeline::{self, Build};
 
 use super::output::print_json;
@@ -22,12 +22,12 @@ pub struct VerifyEvmArgs {
     #[arg(long)]
     pub address: String,
     /// JSON-RPC endpoint.
-    #[arg(long)]
+    #[arg(long, env = "ZKINFER_RPC_URL", hide_env_values = true)]
     pub rpc_url: String,
-    /// Hex private key to send a verify transaction (or ZKINFER_PRIVATE_KEY); without it the
-    /// proof is checked with eth_call and the gas estimated. Never printed.
-    #[arg(long, env = "ZKINFER_PRIVATE_KEY", hide_env_values = true)]
-    pub private_key: Option<String>,
+    /// The key to send a verify transaction with; without one the proof is checked with
+    /// eth_call and the gas estimated.
+    #[command(flatten)]
+    pub key: super::keys::KeyArgs,
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
@@ -41,7 +41,9 @@ pub fn run(a: VerifyEvmArgs) -> anyhow::Result<Exit> {
     // The instances must be the ones this build describes (names, kinds, scales) and agree
     // with their stated integers and values, or what is printed could differ from what the
     // chain checked.
-    if let Err(reason) = pipeline::proof_instances(&build, &pf) {
+    let checked = pipeline::proof_instances(&build, &pf)
+        .and_then(|inst| pipeline::check_statement(&build, &pf, &inst));
+    if let Err(reason) = checked {
         if a.json {
             print_json(&json!({ "valid": false, "reason": reason }));
         } else {
@@ -56,7 +58,7 @@ pub fn run(a: VerifyEvmArgs) -> anyhow::Result<Exit> {
         .parse()
         .map_err(|_| anyhow::anyhow!("--address {}: not a 20-byte hex address", a.address))?;
     let out = block_on(async {
-        let chain = Chain::connect(&a.rpc_url, a.private_key.as_deref()).await?;
+        let chain = a.key.connect(&a.rpc_url).await?;
         eprintln!("zkinfer: connected to chain id {}", chain.chain_id);
         if let Err(reason) = chain::check_deployed(&chain, &contracts, address).await? {
             anyhow::bail!("{reason}");

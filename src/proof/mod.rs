@@ -6,7 +6,10 @@ mod keys;
 mod srs;
 
 pub use keys::{keygen, read_pk, read_vk, vk_bytes, vk_digest, write_key};
-pub use srs::{generate_srs, generate_srs_seeded, load_srs, write_srs, SrsInfo};
+pub use srs::{
+    generate_srs, generate_srs_seeded, load_srs, trusted_srs, write_srs, SrsInfo, TrustedSrs,
+    TRUSTED_SRS,
+};
 
 use halo2_base::halo2_proofs::{
     plonk::{create_proof, verify_proof, Circuit, ProvingKey, VerifyingKey},

@@ -1,7 +1,11 @@
-//! The structured reference string: local generation (insecure), loading with checks.
+//! The structured reference string: local generation (insecure), loading with checks, and the
+//! trust decision, which fails closed: an SRS counts as trusted only when its SHA-256 is on
+//! [`TRUSTED_SRS`] (files converted from public ceremonies) or the user vouches for the file
+//! (`build --trusted-srs FILE`). Nothing beside the file (no sidecar, no name) can make it
+//! trusted.
 
 use std::io::{BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use halo2_base::halo2_proofs::{
     halo2curves::pairing::Engine,
@@ -13,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{Error, Result};
-use crate::artifacts::{read_json_opt, write_atomic, write_json_atomic};
+use crate::artifacts::write_atomic;
 use crate::circuit::Bn256;
 
 /// Where an SRS came from, recorded in the build settings.
@@ -23,25 +27,34 @@ pub struct SrsInfo {
     pub logrows: u32,
     /// SHA-256 of the file.
     pub sha256: String,
-    /// True when its secret is known (generated locally by zkinfer): fine for tests and local
-    /// chains, never for a public chain.
+    /// True unless the SRS is trusted (listed in [`TRUSTED_SRS`], or vouched for by the user):
+    /// fine for tests and local chains, never for a public chain.
     pub insecure: bool,
     /// Where it came from.
     pub source: String,
 }
 
-/// Sidecar written next to an SRS that zkinfer generated.
-#[derive(Serialize, Deserialize)]
-struct SrsMeta {
-    insecure: bool,
-    generated_by: String,
-    logrows: u32,
+/// An SRS file zkinfer trusts without being told.
+#[derive(Clone, Copy, Debug)]
+pub struct TrustedSrs {
+    /// SHA-256 of the file in halo2's raw format, lowercase hex.
+    pub sha256: &'static str,
+    /// Where it came from and how it was converted.
+    pub source: &'static str,
 }
 
-fn meta_path(path: &Path) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(".meta.json");
-    PathBuf::from(s)
+/// SRS files in halo2's raw format that zkinfer trusts: each converted by zkinfer's
+/// maintainers from a public powers-of-tau ceremony, its SHA-256 computed from the converted
+/// file. Empty in this release: no ceremony file could be obtained where it was made (no
+/// downloads). The README ("Trusted setup") says how to convert one and add its hash here, or
+/// how to vouch for a file with `build --trusted-srs FILE`.
+pub const TRUSTED_SRS: &[TrustedSrs] = &[];
+
+/// The listed SRS a file's SHA-256 matches, if any.
+pub fn trusted_srs(sha256: &str) -> Option<&'static TrustedSrs> {
+    TRUSTED_SRS
+        .iter()
+        .find(|t| t.sha256.eq_ignore_ascii_case(sha256))
 }
 
 /// Size in bytes of an SRS file in halo2's raw format for `k`.
@@ -62,8 +75,9 @@ pub fn generate_srs_seeded(k: u32, seed: u64) -> ParamsKZG<Bn256> {
     ParamsKZG::<Bn256>::setup(k, rand::rngs::StdRng::seed_from_u64(seed))
 }
 
-/// Writes an SRS in halo2's raw format (atomically) with its metadata sidecar.
-pub fn write_srs(params: &ParamsKZG<Bn256>, path: &Path, insecure: bool) -> Result<SrsInfo> {
+/// Writes an SRS in halo2's raw format, atomically. Whether it is trusted is decided from its
+/// SHA-256 when it is loaded (see [`load_srs`]), never from anything written beside it.
+pub fn write_srs(params: &ParamsKZG<Bn256>, path: &Path) -> Result<SrsInfo> {
     let mut buf = Vec::with_capacity(raw_size(params.k()) as usize);
     params
         .write_custom(&mut buf, SerdeFormat::RawBytes)
@@ -75,23 +89,18 @@ pub fn write_srs(params: &ParamsKZG<Bn256>, path: &Path, insecure: bool) -> Resu
         path: path.to_path_buf(),
         source,
     })?;
-    let meta = SrsMeta {
-        insecure,
-        generated_by: format!("zkinfer {}", env!("CARGO_PKG_VERSION")),
-        logrows: params.k(),
-    };
-    let mp = meta_path(path);
-    write_json_atomic(&mp, &meta).map_err(|source| Error::Io { path: mp, source })?;
+    let sha256 = hex::encode(Sha256::digest(&buf));
     Ok(SrsInfo {
         logrows: params.k(),
-        sha256: hex::encode(Sha256::digest(&buf)),
-        insecure,
+        insecure: trusted_srs(&sha256).is_none(),
+        sha256,
         source: path.display().to_string(),
     })
 }
 
 /// Loads an SRS in halo2's raw format, checks its size, points and pairing consistency, and
-/// downsizes it to `k`. A file without zkinfer's sidecar is taken as the user's trusted SRS.
+/// downsizes it to `k`. It is insecure unless its SHA-256 is on [`TRUSTED_SRS`] (a caller the
+/// user told to trust the file may clear the flag).
 pub fn load_srs(path: &Path, k: u32) -> Result<(ParamsKZG<Bn256>, SrsInfo)> {
     let err = |reason: String| Error::Srs {
         path: path.to_path_buf(),
@@ -144,16 +153,18 @@ pub fn load_srs(path: &Path, k: u32) -> Result<(ParamsKZG<Bn256>, SrsInfo)> {
     if file_k > k {
         params.downsize(k);
     }
-    let insecure = read_json_opt::<SrsMeta>(&meta_path(path))
-        .map_err(|e| err(format!("unreadable metadata sidecar: {e}")))?
-        .is_some_and(|m| m.insecure);
+    let listed = trusted_srs(&sha256);
+    let source = match listed {
+        Some(t) => format!("{} ({})", path.display(), t.source),
+        None => path.display().to_string(),
+    };
     Ok((
         params,
         SrsInfo {
             logrows: k,
             sha256,
-            insecure,
-            source: path.display().to_string(),
+            insecure: listed.is_none(),
+            source,
         },
     ))
 }

@@ -9,7 +9,7 @@ mod solidity;
 pub use calldata::{decode_bool, encode_verify_call, instance_word, verify_selector};
 pub use compile::{compile, compile_sources, Compiled, CompiledContract, CompiledSet};
 pub use evm::{evm_verify, EvmCall, EvmRun};
-pub use solidity::{halo2_verifier_source, wrapper_source};
+pub use solidity::{halo2_verifier_source, wrapper_source, WrapperFacts};
 
 /// EIP-170 limit on runtime bytecode size.
 pub const CODE_SIZE_LIMIT: usize = 24_576;

@@ -114,6 +114,7 @@ pub async fn deploy_registered(
             model,
             pair.wrapper.address,
             [0; 32],
+            [0; 32],
             &build.settings.instances,
             "",
         )
