@@ -250,7 +250,39 @@ fn chain_commands_need_a_reachable_rpc() {
         &["not a valid URL"],
     );
     let r = zkinfer(&["deploy", s(bc), "--rpc-url", "http://127.0.0.1:9"]);
-    fails_with(&r, &["--private-key", "ZKINFER_PRIVATE_KEY"]);
+    fails_with(&r, &["ZKINFER_PRIVATE_KEY", "--keystore"]);
+    // RPC URLs often carry API keys (in the path, the query or the user info): no message
+    // shows more than the scheme, host and port.
+    for url in [
+        "http://127.0.0.1:9/v2/SeCrEtKeY42",
+        "http://127.0.0.1:9/?apikey=SeCrEtKeY42",
+        "http://me:SeCrEtKeY42@127.0.0.1:9",
+    ] {
+        for args in [
+            vec!["registry", "deploy", "--rpc-url", url, "--private-key", key],
+            vec![
+                "read",
+                "--model",
+                "m",
+                "--registry",
+                "0x0000000000000000000000000000000000000001",
+                "--rpc-url",
+                url,
+            ],
+        ] {
+            let r = zkinfer(&args);
+            fails_with(&r, &["127.0.0.1:9", "cannot reach"]);
+            let all = format!(
+                "{}{}",
+                String::from_utf8_lossy(&r.stdout),
+                String::from_utf8_lossy(&r.stderr)
+            );
+            assert!(!all.contains("SeCrEtKeY42"), "{url}: {all}");
+        }
+    }
+    let r = zkinfer(&["registry", "deploy", "--rpc-url", "not a url SeCrEtKeY42"]);
+    fails_with(&r, &["not a valid URL"]);
+    assert!(!String::from_utf8_lossy(&r.stderr).contains("SeCrEtKeY42"));
     // The key is never echoed.
     let r = zkinfer(&[
         "deploy",

@@ -33,7 +33,13 @@ fn ok_json(r: std::process::Output) -> serde_json::Value {
         String::from_utf8_lossy(&r.stdout),
         String::from_utf8_lossy(&r.stderr)
     );
-    serde_json::from_slice(&r.stdout).unwrap()
+    serde_json::from_slice(&r.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): stdout {} stderr {}",
+            String::from_utf8_lossy(&r.stdout),
+            String::from_utf8_lossy(&r.stderr)
+        )
+    })
 }
 
 #[test]
@@ -512,6 +518,41 @@ fn registry_flow_and_every_rejection_on_anvil() {
             before + 1
         );
 
+        // Revoking the provider voids its attestations for good: the registry's read and the
+        // gate refuse them, also after the role is granted again; a fresh attestation counts.
+        let provider_addr = anvil.addresses()[1];
+        chain
+            .set_provider(registry, provider_addr, false)
+            .await
+            .unwrap();
+        assert_eq!(chain.attested_to(registry, c).await.unwrap(), None);
+        let e = chain.gate_check(gate, borrower_addr, c).await.unwrap_err();
+        assert_eq!(e.revert_name(), Some("NotAttestedTo"), "{e}");
+        let as_provider = Chain::connect(&url, Some(provider)).await.unwrap();
+        let e = as_provider
+            .attest(registry, c, borrower_addr)
+            .await
+            .unwrap_err();
+        assert_eq!(e.revert_name(), Some("NotProvider"), "{e}");
+        chain
+            .set_provider(registry, provider_addr, true)
+            .await
+            .unwrap();
+        assert_eq!(
+            chain.attested_to(registry, c).await.unwrap(),
+            None,
+            "granting the role again revives nothing"
+        );
+        as_provider
+            .attest(registry, c, borrower_addr)
+            .await
+            .unwrap();
+        assert_eq!(
+            chain.attested_to(registry, c).await.unwrap(),
+            Some(borrower_addr)
+        );
+        chain.gate_check(gate, borrower_addr, c).await.unwrap();
+
         // An hour later the gate (max age 3600 s) finds the score too old.
         use alloy::providers::Provider;
         let raw = alloy::providers::ProviderBuilder::new().connect_http(url.parse().unwrap());
@@ -523,4 +564,510 @@ fn registry_flow_and_every_rejection_on_anvil() {
         let e = chain.gate_check(gate, borrower_addr, c).await.unwrap_err();
         assert_eq!(e.revert_name(), Some("ScoreTooOld"), "{e}");
     });
+}
+
+/// `zkinfer` with `envs` set and the key variables cleared (each call says where its key is).
+fn zk_env(args: &[&str], envs: &[(&str, &str)], deployments: &Path) -> std::process::Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_zkinfer"));
+    c.args(args)
+        .env_remove("ZKINFER_PRIVATE_KEY")
+        .env_remove("ZKINFER_KEYSTORE")
+        .env_remove("ZKINFER_KEYSTORE_PASSWORD")
+        .env("ZKINFER_DEPLOYMENTS", deployments);
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+fn fails_with(r: &std::process::Output, needle: &str) -> String {
+    let err = String::from_utf8_lossy(&r.stderr).to_string();
+    assert!(
+        !r.status.success() && err.contains(needle),
+        "expected a failure mentioning {needle:?}; stdout {} stderr {err}",
+        String::from_utf8_lossy(&r.stdout)
+    );
+    err
+}
+
+/// The rules around a proof that the main flow does not reach, on iris_logreg builds:
+/// public weights are pinned at registration and a proof with substituted weights is refused
+/// natively and by the registry; a build whose weights nothing pins is refused; a gate refuses
+/// a model whose predicate is not the output and direction it relies on, and an at-most gate
+/// works; an SRS nobody vouched for stays off chains other than dev chains, also behind
+/// `register --verifier`; keys come from an encrypted keystore; salts are required; `verify`
+/// prints every instance by name and what it checked.
+#[test]
+fn weights_predicates_srs_and_keys_on_anvil() {
+    use zkinfer::chain::registry::GateDirection;
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let deployments = t.join("deployments");
+    let name = "iris_logreg";
+    let (model_onnx, calib) = (
+        fixture(name, "model.onnx"),
+        fixture(name, "calibration.jsonl"),
+    );
+    let (m, c) = (model_onnx.to_str().unwrap(), calib.to_str().unwrap());
+
+    // An SRS as `zkinfer srs` writes it: only an explicit --trusted-srs makes it trusted.
+    let srs = t.join("srs.bin");
+    let s = srs.to_str().unwrap();
+    ok_json(zk_env(
+        &[
+            "srs",
+            "--logrows",
+            "14",
+            "--out",
+            s,
+            "--seed",
+            "7",
+            "--json",
+        ],
+        &[],
+        &deployments,
+    ));
+    let build = |out: &str, extra: &[&str]| {
+        let o = t.join(out);
+        let mut args = vec!["build", m, "--calibration", c, "--out", o.to_str().unwrap()];
+        args.extend([
+            "--target",
+            "resources",
+            "--input-visibility",
+            "hashed",
+            "--binding",
+            "--json",
+        ]);
+        args.extend(extra);
+        ok_json(zk_env(&args, &[], &deployments));
+        Build::open(&o).unwrap()
+    };
+    let le = build(
+        "le",
+        &[
+            "--param-visibility",
+            "public",
+            "--output-predicate",
+            "probabilities[1] <= T",
+            "--srs",
+            s,
+        ],
+    );
+    let argmax = build(
+        "argmax",
+        &[
+            "--output-predicate",
+            "argmax(probabilities) == K",
+            "--trusted-srs",
+            s,
+        ],
+    );
+    assert!(
+        le.settings.srs.insecure,
+        "an unlisted SRS file counts as insecure"
+    );
+    assert!(
+        !argmax.settings.srs.insecure,
+        "--trusted-srs vouches for the file"
+    );
+    assert_eq!(
+        le.settings.circuit.visibility.output,
+        zkinfer::visibility::Vis::Private,
+        "a predicate keeps the outputs private by default"
+    );
+    let unbound_dir = t.join("unbound");
+    let mut opts = zkinfer::pipeline::BuildOptions::new(
+        model_onnx.clone(),
+        calib.clone(),
+        unbound_dir.clone(),
+    );
+    opts.visibility.params = zkinfer::visibility::Vis::Private;
+    opts.visibility.binding = true;
+    opts.allow_unbound_params = true;
+    opts.target = zkinfer::pipeline::Target::Resources;
+    pipeline::build(&opts, &Quiet).unwrap();
+    let unbound = Build::open(&unbound_dir).unwrap();
+    let (le_dir, unbound_d) = (t.join("le"), unbound_dir.to_str().unwrap().to_string());
+    let le_d = le_dir.to_str().unwrap();
+
+    let anvil = zkinfer::chain::spawn_anvil().expect("anvil (run scripts/setup.sh)");
+    let url = anvil.endpoint();
+    let keys: Vec<String> = anvil
+        .keys()
+        .iter()
+        .map(|k| hex::encode(k.to_bytes()))
+        .collect();
+    let addrs = anvil.addresses().to_vec();
+    let as_key = |k: &str| vec![("ZKINFER_PRIVATE_KEY".to_string(), k.to_string())];
+    let run = |args: &[&str], key: &str| {
+        let mut a: Vec<&str> = args.to_vec();
+        a.extend(["--rpc-url", url.as_str(), "--json"]);
+        let env = as_key(key);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        zk_env(&a, &env, &deployments)
+    };
+    let owner = &keys[0];
+    let registry: Address = ok_json(run(&["registry", "deploy"], owner))["registry"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    ok_json(run(&["registry", "register", le_d, "--model", "le"], owner));
+    ok_json(run(
+        &[
+            "registry",
+            "register",
+            t.join("argmax").to_str().unwrap(),
+            "--model",
+            "argmax",
+        ],
+        owner,
+    ));
+    fails_with(
+        &run(
+            &["registry", "register", &unbound_d, "--model", "unbound"],
+            owner,
+        ),
+        "nothing pins them",
+    );
+
+    // Gates: an at-least gate on an at-most model (or an argmax) is refused by the CLI and by
+    // the contract; an at-most gate takes it.
+    fails_with(
+        &run(
+            &[
+                "registry",
+                "gate",
+                "--model",
+                "le",
+                "--output",
+                "2",
+                "--min-threshold",
+                "0.3",
+            ],
+            owner,
+        ),
+        "proves `<=` on output 2",
+    );
+    // iris_logreg's outputs are `label` (1 value) then `probabilities` (3): the predicate reads
+    // the flattened output 2.
+    let inputs = read_input(&fixture(name, "input.json")).unwrap();
+    let y = le.model.output_floats(&le.model.eval(&inputs).unwrap())[1][1];
+    let threshold = y + 0.1;
+    let bound = format!("{}", threshold + 0.05);
+    let gate: Address = ok_json(run(
+        &[
+            "registry",
+            "gate",
+            "--model",
+            "le",
+            "--output",
+            "2",
+            "--max-threshold",
+            &bound,
+            "--max-age",
+            "3600",
+        ],
+        owner,
+    ))["gate"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let strict = format!("{}", threshold - 0.05);
+    let strict_gate: Address = ok_json(run(
+        &[
+            "registry",
+            "gate",
+            "--model",
+            "le",
+            "--output",
+            "2",
+            "--max-threshold",
+            &strict,
+        ],
+        owner,
+    ))["gate"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+
+    // A provider attests the input's commitment; proving needs the salt.
+    ok_json(run(
+        &["registry", "provider", &format!("{:#x}", addrs[1])],
+        owner,
+    ));
+    let input = fixture(name, "input.json");
+    let inp = input.to_str().unwrap();
+    let salt = "0x5a17";
+    let commitment = ok_json(zk_env(
+        &["hash", le_d, "--input", inp, "--salt", salt, "--json"],
+        &[],
+        &deployments,
+    ))["input_commitment"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    fails_with(
+        &zk_env(&["hash", le_d, "--input", inp], &[], &deployments),
+        "--salt",
+    );
+    ok_json(run(
+        &[
+            "registry",
+            "attest",
+            "--commitment",
+            &commitment,
+            "--account",
+            &format!("{:#x}", addrs[2]),
+        ],
+        &keys[1],
+    ));
+    let proof = t.join("le-proof.json");
+    let p = proof.to_str().unwrap();
+    let t_param = format!("T={threshold}");
+    fails_with(
+        &run(
+            &[
+                "prove", le_d, "--input", inp, "--out", p, "--param", &t_param, "--model", "le",
+            ],
+            owner,
+        ),
+        "--salt",
+    );
+    assert!(!proof.exists(), "a refused prove wrote a proof");
+    let r = run(
+        &[
+            "prove", le_d, "--input", inp, "--out", p, "--param", &t_param, "--model", "le",
+            "--salt", salt,
+        ],
+        owner,
+    );
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    // `verify` names every instance and says what it checked.
+    let v = zk_env(&["verify", le_d, p], &[], &deployments);
+    let text = String::from_utf8_lossy(&v.stdout).to_string();
+    assert!(v.status.success(), "{text}");
+    for needle in [
+        "input_commitment",
+        "param ",
+        "probabilities[1] <= T",
+        "(holds)",
+        "predicate_param",
+        "binding: chain 31337",
+        "checked weights: all",
+    ] {
+        assert!(
+            text.contains(needle),
+            "verify output lacks {needle:?}: {text}"
+        );
+    }
+    let j = ok_json(zk_env(&["verify", le_d, p, "--json"], &[], &deployments));
+    assert_eq!(
+        j["instances"].as_array().unwrap().len(),
+        le.settings.instances.len()
+    );
+    ok_json(run(&["submit", le_d, p], owner));
+
+    let model = |s: &str| parse_model_id(s).unwrap();
+    let c: [u8; 32] = hex::decode(commitment.trim_start_matches("0x"))
+        .unwrap()
+        .try_into()
+        .unwrap();
+    block_on(async {
+        let chain = Chain::connect(&url, Some(owner)).await.unwrap();
+        let e = chain
+            .deploy_gate(registry, model("le"), 2, GateDirection::AtLeast, 0, 3600)
+            .await
+            .unwrap_err();
+        assert_eq!(e.revert_name(), Some("WrongPredicate"), "{e}");
+        let e = chain
+            .deploy_gate(registry, model("le"), 1, GateDirection::AtMost, 0, 3600)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.revert_name(),
+            Some("WrongPredicate"),
+            "another output: {e}"
+        );
+        let e = chain
+            .deploy_gate(
+                registry,
+                model("argmax"),
+                0,
+                GateDirection::AtLeast,
+                0,
+                3600,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.revert_name(), Some("WrongPredicate"), "argmax: {e}");
+        let info = chain.model_info(registry, model("le")).await.unwrap();
+        assert_eq!(
+            (info.weights, info.predicate_op, info.predicate_output),
+            (2, 3, 2)
+        );
+        // The at-most gate: the proven threshold is within its bound; the stricter one refuses.
+        let (proven, _) = chain.gate_check(gate, addrs[2], c).await.unwrap();
+        assert_eq!(
+            proven,
+            zkinfer::quant::to_fixed(threshold, info.predicate_exp)
+        );
+        let e = chain
+            .gate_check(strict_gate, addrs[2], c)
+            .await
+            .unwrap_err();
+        assert_eq!(e.revert_name(), Some("ThresholdTooHigh"), "{e}");
+
+        // The registry refuses unbound weights, and public weights without their hash.
+        let pair = zkinfer::chain::deploy_pair(&chain, &unbound.contracts().unwrap())
+            .await
+            .unwrap();
+        let e = chain
+            .register_model(
+                registry,
+                model("unbound"),
+                pair.wrapper.address,
+                [0; 32],
+                [0; 32],
+                &unbound.settings.instances,
+                "",
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.revert_name(), Some("UnboundWeights"), "{e}");
+        let le_verifier: Address = info.verifier.parse().unwrap();
+        let e = chain
+            .register_model(
+                registry,
+                model("le-nohash"),
+                le_verifier,
+                [0; 32],
+                [0; 32],
+                &le.settings.instances,
+                "",
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.revert_name(), Some("WeightsHashMismatch"), "{e}");
+
+        // Substituted public weights: a proof valid for its own weights, refused by `verify`
+        // against the build and by the registry.
+        let cheat = common::with_swapped_weight(&le, &t.join("cheat"));
+        let binding = chain
+            .next_binding(registry, model("le"), addrs[0])
+            .await
+            .unwrap();
+        let secrets = Secrets {
+            input_salt: zkinfer::circuit::commit::parse_salt(salt).unwrap(),
+            predicate_params: cheat.predicate_params(&[("T".into(), threshold)]).unwrap(),
+            binding: Some(binding),
+            ..Default::default()
+        };
+        let cheat_proof = t.join("cheat.json");
+        tokio::task::block_in_place(|| {
+            pipeline::prove(&cheat, &inputs, &secrets, &cheat_proof, &Quiet).unwrap()
+        });
+        let pf = ProofFile::read(&cheat_proof).unwrap();
+        assert!(pipeline::verify(&cheat, &pf, &cheat_proof).unwrap().is_ok());
+        let reason = pipeline::verify(&le, &pf, &cheat_proof)
+            .unwrap()
+            .unwrap_err();
+        assert!(reason.contains("public weight"), "{reason}");
+        let (w, proof) = pipeline::verify_calldata(&pf, &cheat_proof).unwrap();
+        expect_revert(
+            &chain,
+            registry,
+            &Chain::submit_calldata(model("le"), &w, &proof),
+            "WrongWeights",
+        )
+        .await;
+    });
+
+    // Another chain (id 1234): the untrusted build stays off it, deployed or registered, unless
+    // allowed; the trusted one goes. The owner's key comes from an encrypted keystore.
+    let other = alloy::node_bindings::Anvil::at(zkinfer::tools::anvil().unwrap())
+        .chain_id(1234)
+        .try_spawn()
+        .unwrap();
+    let url2 = other.endpoint();
+    let ks_dir = t.join("keys");
+    std::fs::create_dir_all(&ks_dir).unwrap();
+    let signer =
+        zkinfer::chain::Signer::from_hex(&hex::encode(other.keys()[0].to_bytes())).unwrap();
+    signer
+        .to_keystore(&ks_dir, "owner.json", "correct horse")
+        .unwrap();
+    let ks = ks_dir.join("owner.json");
+    let ks = ks.to_str().unwrap();
+    let with_ks = |args: &[&str], password: &str| {
+        let mut a: Vec<&str> = args.to_vec();
+        a.extend(["--rpc-url", url2.as_str(), "--json", "--keystore", ks]);
+        zk_env(&a, &[("ZKINFER_KEYSTORE_PASSWORD", password)], &deployments)
+    };
+    fails_with(&with_ks(&["registry", "deploy"], "wrong"), "wrong password");
+    let reg2: Address = ok_json(with_ks(&["registry", "deploy"], "correct horse"))["registry"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    block_on(async {
+        let chain = Chain::connect(&url2, None).await.unwrap();
+        let owner = chain.registry(reg2).owner().call().await.unwrap();
+        assert_eq!(owner, signer.address(), "the keystore's key deployed it");
+    });
+    fails_with(
+        &with_ks(&["deploy", le_d], "correct horse"),
+        "refusing to put this verifier on chain 1234",
+    );
+    let j = ok_json(with_ks(
+        &["deploy", le_d, "--allow-insecure-srs"],
+        "correct horse",
+    ));
+    let addr = j["address"].as_str().unwrap().to_string();
+    fails_with(
+        &with_ks(
+            &[
+                "registry",
+                "register",
+                le_d,
+                "--model",
+                "le",
+                "--verifier",
+                &addr,
+            ],
+            "correct horse",
+        ),
+        "refusing to put this verifier on chain 1234",
+    );
+    ok_json(with_ks(
+        &[
+            "registry",
+            "register",
+            le_d,
+            "--model",
+            "le",
+            "--verifier",
+            &addr,
+            "--allow-insecure-srs",
+        ],
+        "correct horse",
+    ));
+    // The trusted build deploys; a key given as a flag works but is warned about.
+    let key2 = hex::encode(other.keys()[1].to_bytes());
+    let r = zk_env(
+        &[
+            "deploy",
+            t.join("argmax").to_str().unwrap(),
+            "--rpc-url",
+            &url2,
+            "--private-key",
+            &key2,
+        ],
+        &[],
+        &deployments,
+    );
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("visible to every local user"));
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::fixture;
+use common::{fixture, with_swapped_weight};
 use zkinfer::artifacts::{read_input, ProofFile};
 use zkinfer::circuit::{commit, Fr, Secrets};
 use zkinfer::pipeline::{self, Build, BuildOptions, Quiet, Target};
@@ -178,29 +178,6 @@ fn visibility_choices_pairwise_prove_verify_and_bind() {
             }
         }
     }
-}
-
-/// Copies a build directory and changes one weight of its quantized model: what a prover who
-/// swaps weights would run.
-fn with_swapped_weight(b: &Build, dir: &std::path::Path) -> Build {
-    let _ = std::fs::remove_dir_all(dir);
-    std::fs::create_dir_all(dir).unwrap();
-    for e in std::fs::read_dir(b.dir.path("")).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
-    }
-    let path = dir.join("model.quant.json");
-    let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    let node = m["nodes"]
-        .as_array_mut()
-        .unwrap()
-        .iter_mut()
-        .find(|n| n["op"].get("Affine").is_some())
-        .unwrap();
-    let coef = &mut node["op"]["Affine"]["terms"][0]["coef"];
-    *coef = (coef.as_i64().unwrap() + 12345).into();
-    std::fs::write(&path, serde_json::to_vec(&m).unwrap()).unwrap();
-    Build::open(dir).unwrap()
 }
 
 #[test]

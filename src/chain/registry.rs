@@ -14,6 +14,7 @@ use crate::artifacts::InstanceInfo;
 sol!(
     #[sol(rpc)]
     #[derive(Debug)]
+    #[allow(clippy::too_many_arguments)] // registerModel takes the whole registration
     PredictionRegistry,
     "contracts/artifacts/PredictionRegistry.json"
 );
@@ -21,6 +22,8 @@ sol!(
 sol!(
     #[sol(rpc)]
     #[derive(Debug)]
+    #[allow(clippy::too_many_arguments)]
+    // the generated deploy builder takes every constructor argument
     LendingGate,
     "contracts/artifacts/LendingGate.json"
 );

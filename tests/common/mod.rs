@@ -123,6 +123,29 @@ pub async fn deploy_registered(
     reg.address
 }
 
+/// Copies a build directory and changes one weight of its quantized model: what a prover who
+/// swaps weights would run.
+pub fn with_swapped_weight(b: &Build, dir: &std::path::Path) -> Build {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).unwrap();
+    for e in std::fs::read_dir(b.dir.path("")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
+    }
+    let path = dir.join("model.quant.json");
+    let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let node = m["nodes"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|n| n["op"].get("Affine").is_some())
+        .unwrap();
+    let coef = &mut node["op"]["Affine"]["terms"][0]["coef"];
+    *coef = (coef.as_i64().unwrap() + 12345).into();
+    std::fs::write(&path, serde_json::to_vec(&m).unwrap()).unwrap();
+    Build::open(dir).unwrap()
+}
+
 /// Runs a future on a multi-threaded runtime (proving inside uses `block_in_place`).
 pub fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
     tokio::runtime::Builder::new_multi_thread()
