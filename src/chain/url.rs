@@ -54,6 +54,12 @@ pub(crate) fn secret_parts(url: &str) -> Secrets {
             );
         }
         s.parts.extend(u.query().map(str::to_string));
+        s.parts.extend(
+            u.query()
+                .unwrap_or("")
+                .split('&')
+                .filter_map(|kv| kv.split_once('=').map(|(_, v)| v.to_string())),
+        );
         s.parts.extend(u.fragment().map(str::to_string));
         if !u.username().is_empty() {
             s.parts.push(u.username().to_string());
