@@ -11,7 +11,8 @@
 //! One process at a time: [`Journal::open`] takes an OS lock (see [`file`]) that it holds until
 //! the journal is dropped or the process dies. The files are private (0600): the `input`
 //! column keeps the inputs as received, private ones included, because crash recovery needs
-//! them; nothing else in the journal holds a private value.
+//! them (and `input_key`, their hash, deduplicates requests); reasons and every other column
+//! hold no private value.
 
 pub mod file;
 mod intake;
