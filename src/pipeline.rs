@@ -1082,11 +1082,9 @@ pub fn prove(
             .holds(y, &secrets.predicate_params)
             .map_err(Error::Predicate)?
         {
+            // No values: the outputs (and the score the predicate reads) may be private.
             return Err(Error::Predicate(format!(
-                "'{pred}' is false for this input ({} is {:?}, parameters {:?}): a false predicate cannot be proven",
-                pred.output(),
-                y.iter().map(|&q| quant::to_float(q, build.model.values[v].exp)).collect::<Vec<_>>(),
-                secrets.predicate_params
+                "'{pred}' is false for this input, and a false predicate cannot be proven"
             )));
         }
     }

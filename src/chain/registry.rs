@@ -197,6 +197,19 @@ impl StoredPrediction {
     }
 }
 
+/// A `PredictionRequested` event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    /// The registry's request id.
+    pub id: u64,
+    /// Who asked (the event's indexed `requester`).
+    pub requester: Address,
+    /// What to predict on, as the requester named it.
+    pub input_ref: String,
+    /// The block it was emitted in.
+    pub block: u64,
+}
+
 type Reg<'a> = PredictionRegistry::PredictionRegistryInstance<&'a DynProvider>;
 
 /// What the registry recorded about a model at registration.
@@ -631,6 +644,23 @@ impl Chain {
         from: u64,
         to: u64,
     ) -> Result<Vec<(u64, String)>> {
+        Ok(self
+            .prediction_requests(registry, model, from, to)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r.input_ref))
+            .collect())
+    }
+
+    /// `PredictionRequested` events for `model` in blocks `from..=to`, in order, with who
+    /// asked.
+    pub async fn prediction_requests(
+        &self,
+        registry: Address,
+        model: [u8; 32],
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<Request>> {
         let logs = self
             .registry(registry)
             .PredictionRequested_filter()
@@ -642,7 +672,12 @@ impl Chain {
             .map_err(|e| self.rpc(e))?;
         Ok(logs
             .into_iter()
-            .map(|(ev, _)| (ev.requestId.to::<u64>(), ev.inputRef))
+            .map(|(ev, log)| Request {
+                id: ev.requestId.to::<u64>(),
+                requester: ev.requester,
+                input_ref: ev.inputRef,
+                block: log.block_number.unwrap_or_default(),
+            })
             .collect())
     }
 

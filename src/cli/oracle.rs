@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use clap::Args;
 use zkinfer::chain::registry::parse_model_id;
-use zkinfer::oracle::{Config, Oracle, Outcome, Source};
+use zkinfer::oracle::{Config, Oracle, Outcome, Requesters, Source};
 use zkinfer::pipeline::Build;
 
-use super::registry::ChainArgs;
+use super::registry::{address, ChainArgs};
 use super::{block_on, Exit};
 
 /// Arguments of `oracle`.
@@ -37,12 +37,35 @@ pub struct OracleArgs {
     /// Seconds between polls of a followed file or of events.
     #[arg(long, default_value_t = 2.0)]
     pub poll: f64,
+    /// Accept inputs of a build with hashed inputs (or outputs) without a salt, or with salt 0.
+    /// Their commitments can then be brute-forced when the data has little entropy.
+    #[arg(long)]
+    pub allow_unsalted: bool,
+    /// With --events: serve only this requester's requests (repeatable). Others are skipped.
+    #[arg(long = "requester", value_name = "ADDR", requires = "events")]
+    pub requesters: Vec<String>,
+    /// With --events: serve everyone's requests (requesting is free; each request served costs
+    /// a proof and gas).
+    #[arg(long, requires = "events", conflicts_with = "requesters")]
+    pub any_requester: bool,
+    /// With --events: a request for the same input (the same file content) as one submitted or
+    /// failed less than SECS ago, or still in flight, is skipped as served by it.
+    #[arg(long, value_name = "SECS", default_value_t = 3600)]
+    pub min_interval: u64,
+    /// With --events: most blocks per log query (several queries per poll until caught up).
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_block_range: u64,
+    /// With --events: read requests only up to this many blocks behind the head [default: 0
+    /// on the local dev chain id 31337, 12 elsewhere].
+    #[arg(long, value_name = "N")]
+    pub confirmations: Option<u64>,
     #[command(flatten)]
     pub chain: ChainArgs,
 }
 
-/// Runs `oracle`: exit 0 when every input ended submitted, 1 when some failed.
-pub fn run(a: OracleArgs) -> anyhow::Result<Exit> {
+/// Where inputs come from, and (for events) whose requests are served: one policy is
+/// required with `--events`, so that the oracle fails closed.
+fn source(a: &OracleArgs) -> anyhow::Result<(Source, Requesters)> {
     let source = match (&a.input_file, a.stdin, &a.events) {
         (Some(p), _, _) => Source::File(p.clone()),
         (None, true, _) => Source::Stdin,
@@ -51,6 +74,48 @@ pub fn run(a: OracleArgs) -> anyhow::Result<Exit> {
             "say where inputs come from: --input-file FILE, --stdin, or --events INPUT_DIR"
         ),
     };
+    if a.any_requester {
+        return Ok((source, Requesters::Anyone));
+    }
+    let list = a
+        .requesters
+        .iter()
+        .map(|r| address("--requester", r))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if matches!(source, Source::Events(_)) && list.is_empty() {
+        anyhow::bail!(
+            "--events needs --requester ADDR (repeatable) or --any-requester: requesting is \
+             free, and every request served costs a proof and gas"
+        );
+    }
+    Ok((source, Requesters::Only(list)))
+}
+
+/// Prints one outcome on stdout (a JSON line with `--json`).
+fn print(o: &Outcome, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string(o).unwrap_or_default());
+    } else if o.status == "submitted" {
+        println!(
+            "{}: submitted in block {} (tx {}, gas {})",
+            o.id,
+            o.block.unwrap_or_default(),
+            o.tx.as_deref().unwrap_or("?"),
+            o.gas_used.unwrap_or_default()
+        );
+    } else {
+        println!(
+            "{}: {}: {}",
+            o.id,
+            o.status,
+            o.reason.as_deref().unwrap_or("?")
+        );
+    }
+}
+
+/// Runs `oracle`: exit 0 when every input ended submitted (or was skipped), 1 when some failed.
+pub fn run(a: OracleArgs) -> anyhow::Result<Exit> {
+    let (source, requesters) = source(&a)?;
     let build = Build::open(&a.dir)?;
     if !build.settings.circuit.visibility.binding {
         anyhow::bail!(
@@ -60,26 +125,15 @@ pub fn run(a: OracleArgs) -> anyhow::Result<Exit> {
     }
     let model = parse_model_id(&a.model).map_err(anyhow::Error::msg)?;
     let json = a.chain.json;
-    let mut failed = 0usize;
-    let mut count = 0usize;
+    let (mut failed, mut skipped, mut count) = (0usize, 0usize, 0usize);
     let emit = |o: &Outcome| {
         count += 1;
-        if o.status != "submitted" {
-            failed += 1;
+        match o.status.as_str() {
+            "submitted" => {}
+            "skipped" => skipped += 1,
+            _ => failed += 1,
         }
-        if json {
-            println!("{}", serde_json::to_string(o).unwrap_or_default());
-        } else if o.status == "submitted" {
-            println!(
-                "{}: submitted in block {} (tx {}, gas {})",
-                o.id,
-                o.block.unwrap_or_default(),
-                o.tx.as_deref().unwrap_or("?"),
-                o.gas_used.unwrap_or_default()
-            );
-        } else {
-            println!("{}: failed: {}", o.id, o.reason.as_deref().unwrap_or("?"));
-        }
+        print(o, json);
     };
     block_on(async {
         let chain = a.chain.connect().await?;
@@ -93,11 +147,19 @@ pub fn run(a: OracleArgs) -> anyhow::Result<Exit> {
             once: a.once,
             poll: Duration::from_secs_f64(a.poll.max(0.05)),
             max_attempts: 5,
+            allow_unsalted: a.allow_unsalted,
+            requesters,
+            min_interval: Duration::from_secs(a.min_interval),
+            max_block_range: a.max_block_range,
+            confirmations: a.confirmations,
         };
         let mut bot = Oracle::new(cfg, &chain, Box::new(emit))?;
         bot.run().await?;
         anyhow::Ok(())
     })??;
-    eprintln!("zkinfer oracle: {count} input(s) settled, {failed} failed");
+    eprintln!(
+        "zkinfer oracle: {} input(s) settled, {failed} failed; {skipped} request(s) skipped",
+        count - skipped
+    );
     Ok(if failed == 0 { Exit::Ok } else { Exit::Invalid })
 }

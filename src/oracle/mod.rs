@@ -1,33 +1,56 @@
 //! The oracle bot: takes inputs from a source (a JSON-lines file it follows, stdin, or the
 //! registry's `PredictionRequested` events), proves each bound to the registry, and submits
 //! it, keeping a [`journal`] so that every input ends submitted exactly once or failed with a
-//! reason, across crashes and restarts.
+//! reason, across crashes and restarts. One oracle per journal: a second one is refused while
+//! the first runs.
 //!
-//! An input is one JSON object: `{"id": "...", "input_data": [[...]], "salt": "0x...",
-//! "params": {"T": 0.5}}`; `id` defaults to a hash of the line, `salt` to 0, `params` to none.
+//! An input is one JSON object:
+//! `{"id": "...", "input_data": [[...]], "salt": "0x...", "output_salt": "0x...", "params": {"T": 0.5}}`.
+//! `id` defaults to a hash of the line keyed with a secret of the journal (so it reveals
+//! nothing about the line); `params` (the predicate's parameters) to none. `salt` is required,
+//! and must not be 0, when the build hashes its input, and `output_salt` when it hashes its
+//! outputs: a fresh random value per input, `0x` and up to 62 hex digits (for example
+//! `openssl rand -hex 31`), kept with the data since it opens the commitment. Without it,
+//! anyone who can guess the data can check a guess against the public commitment; an input
+//! without one fails at intake, unless the oracle runs with `allow_unsalted`
+//! (`--allow-unsalted`). Salts are otherwise unused (0).
 //!
-//! For tests, `ZKINFER_ORACLE_CRASH=POINT[:N]` exits the process (code 86) the Nth time (default
-//! the first) it reaches POINT: `after-prove` (proof made, not journaled), `before-journal-write`
-//! (transaction signed, not journaled nor sent), `after-send` (journaled and broadcast, receipt
-//! not awaited), `after-receipt` (receipt seen, not journaled).
+//! Events (`--events DIR`): each request's `inputRef` names a file in DIR holding one such
+//! object. Only requests from allowed requesters are served ([`Requesters`]); others are
+//! skipped (recorded, logged and reported with status `skipped`, never proven). A request whose
+//! input (the file's content) is the same as an earlier input's is skipped as served by that
+//! one while it is in flight, and for `min_interval` after it settled; later it is served
+//! again. Logs are read in ranges of at most `max_block_range` blocks and only
+//! `confirmations` blocks behind the head (default [`default_confirmations`]).
+//!
+//! Nothing the oracle prints or journals as a reason or log line contains an input, output or
+//! score value: reasons name fields and rules, never values. The journal's `input` column is
+//! the one place inputs are kept (crash recovery needs them), and the journal files are 0600.
+//!
+//! For tests only: `ZKINFER_ORACLE_CRASH=POINT[:N]` exits the process (code 86) the Nth time
+//! (default the first) it reaches POINT: `after-prove` (proof made, not journaled),
+//! `before-journal-write` (transaction signed, not journaled nor sent), `after-send` (journaled
+//! and broadcast, receipt not awaited), `after-receipt` (receipt seen, not journaled).
+//! `ZKINFER_ORACLE_LOW_GAS=PERCENT` gives the first submission the process signs that
+//! percentage of its estimated gas, so that it runs out of gas on-chain.
 
+mod input;
 pub mod journal;
+mod retry;
+mod sources;
+mod submit;
 
-use std::collections::HashMap;
-use std::io::{BufRead, Read, Seek};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use serde::Serialize;
 
-use crate::artifacts::ProofFile;
-use crate::chain::registry::CallError;
 use crate::chain::{Address, Chain};
-use crate::circuit::{commit::parse_salt, Secrets};
-use crate::pipeline::{self, Build, Quiet};
-use journal::{Journal, Row};
+use crate::pipeline::Build;
+use journal::Journal;
+
+pub use input::SaltRules;
+pub use submit::{gas_limit, MAX_GAS_RETRIES};
 
 /// Exit code of a deliberate crash (`ZKINFER_ORACLE_CRASH`).
 pub const CRASH_EXIT: i32 = 86;
@@ -42,6 +65,25 @@ pub enum Source {
     Stdin,
     /// `PredictionRequested` events of the model; `inputRef` names a file under the folder.
     Events(PathBuf),
+}
+
+/// Whose `PredictionRequested` events are served.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Requesters {
+    /// Everyone's (`--any-requester`).
+    Anyone,
+    /// Only these requesters' (`--requester ADDR`, repeated); empty serves no one.
+    Only(Vec<Address>),
+}
+
+/// Confirmations the oracle waits for before it reads a block's requests, by default: none on
+/// a local development chain (id 31337, anvil's and hardhat's), 12 elsewhere.
+pub fn default_confirmations(chain_id: u64) -> u64 {
+    if chain_id == 31337 {
+        0
+    } else {
+        12
+    }
 }
 
 /// What the oracle needs.
@@ -62,14 +104,26 @@ pub struct Config {
     pub poll: Duration,
     /// Proving attempts per input before it fails (a stale binding needs another).
     pub max_attempts: i64,
+    /// Accept hashed inputs and outputs without a salt (salt 0).
+    pub allow_unsalted: bool,
+    /// Whose requests are served (events).
+    pub requesters: Requesters,
+    /// A request for the same input as one submitted (or failed) less than this long ago is
+    /// not served again (events).
+    pub min_interval: Duration,
+    /// Most blocks per log query (events).
+    pub max_block_range: u64,
+    /// Blocks behind the head that requests are read up to (events); `None`:
+    /// [`default_confirmations`].
+    pub confirmations: Option<u64>,
 }
 
 /// A final outcome, printed as one JSON line with `--json`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct Outcome {
     /// The input's id.
     pub id: String,
-    /// `submitted` or `failed`.
+    /// `submitted`, `failed`, or `skipped` (a request not served).
     pub status: String,
     /// Transaction hash (submitted).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -83,9 +137,12 @@ pub struct Outcome {
     /// The registry nonce the proof was bound to (submitted).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nonce: Option<u64>,
-    /// Why it failed.
+    /// Why it failed or was skipped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The earlier input that serves a skipped duplicate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub served_by: Option<String>,
 }
 
 /// Oracle errors: the run stops, the journal keeps every input's state.
@@ -100,88 +157,13 @@ pub enum Error {
     /// The source could not be read.
     #[error("input source {0}")]
     Source(String),
+    /// The configuration cannot work.
+    #[error("{0}")]
+    Config(String),
 }
 
 /// Result type of the oracle.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-static CRASH_COUNT: AtomicU32 = AtomicU32::new(0);
-
-fn crash_point(point: &str) {
-    let Ok(spec) = std::env::var("ZKINFER_ORACLE_CRASH") else {
-        return;
-    };
-    let (p, n) = match spec.split_once(':') {
-        Some((p, n)) => (p.to_string(), n.parse::<u32>().unwrap_or(1)),
-        None => (spec.clone(), 1),
-    };
-    if p == point && CRASH_COUNT.fetch_add(1, Ordering::SeqCst) + 1 == n {
-        eprintln!("zkinfer oracle: ZKINFER_ORACLE_CRASH: exiting at {point}");
-        std::process::exit(CRASH_EXIT);
-    }
-}
-
-/// One input as written in the source.
-#[derive(Deserialize)]
-struct InputLine {
-    #[serde(default)]
-    id: Option<String>,
-    input_data: Vec<Vec<f64>>,
-    #[serde(default)]
-    salt: Option<String>,
-    #[serde(default)]
-    params: HashMap<String, f64>,
-}
-
-fn line_id(line: &str) -> String {
-    match serde_json::from_str::<serde_json::Value>(line) {
-        Ok(v) if v["id"].is_string() => v["id"].as_str().unwrap_or_default().to_string(),
-        _ => format!(
-            "sha256:{}",
-            hex::encode(Sha256::digest(line.trim().as_bytes()))
-        ),
-    }
-}
-
-/// Retries `f` on errors that are not reverts: 0.25 s, doubling, five times.
-async fn retry<T, F, Fut>(what: &str, mut f: F) -> Result<std::result::Result<T, CallError>>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = std::result::Result<T, CallError>>,
-{
-    let mut wait = Duration::from_millis(250);
-    for attempt in 0..6 {
-        match f().await {
-            Ok(v) => return Ok(Ok(v)),
-            Err(e @ CallError::Reverted { .. }) => return Ok(Err(e)),
-            Err(e) if attempt == 5 => {
-                return Err(Error::Chain(format!("{what}: {e} (after 6 attempts)")))
-            }
-            Err(e) => {
-                eprintln!("zkinfer oracle: {what}: {e}; retrying in {wait:?}");
-                tokio::time::sleep(wait).await;
-                wait *= 2;
-            }
-        }
-    }
-    unreachable!("the loop returns")
-}
-
-async fn retry_plain<T, F, Fut>(what: &str, mut f: F) -> Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = crate::chain::Result<T>>,
-{
-    match retry(what, || {
-        let fut = f();
-        async move { fut.await.map_err(CallError::Other) }
-    })
-    .await?
-    {
-        Ok(v) => Ok(v),
-        Err(e) => Err(Error::Chain(format!("{what}: {e}"))),
-    }
-}
 
 /// The bot.
 pub struct Oracle<'a> {
@@ -190,14 +172,25 @@ pub struct Oracle<'a> {
     journal: Journal,
     submitter: Address,
     emit: Box<dyn FnMut(&Outcome) + 'a>,
+    salts: SaltRules,
+    confirmations: u64,
 }
 
 impl<'a> Oracle<'a> {
-    /// Opens the journal (bound to this chain, registry, model and submitter).
+    /// Opens the journal (bound to this chain, registry, model and submitter; refused while
+    /// another process holds it).
     pub fn new(cfg: Config, chain: &'a Chain, emit: Box<dyn FnMut(&Outcome) + 'a>) -> Result<Self> {
         let submitter = chain.from.ok_or_else(|| {
             Error::Chain("the oracle submits: give --private-key or set ZKINFER_PRIVATE_KEY".into())
         })?;
+        if matches!(cfg.source, Source::Events(_)) && cfg.requesters == Requesters::Only(vec![]) {
+            return Err(Error::Config(
+                "serving events needs a list of requesters (--requester ADDR, repeatable) or \
+                 --any-requester: requesting is free, and every request served costs a proof \
+                 and gas"
+                    .into(),
+            ));
+        }
         let setup = format!(
             "chain {} registry {:#x} model 0x{} submitter {submitter:#x}",
             chain.chain_id,
@@ -205,12 +198,18 @@ impl<'a> Oracle<'a> {
             hex::encode(cfg.model)
         );
         let journal = Journal::open(&cfg.journal, &setup)?;
+        let salts = SaltRules::of(cfg.build.settings.circuit.visibility, cfg.allow_unsalted);
+        let confirmations = cfg
+            .confirmations
+            .unwrap_or_else(|| default_confirmations(chain.chain_id));
         Ok(Self {
             cfg,
             chain,
             journal,
             submitter,
             emit,
+            salts,
+            confirmations,
         })
     }
 
@@ -223,133 +222,18 @@ impl<'a> Oracle<'a> {
     pub async fn run(&mut self) -> Result<()> {
         // Settle what a previous run left open before taking anything new.
         self.process_open().await?;
-        let mut stdin_done = false;
         loop {
-            let exhausted = match self.cfg.source.clone() {
+            match self.cfg.source.clone() {
                 Source::File(p) => self.ingest_file(&p)?,
-                Source::Stdin => {
-                    if !stdin_done {
-                        self.ingest_stdin()?;
-                        stdin_done = true;
-                    }
-                    true
-                }
+                Source::Stdin => self.ingest_stdin()?,
                 Source::Events(dir) => self.ingest_events(&dir).await?,
-            };
+            }
             self.process_open().await?;
-            if self.cfg.once || (exhausted && matches!(self.cfg.source, Source::Stdin)) {
+            if self.cfg.once || matches!(self.cfg.source, Source::Stdin) {
                 return Ok(());
             }
             tokio::time::sleep(self.cfg.poll).await;
         }
-    }
-
-    fn ingest_lines(&mut self, source: &str, position: i64, text: &str) -> Result<usize> {
-        let inputs: Vec<(String, String, Option<String>)> = text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(|l| (line_id(l), l.to_string(), None))
-            .collect();
-        let new = self.journal.record(source, position, &inputs)?;
-        if !new.is_empty() {
-            eprintln!("zkinfer oracle: {} new input(s) from {source}", new.len());
-        }
-        self.report_failed_at_intake(&new, &inputs)?;
-        Ok(new.len())
-    }
-
-    /// Reads complete new lines of the file after the journal's cursor.
-    fn ingest_file(&mut self, path: &Path) -> Result<bool> {
-        let source = format!("file:{}", path.display());
-        let from = self.journal.cursor(&source)?;
-        let mut f = std::fs::File::open(path)
-            .map_err(|e| Error::Source(format!("{}: {e}", path.display())))?;
-        f.seek(std::io::SeekFrom::Start(from as u64))
-            .map_err(|e| Error::Source(format!("{}: {e}", path.display())))?;
-        let mut buf = String::new();
-        f.read_to_string(&mut buf)
-            .map_err(|e| Error::Source(format!("{}: {e}", path.display())))?;
-        // Only whole lines: a line still being written is taken next time.
-        let complete = buf.rfind('\n').map_or(0, |i| i + 1);
-        self.ingest_lines(&source, from + complete as i64, &buf[..complete])?;
-        Ok(true)
-    }
-
-    fn ingest_stdin(&mut self) -> Result<()> {
-        let mut text = String::new();
-        for line in std::io::stdin().lock().lines() {
-            let line = line.map_err(|e| Error::Source(format!("stdin: {e}")))?;
-            text.push_str(&line);
-            text.push('\n');
-        }
-        self.ingest_lines("stdin", 0, &text)?;
-        Ok(())
-    }
-
-    async fn ingest_events(&mut self, dir: &Path) -> Result<bool> {
-        let source = "events";
-        let from = self.journal.cursor(source)? as u64;
-        let chain = self.chain;
-        let head = retry_plain("eth_blockNumber", || chain.block_number()).await?;
-        if head < from {
-            return Ok(true);
-        }
-        let (registry, model) = (self.cfg.registry, self.cfg.model);
-        let reqs = retry_plain("PredictionRequested logs", || {
-            chain.requests(registry, model, from, head)
-        })
-        .await?;
-        let inputs: Vec<(String, String, Option<String>)> = reqs
-            .into_iter()
-            .map(|(rid, input_ref)| {
-                let id = format!("request-{rid}");
-                let safe = !input_ref.is_empty()
-                    && Path::new(&input_ref)
-                        .components()
-                        .all(|c| matches!(c, std::path::Component::Normal(_)));
-                if !safe {
-                    return (
-                        id,
-                        input_ref.clone(),
-                        Some(format!(
-                            "inputRef '{input_ref}' is not a relative path under the input folder"
-                        )),
-                    );
-                }
-                match std::fs::read_to_string(dir.join(&input_ref)) {
-                    Ok(text) => (id, text.trim().to_string(), None),
-                    Err(e) => (
-                        id,
-                        input_ref.clone(),
-                        Some(format!("inputRef '{input_ref}': {e}")),
-                    ),
-                }
-            })
-            .collect();
-        let new = self.journal.record(source, head as i64 + 1, &inputs)?;
-        if !new.is_empty() {
-            eprintln!(
-                "zkinfer oracle: {} new request(s) up to block {head}",
-                new.len()
-            );
-        }
-        self.report_failed_at_intake(&new, &inputs)?;
-        Ok(true)
-    }
-
-    /// Inputs refused as they arrived are final at once: report them.
-    fn report_failed_at_intake(
-        &mut self,
-        new: &[String],
-        inputs: &[(String, String, Option<String>)],
-    ) -> Result<()> {
-        for (id, _, failure) in inputs {
-            if failure.is_some() && new.contains(id) {
-                self.finish(id)?;
-            }
-        }
-        Ok(())
     }
 
     fn finish(&mut self, id: &str) -> Result<()> {
@@ -366,6 +250,7 @@ impl<'a> Oracle<'a> {
                     .map(|n| n as u64)
                     .filter(|_| r.state == "submitted"),
                 reason: r.reason.clone(),
+                served_by: None,
             };
             (self.emit)(&o);
         }
@@ -392,206 +277,5 @@ impl<'a> Oracle<'a> {
                 _ => return self.finish(&id),
             }
         }
-    }
-
-    async fn prove(&mut self, row: &Row) -> Result<()> {
-        if row.attempts >= self.cfg.max_attempts {
-            let reason = format!(
-                "gave up after {} proofs went stale (another submitter with this key?)",
-                row.attempts
-            );
-            return Ok(self.journal.set_failed(&row.id, &reason)?);
-        }
-        let line: InputLine = match serde_json::from_str(&row.input) {
-            Ok(l) => l,
-            Err(e) => {
-                let reason = format!("not an input object ({{\"input_data\": [[...]], \"salt\"?, \"params\"?}}): {e}");
-                return Ok(self.journal.set_failed(&row.id, &reason)?);
-            }
-        };
-        let _ = &line.id;
-        let salt = match line.salt.as_deref().map(parse_salt).transpose() {
-            Ok(s) => s.unwrap_or_default(),
-            Err(e) => return Ok(self.journal.set_failed(&row.id, &format!("salt: {e}"))?),
-        };
-        let given: Vec<(String, f64)> = line.params.into_iter().collect();
-        let predicate_params = match self.cfg.build.predicate_params(&given) {
-            Ok(p) => p,
-            Err(e) => return Ok(self.journal.set_failed(&row.id, &e.to_string())?),
-        };
-        let chain = self.chain;
-        let (registry, model, submitter) = (self.cfg.registry, self.cfg.model, self.submitter);
-        let binding = retry_plain("reading the registry nonce", || {
-            chain.next_binding(registry, model, submitter)
-        })
-        .await?;
-        let nonce = binding.nonce;
-        let secrets = Secrets {
-            input_salt: salt,
-            predicate_params,
-            binding: Some(binding),
-            ..Default::default()
-        };
-        eprintln!("zkinfer oracle: proving {} (nonce {nonce})", row.id);
-        let tmp = tempfile::NamedTempFile::new()
-            .map_err(|e| Error::Source(format!("temporary proof file: {e}")))?;
-        let build = &self.cfg.build;
-        let input = line.input_data;
-        let path = tmp.path().to_path_buf();
-        let proved =
-            tokio::task::block_in_place(|| pipeline::prove(build, &input, &secrets, &path, &Quiet));
-        match proved {
-            Ok(r) => {
-                crash_point("after-prove");
-                let text = serde_json::to_string(&r.proof)
-                    .map_err(|e| Error::Source(format!("proof: {e}")))?;
-                self.journal.set_proved(&row.id, &text, nonce)?;
-            }
-            Err(e) => self.journal.set_failed(&row.id, &e.to_string())?,
-        }
-        Ok(())
-    }
-
-    /// The calldata and statement of a journaled proof.
-    fn calldata(&self, row: &Row) -> std::result::Result<(Vec<u8>, [u8; 32]), String> {
-        let pf: ProofFile = serde_json::from_str(row.proof.as_deref().unwrap_or(""))
-            .map_err(|e| format!("journaled proof unreadable: {e}"))?;
-        let (words, proof) =
-            pipeline::verify_calldata(&pf, Path::new("journal")).map_err(|e| e.to_string())?;
-        Ok((
-            Chain::submit_calldata(self.cfg.model, &words, &proof),
-            Chain::statement(self.cfg.model, &words),
-        ))
-    }
-
-    async fn send(&mut self, row: &Row) -> Result<()> {
-        let chain = self.chain;
-        let (registry, model, submitter) = (self.cfg.registry, self.cfg.model, self.submitter);
-        let nonce = retry_plain("reading the registry nonce", || {
-            chain.next_nonce(registry, model, submitter)
-        })
-        .await?;
-        if Some(nonce as i64) != row.binding_nonce {
-            eprintln!(
-                "zkinfer oracle: {}: registry nonce moved to {nonce}; proving again",
-                row.id
-            );
-            return Ok(self.journal.reprove(&row.id)?);
-        }
-        let data = match self.calldata(row) {
-            Ok((d, _)) => d,
-            Err(reason) => return Ok(self.journal.set_failed(&row.id, &reason)?),
-        };
-        let gas = match retry("estimating gas", || chain.estimate_submit(registry, &data)).await? {
-            Ok(g) => g + g / 5,
-            Err(e) => return self.rejected(row, &e),
-        };
-        let account_nonce =
-            retry_plain("reading the account nonce", || chain.account_nonce()).await?;
-        let (hash, raw) = retry_plain("signing", || {
-            chain.sign_submit(registry, &data, gas, account_nonce)
-        })
-        .await?;
-        crash_point("before-journal-write");
-        let hash_hex = format!("0x{}", hex::encode(hash));
-        self.journal
-            .set_sent(&row.id, &hash_hex, &raw, account_nonce)?;
-        eprintln!(
-            "zkinfer oracle: {}: sent {hash_hex} (account nonce {account_nonce}, gas limit {gas})",
-            row.id
-        );
-        retry_plain("broadcasting", || chain.broadcast(&raw)).await?;
-        crash_point("after-send");
-        Ok(())
-    }
-
-    /// A revert: a stale binding means prove again, anything else fails the input.
-    fn rejected(&mut self, row: &Row, e: &CallError) -> Result<()> {
-        match e.revert_name() {
-            Some("BindingMismatch") => Ok(self.journal.reprove(&row.id)?),
-            _ => Ok(self
-                .journal
-                .set_failed(&row.id, &format!("registry rejected it: {e}"))?),
-        }
-    }
-
-    /// Waits for the receipt of a sent row (re-broadcasting a lost transaction).
-    async fn settle(&mut self, row: &Row) -> Result<()> {
-        let chain = self.chain;
-        let hash_hex = row.tx_hash.clone().unwrap_or_default();
-        let hash: [u8; 32] = crate::artifacts::decode_hex(&hash_hex)
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| Error::Chain(format!("journal: bad tx hash {hash_hex}")))?;
-        let raw = row.raw_tx.clone().unwrap_or_default();
-        let mut rebroadcast = true;
-        for _ in 0..600 {
-            match retry_plain("reading the receipt", || chain.receipt(hash)).await? {
-                Some((true, block, gas)) => {
-                    crash_point("after-receipt");
-                    self.journal.set_submitted(&row.id, block, gas)?;
-                    return Ok(());
-                }
-                Some((false, block, _)) => {
-                    // Reverted on-chain: find out why by replaying the call.
-                    let data = match self.calldata(row) {
-                        Ok((d, _)) => d,
-                        Err(reason) => return Ok(self.journal.set_failed(&row.id, &reason)?),
-                    };
-                    return match chain.estimate_submit(self.cfg.registry, &data).await {
-                        Err(e @ CallError::Reverted { .. }) => self.rejected(row, &e),
-                        _ => Ok(self.journal.set_failed(
-                            &row.id,
-                            &format!("transaction {hash_hex} reverted in block {block}"),
-                        )?),
-                    };
-                }
-                None => {
-                    let known =
-                        retry_plain("looking up the transaction", || chain.tx_known(hash)).await?;
-                    if !known {
-                        // The node may have lost the transaction's history (a restart) while
-                        // keeping its effect: ask the registry whether the statement landed.
-                        let statement = match self.calldata(row) {
-                            Ok((_, s)) => s,
-                            Err(reason) => return Ok(self.journal.set_failed(&row.id, &reason)?),
-                        };
-                        let (registry, model) = (self.cfg.registry, self.cfg.model);
-                        if let Some((index, block)) =
-                            retry_plain("looking up the statement", || {
-                                chain.find_statement(registry, model, statement)
-                            })
-                            .await?
-                        {
-                            eprintln!("zkinfer oracle: {}: no receipt for {hash_hex}, but the registry stored it as prediction #{index}", row.id);
-                            crash_point("after-receipt");
-                            self.journal.set_submitted(&row.id, block, 0)?;
-                            return Ok(());
-                        }
-                        let account =
-                            retry_plain("reading the account nonce", || chain.account_nonce())
-                                .await?;
-                        if Some(account as i64) > row.account_nonce {
-                            // Its account nonce was used by another transaction: sign again.
-                            eprintln!(
-                                "zkinfer oracle: {}: {hash_hex} was replaced; signing again",
-                                row.id
-                            );
-                            return Ok(self.journal.unsend(&row.id)?);
-                        }
-                        if rebroadcast {
-                            eprintln!("zkinfer oracle: {}: {hash_hex} is unknown to the node; broadcasting it again", row.id);
-                            retry_plain("broadcasting", || chain.broadcast(&raw)).await?;
-                            rebroadcast = false;
-                        }
-                    }
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-            }
-        }
-        Err(Error::Chain(format!(
-            "{}: no receipt for {hash_hex} after 120 s; run again to keep waiting",
-            row.id
-        )))
     }
 }

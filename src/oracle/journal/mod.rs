@@ -3,11 +3,26 @@
 //!
 //! States: `pending` (recorded) -> `proved` (proof bound to a registry nonce) -> `sent` (signed
 //! transaction and hash recorded *before* broadcasting) -> `submitted` (receipt seen), or
-//! `failed` (with a reason) from any of them.
+//! `failed` (with a reason) from any of them. A sent transaction that ran out of gas goes back
+//! to `proved` (its proof is still good) with `gas_retries` counted. Requests the oracle decides
+//! not to serve (a duplicate input, a requester not allowed) are not inputs: they are recorded
+//! in a table of their own, `skipped`, with the reason.
+//!
+//! One process at a time: [`Journal::open`] takes an OS lock (see [`file`]) that it holds until
+//! the journal is dropped or the process dies. The files are private (0600): the `input`
+//! column keeps the inputs as received, private ones included, because crash recovery needs
+//! them (and `input_key`, their hash, deduplicates requests); reasons and every other column
+//! hold no private value.
+
+pub mod file;
+mod intake;
+
+pub use intake::{Intake, Recorded, Skipped};
 
 use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension};
+use sha2::{Digest, Sha256};
 
 /// Journal errors.
 #[derive(Debug, thiserror::Error)]
@@ -27,7 +42,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub struct Row {
     /// Order of arrival.
     pub seq: i64,
-    /// The input's id (its `id` field, or a hash of the line).
+    /// The input's id (its `id` field, a keyed hash of the line, or `request-N`).
     pub id: String,
     /// The input line as received.
     pub input: String,
@@ -51,38 +66,22 @@ pub struct Row {
     pub gas_used: Option<i64>,
     /// Why it failed.
     pub reason: Option<String>,
+    /// Submissions of it that ran out of gas and were sent again with a higher limit.
+    pub gas_retries: i64,
+    /// The gas limit of its last signed transaction.
+    pub gas_limit: Option<i64>,
 }
 
-/// An open journal.
+/// An open journal, held by this process alone until dropped.
 pub struct Journal {
     conn: Connection,
     path: String,
+    id_key: Vec<u8>,
+    /// Held (locked) for the journal's lifetime; the OS releases it when closed.
+    _lock: std::fs::File,
 }
 
-const SCHEMA: &str = "
-PRAGMA journal_mode = WAL;
-PRAGMA synchronous = FULL;
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS cursors (source TEXT PRIMARY KEY, position INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS inputs (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT UNIQUE NOT NULL,
-    input TEXT NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('pending', 'proved', 'sent', 'submitted', 'failed')),
-    attempts INTEGER NOT NULL DEFAULT 0,
-    proof TEXT,
-    binding_nonce INTEGER,
-    tx_hash TEXT,
-    raw_tx BLOB,
-    account_nonce INTEGER,
-    block INTEGER,
-    gas_used INTEGER,
-    reason TEXT,
-    updated_at INTEGER NOT NULL DEFAULT (strftime('%s', 'now'))
-);
-";
-
-const COLUMNS: &str = "seq, id, input, state, attempts, proof, binding_nonce, tx_hash, raw_tx, account_nonce, block, gas_used, reason";
+const COLUMNS: &str = "seq, id, input, state, attempts, proof, binding_nonce, tx_hash, raw_tx, account_nonce, block, gas_used, reason, gas_retries, gas_limit";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     Ok(Row {
@@ -99,6 +98,8 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         block: r.get(10)?,
         gas_used: r.get(11)?,
         reason: r.get(12)?,
+        gas_retries: r.get(13)?,
+        gas_limit: r.get(14)?,
     })
 }
 
@@ -110,38 +111,54 @@ impl Journal {
         }
     }
 
-    /// Opens (creating if needed) the journal at `path`. `setup` (chain, registry, model,
-    /// submitter) is stored on first use; a journal of another setup is refused.
+    /// Opens (creating if needed) the journal at `path`. Refused while another process holds
+    /// it. `setup` (chain, registry, model, submitter) is stored on first use; a journal of
+    /// another setup is refused. An older schema is migrated.
     pub fn open(path: &Path, setup: &str) -> Result<Self> {
         let p = path.display().to_string();
-        let conn = Connection::open(path).map_err(|e| Error {
+        let fail = |reason: String| Error {
             path: p.clone(),
-            reason: e.to_string(),
-        })?;
-        let j = Self { conn, path: p };
-        j.conn.execute_batch(SCHEMA).map_err(|e| j.err(e))?;
-        let stored: Option<String> = j
-            .conn
-            .query_row("SELECT value FROM meta WHERE key = 'setup'", [], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(|e| j.err(e))?;
-        match stored {
-            Some(s) if s != setup => Err(j.err(format!(
+            reason,
+        };
+        let lock = file::lock(path).map_err(fail)?;
+        file::make_private(path).map_err(|e| fail(format!("making it private (0600): {e}")))?;
+        let mut conn = Connection::open(path).map_err(|e| fail(e.to_string()))?;
+        file::migrate(&mut conn).map_err(fail)?;
+        let meta = |key: &str| -> Result<Option<String>> {
+            conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                .optional()
+                .map_err(|e| fail(e.to_string()))
+        };
+        let id_key = hex::decode(meta("id_key")?.unwrap_or_default())
+            .map_err(|e| fail(format!("meta id_key: {e}")))?;
+        match meta("setup")? {
+            Some(s) if s != setup => Err(fail(format!(
                 "it belongs to another setup ({s}); this run is {setup}. Use another --journal"
             ))),
-            Some(_) => Ok(j),
-            None => {
-                j.conn
-                    .execute(
-                        "INSERT INTO meta (key, value) VALUES ('setup', ?1)",
-                        params![setup],
-                    )
-                    .map_err(|e| j.err(e))?;
-                Ok(j)
-            }
-        }
+            Some(_) => Ok(()),
+            None => conn
+                .execute(
+                    "INSERT INTO meta (key, value) VALUES ('setup', ?1)",
+                    params![setup],
+                )
+                .map(drop)
+                .map_err(|e| fail(e.to_string())),
+        }?;
+        Ok(Self {
+            conn,
+            path: p,
+            id_key,
+            _lock: lock,
+        })
+    }
+
+    /// An id for `text` that reveals nothing about it to whoever lacks the journal: a hash
+    /// keyed with a random secret kept in the journal. Used for input lines without an `id`.
+    pub fn keyed_id(&self, text: &str) -> String {
+        let mut h = Sha256::new();
+        h.update(&self.id_key);
+        h.update(text.as_bytes());
+        format!("line-{}", hex::encode(&h.finalize()[..16]))
     }
 
     /// A source's cursor (0 when new).
@@ -155,48 +172,6 @@ impl Journal {
             .optional()
             .map(|p| p.unwrap_or(0))
             .map_err(|e| self.err(e))
-    }
-
-    /// Records new inputs `(id, line)` and moves the source's cursor, in one transaction.
-    /// Inputs whose id is already recorded are ignored; returns the ids that were new.
-    /// `failed` inputs come with a reason and are recorded as failed at once.
-    pub fn record(
-        &mut self,
-        source: &str,
-        position: i64,
-        inputs: &[(String, String, Option<String>)],
-    ) -> Result<Vec<String>> {
-        let path = self.path.clone();
-        let e = |e: rusqlite::Error| Error {
-            path: path.clone(),
-            reason: e.to_string(),
-        };
-        let tx = self.conn.transaction().map_err(e)?;
-        let mut new = Vec::new();
-        for (id, line, failure) in inputs {
-            let inserted = tx
-                .execute(
-                    "INSERT OR IGNORE INTO inputs (id, input, state, reason) VALUES (?1, ?2, ?3, ?4)",
-                    params![
-                        id,
-                        line,
-                        if failure.is_some() { "failed" } else { "pending" },
-                        failure
-                    ],
-                )
-                .map_err(e)?;
-            if inserted == 1 {
-                new.push(id.clone());
-            }
-        }
-        tx.execute(
-            "INSERT INTO cursors (source, position) VALUES (?1, ?2)
-             ON CONFLICT(source) DO UPDATE SET position = excluded.position",
-            params![source, position],
-        )
-        .map_err(e)?;
-        tx.commit().map_err(e)?;
-        Ok(new)
     }
 
     /// Rows not yet final, in arrival order.
@@ -251,11 +226,18 @@ impl Journal {
     }
 
     /// `proved` -> `sent`, before the transaction is broadcast.
-    pub fn set_sent(&self, id: &str, tx_hash: &str, raw: &[u8], account_nonce: u64) -> Result<()> {
+    pub fn set_sent(
+        &self,
+        id: &str,
+        tx_hash: &str,
+        raw: &[u8],
+        account_nonce: u64,
+        gas_limit: u64,
+    ) -> Result<()> {
         self.exec(
             "UPDATE inputs SET state = 'sent', tx_hash = ?2, raw_tx = ?3, account_nonce = ?4,
-             updated_at = strftime('%s', 'now') WHERE id = ?1 AND state = 'proved'",
-            params![id, tx_hash, raw, account_nonce as i64],
+             gas_limit = ?5, updated_at = strftime('%s', 'now') WHERE id = ?1 AND state = 'proved'",
+            params![id, tx_hash, raw, account_nonce as i64, gas_limit as i64],
         )
     }
 
@@ -273,6 +255,17 @@ impl Journal {
         self.exec(
             "UPDATE inputs SET state = 'proved', tx_hash = NULL, raw_tx = NULL, account_nonce = NULL,
              updated_at = strftime('%s', 'now') WHERE id = ?1 AND state = 'sent'",
+            params![id],
+        )
+    }
+
+    /// Back to `proved` with one more gas retry (the transaction ran out of gas: the proof is
+    /// still good, sign again with a higher limit).
+    pub fn retry_gas(&self, id: &str) -> Result<()> {
+        self.exec(
+            "UPDATE inputs SET state = 'proved', tx_hash = NULL, raw_tx = NULL, account_nonce = NULL,
+             gas_retries = gas_retries + 1, updated_at = strftime('%s', 'now')
+             WHERE id = ?1 AND state = 'sent'",
             params![id],
         )
     }
@@ -298,8 +291,16 @@ impl Journal {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    fn take(id: &str, input: &str) -> Intake {
+        Intake::Take {
+            id: id.into(),
+            input: input.into(),
+        }
+    }
 
     #[test]
     fn states_move_forward_only_and_ids_are_unique() {
@@ -311,21 +312,29 @@ mod tests {
                 "file",
                 10,
                 &[
-                    ("a".into(), "{}".into(), None),
-                    ("a".into(), "{}".into(), None),
-                    ("b".into(), "x".into(), Some("not JSON".into())),
+                    take("a", "{}"),
+                    take("a", "{}"),
+                    Intake::Fail {
+                        id: "b".into(),
+                        input: "x".into(),
+                        reason: "not JSON".into(),
+                    },
                 ],
+                None,
             )
             .unwrap();
-        assert_eq!(n, vec!["a".to_string(), "b".to_string()]);
+        assert_eq!(n.new, vec!["a".to_string(), "b".to_string()]);
         assert_eq!(j.cursor("file").unwrap(), 10);
         assert_eq!(j.open_rows().unwrap().len(), 1);
         assert!(
-            j.set_sent("a", "0x1", b"raw", 0).is_err(),
+            j.set_sent("a", "0x1", b"raw", 0, 100).is_err(),
             "pending cannot jump to sent"
         );
         j.set_proved("a", "{proof}", 3).unwrap();
-        j.set_sent("a", "0x1", b"raw", 0).unwrap();
+        j.set_sent("a", "0x1", b"raw", 0, 100).unwrap();
+        j.retry_gas("a").unwrap();
+        assert!(j.retry_gas("a").is_err(), "only a sent row is retried");
+        j.set_sent("a", "0x2", b"raw2", 1, 150).unwrap();
         j.set_submitted("a", 7, 100).unwrap();
         assert!(
             j.set_failed("a", "late").is_err(),
@@ -337,6 +346,42 @@ mod tests {
         let rows = j.all().unwrap();
         assert_eq!(rows[0].state, "submitted");
         assert_eq!(rows[0].block, Some(7));
+        assert_eq!((rows[0].gas_retries, rows[0].gas_limit), (1, Some(150)));
         assert_eq!(rows[1].state, "failed");
+    }
+
+    #[test]
+    fn a_second_opener_is_refused_until_the_first_closes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("j.sqlite");
+        let j = Journal::open(&p, "s").unwrap();
+        let e = Journal::open(&p, "s").err().unwrap().to_string();
+        assert!(e.contains(&p.display().to_string()), "{e}");
+        assert!(e.contains("another zkinfer oracle"), "{e}");
+        assert!(e.contains(&format!("pid {}", std::process::id())), "{e}");
+        drop(j);
+        Journal::open(&p, "s").unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn journal_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("j.sqlite");
+        let mode = |suffix: &str| {
+            let f = dir.path().join(format!("j.sqlite{suffix}"));
+            std::fs::metadata(&f).unwrap().permissions().mode() & 0o777
+        };
+        let mut j = Journal::open(&p, "s").unwrap();
+        j.record("file", 1, &[take("a", "secret")], None).unwrap();
+        for suffix in ["", "-wal", "-shm", ".lock"] {
+            assert_eq!(mode(suffix), 0o600, "j.sqlite{suffix}");
+        }
+        drop(j);
+        // An existing journal readable by others is made private.
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let _j = Journal::open(&p, "s").unwrap();
+        assert_eq!(mode(""), 0o600);
     }
 }

@@ -1,0 +1,246 @@
+//! The journal on disk: who may open it (an OS lock held for the journal's lifetime), who may
+//! read it (the database, its `-wal` and `-shm`, and the lock file are private to the user:
+//! mode 0600, since the journal keeps private inputs), and its schema with the migrations from
+//! older versions.
+//!
+//! Schema versions (in `meta`, key `schema`; a journal without one is version 1):
+//! 1. `meta`, `cursors`, `inputs`.
+//! 2. `inputs` gains `input_key` (SHA-256 of the input, for deduplication; backfilled),
+//!    `gas_retries` and `gas_limit` (out-of-gas retries); a `skipped` table (requests not
+//!    served, and why); an index on `input_key`.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, Connection, OptionalExtension};
+use sha2::{Digest, Sha256};
+
+/// The schema version this zkinfer writes.
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// Version 1, as journals were first written (kept verbatim: migrations start from it).
+pub(super) const SCHEMA_V1: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS cursors (source TEXT PRIMARY KEY, position INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS inputs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT UNIQUE NOT NULL,
+    input TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'proved', 'sent', 'submitted', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    proof TEXT,
+    binding_nonce INTEGER,
+    tx_hash TEXT,
+    raw_tx BLOB,
+    account_nonce INTEGER,
+    block INTEGER,
+    gas_used INTEGER,
+    reason TEXT,
+    updated_at INTEGER NOT NULL DEFAULT (strftime('%s', 'now'))
+);
+";
+
+/// Columns version 2 adds to `inputs`.
+const V2_COLUMNS: &[(&str, &str)] = &[
+    ("input_key", "TEXT"),
+    ("gas_retries", "INTEGER NOT NULL DEFAULT 0"),
+    ("gas_limit", "INTEGER"),
+];
+
+const V2_TABLES: &str = "
+CREATE TABLE IF NOT EXISTS skipped (
+    id TEXT PRIMARY KEY,
+    reason TEXT NOT NULL,
+    served_by TEXT,
+    at INTEGER NOT NULL DEFAULT (strftime('%s', 'now'))
+);
+CREATE INDEX IF NOT EXISTS inputs_by_key ON inputs (input_key);
+";
+
+/// The dedup key of an input: SHA-256 of its text. It stays inside the journal, which holds
+/// the input itself anyway.
+pub(super) fn input_key(input: &str) -> String {
+    hex::encode(Sha256::digest(input.as_bytes()))
+}
+
+/// The lock file beside a journal: `<journal>.lock`.
+pub fn lock_path(journal: &Path) -> PathBuf {
+    let mut name = journal.file_name().unwrap_or_default().to_os_string();
+    name.push(".lock");
+    journal.with_file_name(name)
+}
+
+fn open_private(path: &Path) -> std::io::Result<File> {
+    let mut o = OpenOptions::new();
+    o.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o.open(path)
+}
+
+/// Takes the journal's lock (non-blocking) and writes this process's id into the lock file.
+/// The OS releases it when the file is closed or the process dies, however it dies.
+pub(super) fn lock(journal: &Path) -> Result<File, String> {
+    let lp = lock_path(journal);
+    let mut f = open_private(&lp).map_err(|e| format!("lock file {}: {e}", lp.display()))?;
+    match f.try_lock() {
+        Ok(()) => {
+            // Best effort: the pid only makes the other process's message more helpful.
+            let _ = f.set_len(0);
+            let _ = writeln!(f, "{}", std::process::id());
+            let _ = f.flush();
+            Ok(f)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut text = String::new();
+            let _ = f.read_to_string(&mut text);
+            let pid = text.trim().parse::<u32>().ok();
+            let (who, stop) = match pid {
+                Some(p) => (format!(" (pid {p})"), format!(" (kill {p})")),
+                None => (String::new(), String::new()),
+            };
+            Err(format!(
+                "another zkinfer oracle{who} is running on this journal (it holds {}); two oracles \
+                 on one journal would race each other. Let it finish or stop it{stop}, or give this \
+                 run another --journal",
+                lp.display()
+            ))
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(format!("locking {}: {e}", lp.display())),
+    }
+}
+
+/// Creates the database file 0600 if it does not exist (SQLite gives its `-wal` and `-shm` the
+/// database file's mode), and tightens the mode of existing files that others could read.
+pub(super) fn make_private(journal: &Path) -> std::io::Result<()> {
+    drop(open_private(journal)?);
+    #[cfg(unix)]
+    for suffix in ["", "-wal", "-shm"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mut name = journal.file_name().unwrap_or_default().to_os_string();
+        name.push(suffix);
+        let p = journal.with_file_name(name);
+        if let Ok(m) = std::fs::metadata(&p) {
+            if m.permissions().mode() & 0o077 != 0 {
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn has_column(conn: &Connection, table: &str, column: &str) -> rusqlite::Result<bool> {
+    let mut st = conn.prepare(&format!("PRAGMA table_info({table})"))?;
+    let names = st
+        .query_map([], |r| r.get::<_, String>(1))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(names.iter().any(|n| n == column))
+}
+
+/// Brings the schema to [`SCHEMA_VERSION`] in one transaction (creating it when new).
+/// `Err` names what is wrong; a journal of a newer zkinfer is refused, not downgraded.
+pub(super) fn migrate(conn: &mut Connection) -> Result<(), String> {
+    let e = |e: rusqlite::Error| e.to_string();
+    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
+        .map_err(e)?;
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(e)?;
+    tx.execute_batch(SCHEMA_V1).map_err(e)?;
+    let version: i64 = tx
+        .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
+            r.get::<_, String>(0)
+        })
+        .optional()
+        .map_err(e)?
+        .map_or(Ok(1), |v| v.parse::<i64>())
+        .map_err(|_| "its schema version is not a number".to_string())?;
+    if version > SCHEMA_VERSION {
+        return Err(format!(
+            "it was written by a newer zkinfer (schema {version}; this one knows up to \
+             {SCHEMA_VERSION}): run that version, or use another --journal"
+        ));
+    }
+    if version < 2 {
+        for (column, ty) in V2_COLUMNS {
+            if !has_column(&tx, "inputs", column).map_err(e)? {
+                tx.execute_batch(&format!("ALTER TABLE inputs ADD COLUMN {column} {ty}"))
+                    .map_err(e)?;
+            }
+        }
+        tx.execute_batch(V2_TABLES).map_err(e)?;
+        let rows: Vec<(i64, String)> = {
+            let mut st = tx
+                .prepare("SELECT seq, input FROM inputs WHERE input_key IS NULL")
+                .map_err(e)?;
+            let rows = st
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(e)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(e)?;
+            rows
+        };
+        for (seq, input) in rows {
+            tx.execute(
+                "UPDATE inputs SET input_key = ?2 WHERE seq = ?1",
+                params![seq, input_key(&input)],
+            )
+            .map_err(e)?;
+        }
+    }
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES ('schema', ?1)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        params![SCHEMA_VERSION.to_string()],
+    )
+    .map_err(e)?;
+    // The key of default input ids (see `Journal::keyed_id`), made once per journal.
+    tx.execute(
+        "INSERT OR IGNORE INTO meta (key, value) VALUES ('id_key', ?1)",
+        params![hex::encode(rand::random::<[u8; 32]>())],
+    )
+    .map_err(e)?;
+    tx.commit().map_err(e)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_1_journal_is_migrated_and_its_inputs_keyed() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("old.sqlite");
+        {
+            let c = Connection::open(&p).unwrap();
+            c.execute_batch(SCHEMA_V1).unwrap();
+            c.execute(
+                "INSERT INTO inputs (id, input, state) VALUES ('a', '{\"x\": 1}', 'submitted')",
+                [],
+            )
+            .unwrap();
+        }
+        let mut c = Connection::open(&p).unwrap();
+        migrate(&mut c).unwrap();
+        // Twice is a no-op.
+        migrate(&mut c).unwrap();
+        let (key, retries): (String, i64) = c
+            .query_row("SELECT input_key, gas_retries FROM inputs", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(key, input_key("{\"x\": 1}"));
+        assert_eq!(retries, 0);
+        let v: String = c
+            .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION.to_string());
+        c.execute("UPDATE meta SET value = '99' WHERE key = 'schema'", [])
+            .unwrap();
+        assert!(migrate(&mut c).unwrap_err().contains("newer zkinfer"));
+    }
+}

@@ -1,0 +1,247 @@
+//! Intake: recording what arrives, in one transaction with the source's cursor, and the
+//! deduplication rule for requests.
+
+use rusqlite::{params, OptionalExtension};
+
+use super::{file, Error, Journal, Result};
+
+/// What intake decided about one input.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Intake {
+    /// Take it: a `pending` row (unless its id is known, or a duplicate under the dedup rule).
+    Take {
+        /// The input's id.
+        id: String,
+        /// The input as received.
+        input: String,
+    },
+    /// Refused as it arrived: a `failed` row with the reason.
+    Fail {
+        /// The input's id.
+        id: String,
+        /// What was received (kept for the record).
+        input: String,
+        /// Why.
+        reason: String,
+    },
+    /// Not served (not an input): recorded in `skipped`.
+    Skip {
+        /// The request's id.
+        id: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A request recorded as not served.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Skipped {
+    /// The request's id.
+    pub id: String,
+    /// Why it was not served.
+    pub reason: String,
+    /// The earlier input that serves it (a duplicate), if any.
+    pub served_by: Option<String>,
+}
+
+/// What [`Journal::record`] did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Recorded {
+    /// Ids of new rows (`pending` or `failed`), in order.
+    pub new: Vec<String>,
+    /// Newly skipped requests, in order.
+    pub skipped: Vec<Skipped>,
+}
+
+/// The latest input with the same content, for deduplication.
+fn same_input(
+    tx: &rusqlite::Transaction<'_>,
+    input: &str,
+) -> rusqlite::Result<Option<(String, String, i64)>> {
+    tx.query_row(
+        "SELECT id, state, strftime('%s', 'now') - updated_at FROM inputs
+         WHERE input_key = ?1 ORDER BY seq DESC LIMIT 1",
+        params![file::input_key(input)],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
+    .optional()
+}
+
+/// Why a duplicate is not served, or `None` to serve it (see [`Journal::record`]).
+fn duplicate_of(
+    tx: &rusqlite::Transaction<'_>,
+    input: &str,
+    min_interval: i64,
+) -> rusqlite::Result<Option<Skipped>> {
+    let Some((earlier, state, age)) = same_input(tx, input)? else {
+        return Ok(None);
+    };
+    let age = age.max(0);
+    let reason = match state.as_str() {
+        "pending" | "proved" | "sent" => {
+            format!("same input as {earlier}, which is being served")
+        }
+        _ if age < min_interval => format!(
+            "same input as {earlier}, {state} {age} s ago (served again only {min_interval} s \
+             after, --min-interval)"
+        ),
+        _ => return Ok(None),
+    };
+    Ok(Some(Skipped {
+        id: String::new(),
+        reason,
+        served_by: Some(earlier),
+    }))
+}
+
+/// Records a skipped request; false when its id was already known.
+fn skip(tx: &rusqlite::Transaction<'_>, s: &Skipped) -> rusqlite::Result<bool> {
+    let n = tx.execute(
+        "INSERT OR IGNORE INTO skipped (id, reason, served_by) VALUES (?1, ?2, ?3)",
+        params![s.id, s.reason, s.served_by],
+    )?;
+    Ok(n == 1)
+}
+
+impl Journal {
+    /// Records what intake decided and moves the source's cursor, in one transaction.
+    /// Ids already recorded are ignored. With `dedup = Some(min_interval)`, an input whose
+    /// content equals an earlier input's is skipped (served by it) while that one is open, or
+    /// within `min_interval` seconds after it settled (submitted or failed).
+    pub fn record(
+        &mut self,
+        source: &str,
+        position: i64,
+        items: &[Intake],
+        dedup: Option<i64>,
+    ) -> Result<Recorded> {
+        let path = self.path.clone();
+        let e = |e: rusqlite::Error| Error {
+            path: path.clone(),
+            reason: e.to_string(),
+        };
+        let tx = self.conn.transaction().map_err(e)?;
+        let mut out = Recorded::default();
+        for item in items {
+            let (id, input, state, reason) = match item {
+                Intake::Skip { id, reason } => {
+                    let s = Skipped {
+                        id: id.clone(),
+                        reason: reason.clone(),
+                        served_by: None,
+                    };
+                    if skip(&tx, &s).map_err(e)? {
+                        out.skipped.push(s);
+                    }
+                    continue;
+                }
+                Intake::Take { id, input } => (id, input, "pending", None),
+                Intake::Fail { id, input, reason } => (id, input, "failed", Some(reason)),
+            };
+            let known: bool = tx
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM inputs WHERE id = ?1)
+                     OR EXISTS (SELECT 1 FROM skipped WHERE id = ?1)",
+                    params![id],
+                    |r| r.get(0),
+                )
+                .map_err(e)?;
+            if known {
+                continue;
+            }
+            if let (Some(min), "pending") = (dedup, state) {
+                if let Some(mut s) = duplicate_of(&tx, input, min).map_err(e)? {
+                    s.id = id.clone();
+                    skip(&tx, &s).map_err(e)?;
+                    out.skipped.push(s);
+                    continue;
+                }
+            }
+            tx.execute(
+                "INSERT INTO inputs (id, input, state, reason, input_key) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id, input, state, reason, file::input_key(input)],
+            )
+            .map_err(e)?;
+            out.new.push(id.clone());
+        }
+        tx.execute(
+            "INSERT INTO cursors (source, position) VALUES (?1, ?2)
+             ON CONFLICT(source) DO UPDATE SET position = excluded.position",
+            params![source, position],
+        )
+        .map_err(e)?;
+        tx.commit().map_err(e)?;
+        Ok(out)
+    }
+
+    /// Every skipped request, in the order they were skipped.
+    pub fn skipped(&self) -> Result<Vec<Skipped>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT id, reason, served_by FROM skipped ORDER BY rowid")
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(Skipped {
+                    id: r.get(0)?,
+                    reason: r.get(1)?,
+                    served_by: r.get(2)?,
+                })
+            })
+            .map_err(|e| self.err(e))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e));
+        rows
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn take(id: &str, input: &str) -> Intake {
+        Intake::Take {
+            id: id.into(),
+            input: input.into(),
+        }
+    }
+
+    #[test]
+    fn duplicates_are_skipped_while_open_and_within_the_interval() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(&dir.path().join("j.sqlite"), "s").unwrap();
+        let r = j
+            .record(
+                "events",
+                5,
+                &[take("r0", "same"), take("r1", "same"), take("r2", "other")],
+                Some(3600),
+            )
+            .unwrap();
+        assert_eq!(r.new, vec!["r0".to_string(), "r2".to_string()]);
+        assert_eq!(r.skipped.len(), 1);
+        assert_eq!(r.skipped[0].id, "r1");
+        assert_eq!(r.skipped[0].served_by.as_deref(), Some("r0"));
+        assert!(r.skipped[0].reason.contains("being served"));
+        // Settled: still a duplicate within the interval, not with a zero interval.
+        j.set_failed("r0", "x").unwrap();
+        let r = j
+            .record("events", 6, &[take("r3", "same")], Some(3600))
+            .unwrap();
+        assert!(r.skipped[0].reason.contains("--min-interval"), "{r:?}");
+        let r = j
+            .record("events", 7, &[take("r4", "same")], Some(0))
+            .unwrap();
+        assert_eq!(r.new, vec!["r4".to_string()]);
+        // Without dedup (files, stdin), the same content under another id is taken.
+        let r = j.record("file", 1, &[take("f", "same")], None).unwrap();
+        assert_eq!(r.new, vec!["f".to_string()]);
+        // A skipped id is not recorded twice.
+        let r = j
+            .record("events", 8, &[take("r1", "same")], Some(3600))
+            .unwrap();
+        assert_eq!(r, Recorded::default());
+        assert_eq!(j.skipped().unwrap().len(), 2);
+    }
+}

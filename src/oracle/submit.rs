@@ -1,0 +1,298 @@
+//! The steps that move one input through the journal: prove (bound to the registry's next
+//! nonce), send (estimate, sign, journal, broadcast), settle (receipt, or the registry's
+//! record, or a re-broadcast), and what a revert means.
+//!
+//! A revert is replayed (`eth_estimateGas` of the same calldata from the same sender): if the
+//! replay reverts, the registry refused the submission (a stale binding is proven again,
+//! anything else fails the input); if it passes, the transaction ran out of gas (inside the
+//! verifier this can even surface as the registry's `InvalidProof`, since its staticcall gets
+//! only 63/64 of the gas), and the same proof is sent again with the limit raised by half, up to
+//! [`MAX_GAS_RETRIES`] times.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::retry::{crash_point, low_gas, retry, retry_plain};
+use super::{input, Error, Oracle, Result};
+use crate::artifacts::ProofFile;
+use crate::chain::registry::CallError;
+use crate::chain::Chain;
+use crate::circuit::Secrets;
+use crate::pipeline::{self, Quiet};
+
+use super::journal::Row;
+
+/// Submissions of one input that may run out of gas before it fails.
+pub const MAX_GAS_RETRIES: i64 = 3;
+
+/// The gas limit of a submission: the estimate plus 20%, plus half again per out-of-gas retry.
+pub fn gas_limit(estimate: u64, retries: i64) -> u64 {
+    (0..retries).fold(estimate.saturating_add(estimate / 5), |g, _| {
+        g.saturating_add(g / 2)
+    })
+}
+
+impl Oracle<'_> {
+    pub(super) async fn prove(&mut self, row: &Row) -> Result<()> {
+        if row.attempts >= self.cfg.max_attempts {
+            let reason = format!(
+                "gave up after {} proofs went stale (another submitter with this key?)",
+                row.attempts
+            );
+            return Ok(self.journal.set_failed(&row.id, &reason)?);
+        }
+        let input = match input::parse(&row.input, self.salts) {
+            Ok(i) => i,
+            Err(reason) => return Ok(self.journal.set_failed(&row.id, &reason)?),
+        };
+        let predicate_params = match self.cfg.build.predicate_params(&input.params) {
+            Ok(p) => p,
+            Err(e) => return Ok(self.journal.set_failed(&row.id, &e.to_string())?),
+        };
+        let chain = self.chain;
+        let (registry, model, submitter) = (self.cfg.registry, self.cfg.model, self.submitter);
+        let binding = retry_plain("reading the registry nonce", || {
+            chain.next_binding(registry, model, submitter)
+        })
+        .await?;
+        let nonce = binding.nonce;
+        let secrets = Secrets {
+            input_salt: input.salt,
+            output_salt: input.output_salt,
+            predicate_params,
+            binding: Some(binding),
+        };
+        eprintln!("zkinfer oracle: proving {} (nonce {nonce})", row.id);
+        // A private temporary file (0600): `prove` replaces it atomically with another one.
+        let tmp = tempfile::NamedTempFile::new()
+            .map_err(|e| Error::Source(format!("temporary proof file: {e}")))?;
+        let build = &self.cfg.build;
+        let path = tmp.path().to_path_buf();
+        let proved = tokio::task::block_in_place(|| {
+            pipeline::prove(build, &input.data, &secrets, &path, &Quiet)
+        });
+        match proved {
+            Ok(r) => {
+                crash_point("after-prove");
+                let text = serde_json::to_string(&r.proof)
+                    .map_err(|e| Error::Source(format!("proof: {e}")))?;
+                self.journal.set_proved(&row.id, &text, nonce)?;
+            }
+            Err(e) => self.journal.set_failed(&row.id, &e.to_string())?,
+        }
+        Ok(())
+    }
+
+    /// The calldata and statement of a journaled proof.
+    fn calldata(&self, row: &Row) -> std::result::Result<(Vec<u8>, [u8; 32]), String> {
+        let pf: ProofFile = serde_json::from_str(row.proof.as_deref().unwrap_or(""))
+            .map_err(|e| format!("journaled proof unreadable: {e}"))?;
+        let (words, proof) =
+            pipeline::verify_calldata(&pf, Path::new("journal")).map_err(|e| e.to_string())?;
+        Ok((
+            Chain::submit_calldata(self.cfg.model, &words, &proof),
+            Chain::statement(self.cfg.model, &words),
+        ))
+    }
+
+    pub(super) async fn send(&mut self, row: &Row) -> Result<()> {
+        let chain = self.chain;
+        let (registry, model, submitter) = (self.cfg.registry, self.cfg.model, self.submitter);
+        let nonce = retry_plain("reading the registry nonce", || {
+            chain.next_nonce(registry, model, submitter)
+        })
+        .await?;
+        if Some(nonce as i64) != row.binding_nonce {
+            eprintln!(
+                "zkinfer oracle: {}: registry nonce moved to {nonce}; proving again",
+                row.id
+            );
+            return Ok(self.journal.reprove(&row.id)?);
+        }
+        let data = match self.calldata(row) {
+            Ok((d, _)) => d,
+            Err(reason) => return Ok(self.journal.set_failed(&row.id, &reason)?),
+        };
+        let estimate =
+            match retry("estimating gas", || chain.estimate_submit(registry, &data)).await? {
+                Ok(g) => g,
+                Err(e) => return self.rejected(row, &e),
+            };
+        let gas = low_gas(estimate).unwrap_or_else(|| gas_limit(estimate, row.gas_retries));
+        let account_nonce =
+            retry_plain("reading the account nonce", || chain.account_nonce()).await?;
+        let (hash, raw) = retry_plain("signing", || {
+            chain.sign_submit(registry, &data, gas, account_nonce)
+        })
+        .await?;
+        crash_point("before-journal-write");
+        let hash_hex = format!("0x{}", hex::encode(hash));
+        self.journal
+            .set_sent(&row.id, &hash_hex, &raw, account_nonce, gas)?;
+        eprintln!(
+            "zkinfer oracle: {}: sent {hash_hex} (account nonce {account_nonce}, gas limit {gas})",
+            row.id
+        );
+        retry_plain("broadcasting", || chain.broadcast(&raw)).await?;
+        crash_point("after-send");
+        Ok(())
+    }
+
+    /// A revert: a stale binding means prove again, anything else fails the input.
+    fn rejected(&mut self, row: &Row, e: &CallError) -> Result<()> {
+        match e.revert_name() {
+            Some("BindingMismatch") => Ok(self.journal.reprove(&row.id)?),
+            _ => Ok(self
+                .journal
+                .set_failed(&row.id, &format!("registry rejected it: {e}"))?),
+        }
+    }
+
+    /// A transaction reverted on-chain: replay it to tell a refusal from running out of gas.
+    async fn reverted(&mut self, row: &Row, block: u64, gas_used: u64) -> Result<()> {
+        let data = match self.calldata(row) {
+            Ok((d, _)) => d,
+            Err(reason) => return Ok(self.journal.set_failed(&row.id, &reason)?),
+        };
+        let chain = self.chain;
+        let registry = self.cfg.registry;
+        let replay = retry("replaying a reverted submission", || {
+            chain.estimate_submit(registry, &data)
+        })
+        .await?;
+        let estimate = match replay {
+            Ok(g) => g,
+            Err(e) => return self.rejected(row, &e),
+        };
+        let hash = row.tx_hash.as_deref().unwrap_or("?");
+        let limit = row.gas_limit.unwrap_or_default();
+        let what = format!(
+            "transaction {hash} reverted in block {block} with gas limit {limit} (used \
+             {gas_used}), but the same call passes when replayed (estimate {estimate})"
+        );
+        if row.gas_retries >= MAX_GAS_RETRIES {
+            let reason =
+                format!("{what}; gave up after {MAX_GAS_RETRIES} retries with higher gas limits");
+            return Ok(self.journal.set_failed(&row.id, &reason)?);
+        }
+        eprintln!(
+            "zkinfer oracle: {}: {what}: out of gas, not a refusal; sending it again with a \
+             higher limit (retry {} of {MAX_GAS_RETRIES})",
+            row.id,
+            row.gas_retries + 1
+        );
+        Ok(self.journal.retry_gas(&row.id)?)
+    }
+
+    /// Waits for the receipt of a sent row (re-broadcasting a lost transaction).
+    pub(super) async fn settle(&mut self, row: &Row) -> Result<()> {
+        let chain = self.chain;
+        let hash_hex = row.tx_hash.clone().unwrap_or_default();
+        let hash: [u8; 32] = crate::artifacts::decode_hex(&hash_hex)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| Error::Chain(format!("journal: bad tx hash {hash_hex}")))?;
+        let mut rebroadcast = true;
+        for _ in 0..600 {
+            match retry_plain("reading the receipt", || chain.receipt(hash)).await? {
+                Some((true, block, gas)) => {
+                    crash_point("after-receipt");
+                    self.journal.set_submitted(&row.id, block, gas)?;
+                    return Ok(());
+                }
+                Some((false, block, gas)) => return self.reverted(row, block, gas).await,
+                None => {
+                    if self.lost(row, hash, &mut rebroadcast).await? {
+                        return Ok(());
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }
+        Err(Error::Chain(format!(
+            "{}: no receipt for {hash_hex} after 120 s; run again to keep waiting",
+            row.id
+        )))
+    }
+
+    /// No receipt yet: if the node does not know the transaction, settle the row from the
+    /// registry's record, sign again (its account nonce was used), or broadcast it again (once
+    /// per settle). True when the row moved.
+    async fn lost(&mut self, row: &Row, hash: [u8; 32], rebroadcast: &mut bool) -> Result<bool> {
+        let chain = self.chain;
+        let hash_hex = row.tx_hash.clone().unwrap_or_default();
+        if retry_plain("looking up the transaction", || chain.tx_known(hash)).await? {
+            return Ok(false);
+        }
+        // The node may have lost the transaction's history (a restart) while keeping its
+        // effect: ask the registry whether the statement landed.
+        let statement = match self.calldata(row) {
+            Ok((_, s)) => s,
+            Err(reason) => {
+                self.journal.set_failed(&row.id, &reason)?;
+                return Ok(true);
+            }
+        };
+        let (registry, model) = (self.cfg.registry, self.cfg.model);
+        if let Some((index, block)) = retry_plain("looking up the statement", || {
+            chain.find_statement(registry, model, statement)
+        })
+        .await?
+        {
+            eprintln!("zkinfer oracle: {}: no receipt for {hash_hex}, but the registry stored it as prediction #{index}", row.id);
+            crash_point("after-receipt");
+            self.journal.set_submitted(&row.id, block, 0)?;
+            return Ok(true);
+        }
+        let account = retry_plain("reading the account nonce", || chain.account_nonce()).await?;
+        if Some(account as i64) > row.account_nonce {
+            // Its account nonce was used by another transaction: sign again.
+            eprintln!(
+                "zkinfer oracle: {}: {hash_hex} was replaced; signing again",
+                row.id
+            );
+            self.journal.unsend(&row.id)?;
+            return Ok(true);
+        }
+        if std::mem::take(rebroadcast) {
+            eprintln!(
+                "zkinfer oracle: {}: {hash_hex} is unknown to the node; broadcasting it again",
+                row.id
+            );
+            let raw = row.raw_tx.clone().unwrap_or_default();
+            retry_plain("broadcasting", || chain.broadcast(&raw)).await?;
+        }
+        Ok(false)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gas_limits_rise_by_half_per_retry() {
+        assert_eq!(gas_limit(1000, 0), 1200);
+        assert_eq!(gas_limit(1000, 1), 1800);
+        assert_eq!(gas_limit(1000, 2), 2700);
+        assert_eq!(gas_limit(u64::MAX, 3), u64::MAX);
+    }
+
+    /// `prove` writes its proof file with `artifacts::write_json_atomic`: a private temporary
+    /// file renamed over the target, so the result is 0600 whether the target existed or not.
+    #[cfg(unix)]
+    #[test]
+    fn proof_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fresh = dir.path().join("fresh.json");
+        let existing = tempfile::NamedTempFile::new_in(dir.path()).unwrap();
+        std::fs::set_permissions(existing.path(), std::fs::Permissions::from_mode(0o644)).unwrap();
+        for p in [fresh.as_path(), existing.path()] {
+            crate::artifacts::write_json_atomic(p, &serde_json::json!({"proof": "0x00"})).unwrap();
+            let mode = std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", p.display());
+        }
+    }
+}
