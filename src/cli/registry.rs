@@ -174,7 +174,7 @@ struct RequestArgs {
     /// Model id.
     #[arg(long)]
     model: String,
-    /// Where bots find the input (a path under the oracle's --input-dir).
+    /// Where bots find the input: a relative path under the folder the oracle serves (`zkinfer oracle --events INPUT_DIR`).
     #[arg(long)]
     input_ref: String,
     #[command(flatten)]
