@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Secrets;
 use super::{
-    layout::{assign, model_tables},
+    layout::{assign, check_tables, model_tables},
     plan_dots, BaseCircuitBuilder, BaseCircuitParams, CircuitBuilderStage, DotJobs, Error,
     FnLookups, Fr, Result, ZkParams,
 };
@@ -136,7 +136,7 @@ fn trial(
         tables,
         model,
         trace,
-        vis.params,
+        vis,
     )?;
     let secrets = Secrets {
         predicate_params: predicate.map_or(vec![], |p| vec![0; p.params().len()]),
@@ -171,6 +171,7 @@ pub fn choose_params(
     optimize: Optimize,
 ) -> Result<CircuitShape> {
     let tables = model_tables(model);
+    check_tables(model, &tables)?;
     let table_rows = 1 + tables.iter().map(|t| t.len()).sum::<usize>();
     let mut cells = 0;
     let mut k = MIN_K;
