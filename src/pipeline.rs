@@ -64,7 +64,7 @@ pub enum Error {
         ours: String,
     },
     /// A build directory's verifying key and circuit description do not give its digest.
-    #[error("{dir} is not the build its vk_digest names: {reason}. settings.json or vk.bin was edited or damaged; rebuild the directory with `zkinfer build`")]
+    #[error("{dir} is not the build its vk_digest names: {reason}. settings.json or vk.bin was edited or damaged, or an older zkinfer made the build (before the digest covered the circuit description); rebuild the directory with `zkinfer build`")]
     DigestMismatch {
         /// The build directory.
         dir: PathBuf,
