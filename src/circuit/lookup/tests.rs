@@ -206,13 +206,17 @@ fn function_lookups_reject_pranked_rows_and_other_tables() {
 /// Dot jobs whose model rows start with zero weights: the zero terms drop out, so the row's
 /// first lane weight (its selector) is the first non-zero one; the gate, and so every
 /// tampering, still applies to them. Returns whether MockProver accepts, with `out_delta`
-/// added to job `out_job`'s output cell and `tamper` applied to the lane.
-fn run_zero_first(tamper: Option<DotTamper>, out_job: usize, out_delta: i128) -> bool {
+/// added to job `out_job`'s output: pranked into its cell, or if `lie`, computed so by the
+/// chip (the builder's running sum then agrees with it) — and `tamper` applied to the lane.
+fn run_zero_first(tamper: Option<DotTamper>, out_job: usize, out_delta: i128, lie: bool) -> bool {
     let mut b = BaseCircuitBuilder::<Fr>::from_stage(CircuitBuilderStage::Mock)
         .use_k(K)
         .use_lookup_bits(K - 1)
         .use_instance_columns(1);
     let dots = DotJobs::default();
+    if lie {
+        dots.lock().expect("dot jobs").lie = Some((out_job, field(out_delta)));
+    }
     let gate = b.range_chip().gate().clone();
     let chip = AffineChip::with_dots(gate, dots.clone());
     let ctx = b.main(0);
@@ -238,10 +242,11 @@ fn run_zero_first(tamper: Option<DotTamper>, out_job: usize, out_delta: i128) ->
         outs.push(chip.affine_row(ctx, &t, Constant(field(bias))));
     }
     let expect = [-10 - 7 + 8, 21 + 4, 9];
-    for (o, e) in outs.iter().zip(expect) {
-        assert_eq!(*o.value(), field(e));
+    for (j, (o, e)) in outs.iter().zip(expect).enumerate() {
+        let d = if lie && j == out_job { out_delta } else { 0 };
+        assert_eq!(*o.value(), field(e + d));
     }
-    if out_delta != 0 {
+    if out_delta != 0 && !lie {
         let o = outs[out_job];
         o.debug_prank(ctx, *o.value() + field(out_delta));
     }
@@ -285,10 +290,10 @@ fn run_zero_first(tamper: Option<DotTamper>, out_job: usize, out_delta: i128) ->
 
 #[test]
 fn dot_lane_rows_with_a_zero_first_weight_are_constrained() {
-    assert!(run_zero_first(None, 0, 0), "honest jobs rejected");
+    assert!(run_zero_first(None, 0, 0, false), "honest jobs rejected");
     for job in 0..3 {
         assert!(
-            !run_zero_first(None, job, 1),
+            !run_zero_first(None, job, 1, false),
             "wrong output of job {job} accepted"
         );
         let acc = DotTamper::Acc {
@@ -297,7 +302,7 @@ fn dot_lane_rows_with_a_zero_first_weight_are_constrained() {
             delta: Fr::one(),
         };
         assert!(
-            !run_zero_first(Some(acc), 0, 0),
+            !run_zero_first(Some(acc), 0, 0, false),
             "wrong acc of job {job} accepted"
         );
     }
@@ -306,7 +311,10 @@ fn dot_lane_rows_with_a_zero_first_weight_are_constrained() {
         row: 1,
         delta: Fr::one(),
     };
-    assert!(!run_zero_first(Some(acc), 0, 0), "wrong lower acc accepted");
+    assert!(
+        !run_zero_first(Some(acc), 0, 0, false),
+        "wrong lower acc accepted"
+    );
     // The first job's lane terms are x1, x2, x3 (x0's zero weight dropped): substitute
     // two of them with the sum kept.
     let x = DotTamper::X {
@@ -315,5 +323,22 @@ fn dot_lane_rows_with_a_zero_first_weight_are_constrained() {
         b: 2,
         delta: Fr::one(),
     };
-    assert!(!run_zero_first(Some(x), 0, 0), "substituted x accepted");
+    assert!(
+        !run_zero_first(Some(x), 0, 0, false),
+        "substituted x accepted"
+    );
+    // A consistent lie about the last job, whose model row is a bias after two zero weights:
+    // the chip computes its output one too high, the running sum after it follows, and the
+    // lane's acc on the job's top row too. Every copy and the builder's sum hold; only the lane
+    // gate on that row, selected by its first weight, can catch it (had the zero weights been
+    // kept, that row would be unselected and the lie would pass).
+    let acc = DotTamper::Acc {
+        job: 2,
+        row: 0,
+        delta: Fr::one(),
+    };
+    assert!(
+        !run_zero_first(Some(acc), 2, 1, true),
+        "a consistent lie about a job with zero first weights accepted"
+    );
 }
