@@ -11,11 +11,13 @@ pub mod commit;
 mod layout;
 mod lookup;
 mod params;
+mod tables;
 
 pub use chips::{DotJob, DotJobs};
-pub use layout::{field, field_to_i128, model_tables};
+pub use layout::{field, field_to_i128};
 pub use lookup::{plan_dots, FnLookups, ZkCircuit, ZkParams};
 pub use params::{choose_params, CircuitShape, Optimize};
+pub use tables::model_tables;
 
 pub use halo2_base::gates::circuit::CircuitBuilderStage;
 pub use halo2_base::halo2_proofs;
@@ -244,7 +246,7 @@ pub fn build(
     trace: &Trace,
     secrets: &Secrets,
 ) -> Result<ZkCircuit> {
-    layout::check_tables(model, &shape.params.tables)?;
+    tables::check_tables(model, &shape.params.tables)?;
     let base = &shape.params.base;
     let mut builder = match stage {
         CircuitBuilderStage::Prover => {

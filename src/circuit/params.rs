@@ -4,9 +4,11 @@ use serde::{Deserialize, Serialize};
 
 use super::Secrets;
 use super::{
-    layout::{assign, check_tables, model_tables},
-    plan_dots, BaseCircuitBuilder, BaseCircuitParams, CircuitBuilderStage, DotJobs, Error,
-    FnLookups, Fr, Result, ZkParams,
+    layout::assign,
+    plan_dots,
+    tables::{check_tables, model_tables},
+    BaseCircuitBuilder, BaseCircuitParams, CircuitBuilderStage, DotJobs, Error, FnLookups, Fr,
+    Result, ZkParams,
 };
 use crate::predicate::Predicate;
 use crate::quant::{QuantModel, Trace};
