@@ -202,7 +202,9 @@ pub struct Settings {
     pub circuit: CircuitShape,
     /// The SRS used.
     pub srs: SrsInfo,
-    /// Digest of the verifying key.
+    /// The circuit's digest: SHA-256 over the verifying key's transcript representation and the
+    /// circuit description and instance layout above (definition: [`crate::proof::vk_digest`]).
+    /// `Build::open` recomputes it and refuses a directory that no longer gives it.
     pub vk_digest: String,
     /// Meaning of each public instance, in order.
     pub instances: Vec<InstanceInfo>,
@@ -244,7 +246,7 @@ pub struct ProofFile {
     pub format: String,
     /// Format version.
     pub version: u32,
-    /// Digest of the verifying key it was made for.
+    /// The digest of the build it was made for (see [`crate::proof::vk_digest`]).
     pub vk_digest: String,
     /// SHA-256 of the ONNX model.
     pub model_sha256: String,

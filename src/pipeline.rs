@@ -63,6 +63,14 @@ pub enum Error {
         /// Digest of the build.
         ours: String,
     },
+    /// A build directory's verifying key and circuit description do not give its digest.
+    #[error("{dir} is not the build its vk_digest names: {reason}. settings.json or vk.bin was edited or damaged, or an older zkinfer made the build (before the digest covered the circuit description); rebuild the directory with `zkinfer build`")]
+    DigestMismatch {
+        /// The build directory.
+        dir: PathBuf,
+        /// What differs.
+        reason: String,
+    },
     /// The output predicate cannot be proven.
     #[error("output predicate: {0}")]
     Predicate(String),
@@ -718,7 +726,8 @@ pub fn build(opts: &BuildOptions, p: &dyn Progress) -> Result<BuildReport> {
         Ok(pk)
     })?;
     let keygen_secs = t_keygen.elapsed().as_secs_f64();
-    let vk_digest = proof::vk_digest(pk.get_vk());
+    let instance_infos = instance_infos(&model, opts.visibility, opts.predicate.as_ref());
+    let vk_digest = proof::vk_digest(pk.get_vk(), &shape, &instance_infos);
     // The self-test proof needs predicate parameters that hold on the first sample.
     let test_secrets = Secrets {
         predicate_params: self_test_params(&model, &trace, opts.predicate.as_ref()),
@@ -824,7 +833,7 @@ pub fn build(opts: &BuildOptions, p: &dyn Progress) -> Result<BuildReport> {
         circuit: shape,
         srs,
         vk_digest,
-        instances: instance_infos(&model, opts.visibility, opts.predicate.as_ref()),
+        instances: instance_infos,
         verifier: VerifierInfo {
             solc: compiled.solc.clone(),
             verifier_runtime_bytes: compiled.verifier.runtime_code().len(),
@@ -863,10 +872,31 @@ pub struct Build {
 }
 
 impl Build {
-    /// Opens a build directory.
+    /// Opens a build directory, refusing one whose verifying key and circuit description no
+    /// longer give the `vk_digest` it records (see [`proof::vk_digest`]): the digest is what
+    /// proofs, deployments and the Solidity wrapper name the circuit by, so what the directory
+    /// verifies against must be what the digest names.
     pub fn open(dir: &Path) -> Result<Self> {
         let dir = BuildDir::new(dir);
         let settings = dir.settings()?;
+        let mismatch = |reason: String| Error::DigestMismatch {
+            dir: dir.root.clone(),
+            reason,
+        };
+        let vk = proof::read_vk(&dir.path(BuildDir::VK), settings.circuit.params.clone()).map_err(
+            |e| {
+                mismatch(format!(
+                    "its verifying key cannot be read as the circuit settings.json describes ({e})"
+                ))
+            },
+        )?;
+        let digest = proof::vk_digest(&vk, &settings.circuit, &settings.instances);
+        if digest != settings.vk_digest {
+            return Err(mismatch(format!(
+                "settings.json records vk_digest {}, its verifying key and circuit description give {digest}",
+                settings.vk_digest
+            )));
+        }
         let model = read_json(&dir.path(BuildDir::MODEL), "quantized model")?;
         Ok(Self {
             dir,

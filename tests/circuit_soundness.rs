@@ -1,7 +1,9 @@
 //! Whole-model soundness with MockProver. The circuit recomputes every intermediate witness
 //! from the inputs, so what a cheating prover controls is the inputs and the claimed public
 //! outputs: wrong outputs, and inputs the integer evaluator would refuse (its checks bypassed
-//! by editing the trace directly), must be rejected by the constraints themselves.
+//! by editing the trace directly), must be rejected by the constraints themselves. And what the
+//! layout assigns must be constrained: every witness cell of a real model, changed in turn
+//! under the honest instances, must be rejected (see `prank`).
 
 mod common;
 
@@ -133,6 +135,346 @@ fn tables_refuse_or_saturate_and_the_circuit_agrees() {
     assert!(mock(&t), "a saturated sigmoid/tanh was rejected");
 }
 
+/// Function tables never hold a value outside the activation range: an Exp table over inputs up
+/// to 6 once reached e^12 * 2^16 (about 2^33); now its domain stops where e^x leaves the range,
+/// an input above that is refused by the evaluator, and with that bypassed, by the circuit.
+#[test]
+fn exp_tables_stay_in_the_activation_range() {
+    let (model, calib) = common::quantized("sigmoid_tanh_exp", |calib| {
+        let mut big = calib[0].clone();
+        big[0][0] = 6.0;
+        calib.push(big);
+    });
+    let tables = circuit::model_tables(&model);
+    assert!(tables.iter().any(|t| t.func == zkinfer::graph::Func::Exp));
+    for t in &tables {
+        assert_eq!(
+            t.row_out_of_range(model.act_bits),
+            None,
+            "{:?} table leaves the {}-bit range",
+            t.func,
+            model.act_bits
+        );
+    }
+    let exp = tables
+        .iter()
+        .find(|t| t.func == zkinfer::graph::Func::Exp)
+        .unwrap();
+    // Just above the table's (capped) domain, still inside the activation range as an input.
+    let mut x = calib[0].clone();
+    x[0][0] = exp.domain().1 + 0.5;
+    let err = model.eval(&x).unwrap_err().to_string();
+    assert!(
+        err.contains("node 'e'") && err.contains("outside the table's domain"),
+        "{err}"
+    );
+    let mut t = model.eval(&calib[0]).unwrap();
+    t.values[model.inputs[0]] = model.quantize_inputs(&x).unwrap()[0].clone();
+    let shape = circuit::choose_params(
+        &model,
+        &model.eval(&calib[0]).unwrap(),
+        Default::default(),
+        None,
+        Default::default(),
+    )
+    .unwrap();
+    assert!(
+        !mock_shape(&model, &shape, &t),
+        "an input above the exp table accepted"
+    );
+}
+
+/// A model whose table holds a value outside the activation range (one quantized by an older
+/// zkinfer, say) is a build error naming the node, never a silently wrong table.
+#[test]
+fn an_out_of_range_table_is_a_build_error() {
+    let (mut model, calib) = common::quantized("sigmoid_tanh_exp", |_| {});
+    let trace = model.eval(&calib[0]).unwrap();
+    let shape =
+        circuit::choose_params(&model, &trace, Default::default(), None, Default::default())
+            .unwrap();
+    for n in &mut model.nodes {
+        if let zkinfer::quant::QOp::Func(f) = &mut n.op {
+            if f.func == zkinfer::graph::Func::Exp {
+                f.hi += 16 << f.table_exp; // e^16 at the output scale: far above 2^31
+            }
+        }
+    }
+    let err = circuit::choose_params(&model, &trace, Default::default(), None, Default::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("node 'e'") && err.contains("activation range"),
+        "{err}"
+    );
+    let mut edited = shape.clone();
+    edited.params.tables = circuit::model_tables(&model);
+    let err = circuit::build(
+        CircuitBuilderStage::Mock,
+        &edited,
+        &model,
+        &trace,
+        &Default::default(),
+    )
+    .err()
+    .map(|e| e.to_string())
+    .unwrap_or_default();
+    assert!(err.contains("activation range"), "built: {err}");
+}
+
+/// MockProver on `trace` with the instances the circuit computes.
+fn mock_shape(
+    model: &zkinfer::quant::QuantModel,
+    shape: &circuit::CircuitShape,
+    trace: &Trace,
+) -> bool {
+    let c = circuit::build(
+        CircuitBuilderStage::Mock,
+        shape,
+        model,
+        trace,
+        &Default::default(),
+    )
+    .unwrap();
+    let inst = trace
+        .outputs(model)
+        .into_iter()
+        .map(circuit::field)
+        .collect();
+    MockProver::run(shape.k(), &c, vec![inst])
+        .unwrap()
+        .verify()
+        .is_ok()
+}
+
 fn calib_trace(model: &zkinfer::quant::QuantModel, calib: &[Vec<Vec<f64>>]) -> Trace {
     model.eval(&calib[0]).unwrap()
+}
+
+/// One circuit to prank: a quantized fixture model with a visibility, predicate and secrets.
+struct Subject {
+    what: &'static str,
+    model: zkinfer::quant::QuantModel,
+    shape: circuit::CircuitShape,
+    trace: Trace,
+    secrets: circuit::Secrets,
+}
+
+impl Subject {
+    fn new(
+        what: &'static str,
+        name: &str,
+        vis: zkinfer::visibility::Visibility,
+        predicate: Option<&str>,
+        optimize: circuit::Optimize,
+    ) -> Self {
+        let (model, calib) = common::quantized(name, |_| {});
+        let trace = model.eval(&calib[0]).unwrap();
+        let predicate: Option<zkinfer::predicate::Predicate> =
+            predicate.map(|p| p.parse().unwrap());
+        let shape =
+            circuit::choose_params(&model, &trace, vis, predicate.as_ref(), optimize).unwrap();
+        // A threshold right at the output's value (the predicate's boundary), salts, a binding.
+        let predicate_params = predicate.as_ref().map_or(vec![], |p| {
+            let (_, v, _) = p.locate(&model).unwrap();
+            vec![trace.values[v][0]]
+        });
+        let secrets = circuit::Secrets {
+            input_salt: Fr::from(0x5a17),
+            output_salt: Fr::from(0x5a18),
+            predicate_params,
+            binding: vis.binding.then(|| zkinfer::visibility::binding::Binding {
+                chain_id: 31337,
+                registry: format!("0x{}", "11".repeat(20)),
+                submitter: format!("0x{}", "22".repeat(20)),
+                model_id: format!("0x{}", "33".repeat(32)),
+                nonce: 7,
+            }),
+        };
+        Self {
+            what,
+            model,
+            shape,
+            trace,
+            secrets,
+        }
+    }
+
+    fn circuit(&self) -> circuit::ZkCircuit {
+        circuit::build(
+            CircuitBuilderStage::Mock,
+            &self.shape,
+            &self.model,
+            &self.trace,
+            &self.secrets,
+        )
+        .unwrap()
+    }
+
+    /// Advice cells of the main context (every witness the layout assigns).
+    fn cells(&self) -> usize {
+        self.circuit().builder.main(0).advice.len()
+    }
+
+    /// The cells among `cells` whose value + 1, under the honest instances, MockProver still
+    /// accepts; on two threads.
+    fn accepted_pranks(&self, cells: &[usize]) -> Vec<usize> {
+        use zkinfer::circuit::halo2_proofs::plonk::Assigned;
+        let honest = self.circuit();
+        let inst = honest.instances();
+        let k = self.shape.k();
+        assert!(
+            MockProver::run(k, &honest, vec![inst.clone()])
+                .unwrap()
+                .verify()
+                .is_ok(),
+            "{}: honest witness rejected",
+            self.what
+        );
+        let run = |part: usize| -> Vec<usize> {
+            let mut accepted = vec![];
+            for &i in cells.iter().skip(part).step_by(2) {
+                let mut c = self.circuit();
+                let ctx = c.builder.main(0);
+                let v = ctx.advice[i].evaluate();
+                ctx.advice[i] = Assigned::Trivial(v + Fr::one());
+                let ok = MockProver::run(k, &c, vec![inst.clone()])
+                    .unwrap()
+                    .verify()
+                    .is_ok();
+                if ok {
+                    accepted.push(i);
+                }
+            }
+            accepted
+        };
+        let mut all: Vec<usize> = std::thread::scope(|s| {
+            let a = s.spawn(|| run(0));
+            let b = run(1);
+            let mut a = a.join().unwrap();
+            a.extend(b);
+            a
+        });
+        all.sort();
+        all
+    }
+}
+
+/// Which cells of a subject to prank.
+enum Pick {
+    /// Every cell.
+    All,
+    /// A seeded sample of this many cells, plus every one of the last `tail` cells (where the
+    /// predicate and the binding sit).
+    Sample { n: usize, tail: usize },
+}
+
+impl Pick {
+    fn cells(&self, total: usize) -> Vec<usize> {
+        match *self {
+            Pick::All => (0..total).collect(),
+            Pick::Sample { n, tail } => {
+                let mut pick: std::collections::BTreeSet<usize> =
+                    (total.saturating_sub(tail)..total).collect();
+                // splitmix64 from a fixed seed.
+                let mut seed = 0x5eed_u64;
+                let want = (pick.len() + n).min(total);
+                while pick.len() < want {
+                    seed = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+                    let mut z = seed;
+                    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+                    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+                    pick.insert(((z ^ (z >> 31)) % total as u64) as usize);
+                }
+                pick.into_iter().collect()
+            }
+        }
+    }
+}
+
+/// Every witness cell the layout assigns is constrained: each advice cell of the main context
+/// (every witness the layout and the instance gadgets assign; halo2-base's padding and the
+/// lookup and dot-lane columns are copies of these, not cells of their own), set in turn to its
+/// value + 1 under the honest public instances, is rejected by MockProver.
+///
+/// Every cell of the smallest real fixture model (breast_cancer_logreg: affine rows, a softmax
+/// through the exp table, argmax) and of the op fixtures for PReLU and clip (min and max); a
+/// seeded sample of the same model with every commitment and a binding (mostly Poseidon), and
+/// with a predicate (its last cells, the predicate and the binding, all pranked); and a seeded
+/// sample of digits_mlp, plain and with its dot lane. No cell is exempt: an accepted prank is
+/// an under-constrained witness.
+#[test]
+fn every_pranked_witness_cell_is_rejected() {
+    use zkinfer::circuit::Optimize;
+    use zkinfer::visibility::{Vis, Visibility};
+    let plain = Visibility::default();
+    let hashed = Visibility {
+        input: Vis::Hashed,
+        params: Vis::Hashed,
+        output: Vis::Hashed,
+        binding: true,
+    };
+    let predicate = Visibility {
+        input: Vis::Hashed,
+        params: Vis::Fixed,
+        output: Vis::Private,
+        binding: true,
+    };
+    let (d, p) = (Optimize::default(), Optimize::Proving);
+    let logreg = "breast_cancer_logreg";
+    let subjects = [
+        (Subject::new("logreg", logreg, plain, None, d), Pick::All),
+        (
+            Subject::new("prelu", "relu_leaky_prelu", plain, None, d),
+            Pick::All,
+        ),
+        (
+            Subject::new("clip", "clip_opset9_relu6", plain, None, d),
+            Pick::All,
+        ),
+        (
+            Subject::new("logreg hashed", logreg, hashed, None, d),
+            Pick::Sample { n: 120, tail: 0 },
+        ),
+        (
+            Subject::new(
+                "logreg predicate",
+                logreg,
+                predicate,
+                Some("probabilities[0] >= T"),
+                d,
+            ),
+            Pick::Sample { n: 100, tail: 40 },
+        ),
+        (
+            Subject::new("digits_mlp", "digits_mlp", plain, None, d),
+            Pick::Sample { n: 200, tail: 0 },
+        ),
+        (
+            Subject::new("digits_mlp dot lane", "digits_mlp", plain, None, p),
+            Pick::Sample { n: 200, tail: 0 },
+        ),
+    ];
+    let mut failures = vec![];
+    for (s, pick) in &subjects {
+        let n = s.cells();
+        let cells = pick.cells(n);
+        let t = std::time::Instant::now();
+        let accepted = s.accepted_pranks(&cells);
+        eprintln!(
+            "{}: {} of {n} cells pranked in {:.1}s, {} accepted",
+            s.what,
+            cells.len(),
+            t.elapsed().as_secs_f64(),
+            accepted.len()
+        );
+        if !accepted.is_empty() {
+            failures.push(format!("{}: cells {accepted:?} accept value + 1", s.what));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "under-constrained witness cells:\n{}",
+        failures.join("\n")
+    );
 }

@@ -167,3 +167,86 @@ fn a_proof_for_another_model_is_refused_natively_and_rejected_on_the_evm() {
     let run = pipeline::verify_in_evm(&other, &[encode_verify_call(&words, &proof)]).unwrap();
     assert!(!run.calls[0].accepted);
 }
+
+/// Copies a build directory (files only) to `to`.
+fn copy_build(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_file() {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// The vk digest names the circuit and the meaning of its instances, not vk.bin's bytes: a
+/// settings.json edited to describe another circuit (vk.bin still parses, its bytes and so a
+/// digest of them unchanged) or other instances is refused when the build is opened. Before
+/// the digest covered them, every edit here opened, and the honest proof still verified under
+/// each but the first (which changes the gates) and the last (whose proof file must be
+/// relabelled to match).
+#[test]
+fn an_edited_circuit_description_is_refused_on_open() {
+    use serde_json::Value;
+    let name = "iris_logreg";
+    let dir = common::built(name);
+    let tmp = tempfile::tempdir().unwrap();
+    let (pf, path, _) = prove(name, tmp.path());
+    type Edit = fn(&mut Value);
+    let edits: [(&str, Edit); 6] = [
+        // vk.bin parses (it has no length check), and the range lookup is gone from the gates.
+        ("no range-lookup column", |s| {
+            s["circuit"]["params"]["base"]["num_lookup_advice_per_phase"][0] = 0.into();
+        }),
+        ("the range table's size", |s| {
+            let b = &mut s["circuit"]["params"]["base"]["lookup_bits"];
+            *b = (b.as_u64().unwrap() - 1).into();
+        }),
+        ("a function table's domain", |s| {
+            let t = &mut s["circuit"]["params"]["tables"][0]["hi"];
+            *t = (t.as_i64().unwrap() - 1).into();
+        }),
+        ("the outputs' visibility", |s| {
+            s["circuit"]["visibility"]["output"] = "hashed".into();
+        }),
+        ("a predicate", |s| {
+            s["circuit"]["predicate"] = serde_json::json!({"Compare": {
+                "output": "y", "index": 0, "op": "Le", "param": "T"}});
+        }),
+        ("an instance's scale", |s| {
+            let e = &mut s["instances"][0]["exp"];
+            *e = (e.as_i64().unwrap() + 1).into();
+        }),
+    ];
+    let control = tmp.path().join("control");
+    copy_build(dir, &control);
+    let b = pipeline::Build::open(&control).expect("an unedited copy opens");
+    assert_eq!(pipeline::verify(&b, &pf, &path).unwrap(), Ok(()));
+    let mut accepted = vec![];
+    for (i, (what, edit)) in edits.iter().enumerate() {
+        let d = tmp.path().join(format!("edit{i}"));
+        copy_build(dir, &d);
+        let file = d.join("settings.json");
+        let mut s: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        edit(&mut s);
+        std::fs::write(&file, serde_json::to_vec_pretty(&s).unwrap()).unwrap();
+        match pipeline::Build::open(&d) {
+            Ok(b) => accepted.push(format!(
+                "{what}: opened, verify says {:?}",
+                pipeline::verify(&b, &pf, &path).map_err(|e| e.to_string())
+            )),
+            Err(e) => {
+                let e = e.to_string();
+                assert!(
+                    e.contains(&d.display().to_string()) && e.contains("rebuild"),
+                    "{what}: {e}"
+                );
+            }
+        }
+    }
+    assert!(
+        accepted.is_empty(),
+        "edited builds accepted:\n{}",
+        accepted.join("\n")
+    );
+}

@@ -193,3 +193,59 @@ fn argmax_predicates_literal_and_parameter() {
     );
     assert!(b.predicate_params(&[("nope".into(), 1.0)]).is_err());
 }
+
+/// Every comparison operator at its boundary: with the output `y`, thresholds `y - 1`, `y` and
+/// `y + 1` prove exactly when the comparison holds. A threshold outside the activation range,
+/// for which the comparison holds whatever the output, has no witness (the threshold itself is
+/// range-checked). MockProver on the quantized model, no build needed.
+#[test]
+fn comparisons_at_their_boundaries_and_thresholds_out_of_range() {
+    let (model, calib) = common::quantized("breast_cancer_logreg", |_| {});
+    let trace = model.eval(&calib[0]).unwrap();
+    let vis = Visibility {
+        output: Vis::Private,
+        ..Visibility::default()
+    };
+    let half = 1i128 << (model.act_bits - 1);
+    for op in [">=", ">", "<=", "<"] {
+        let p: Predicate = format!("probabilities[0] {op} T").parse().unwrap();
+        let (_, v, _) = p.locate(&model).unwrap();
+        let ys = &trace.values[v];
+        let y = ys[0];
+        let shape =
+            circuit::choose_params(&model, &trace, vis, Some(&p), Default::default()).unwrap();
+        let mock = |t: i128| {
+            let secrets = Secrets {
+                predicate_params: vec![t],
+                ..Default::default()
+            };
+            let c = circuit::build(CircuitBuilderStage::Mock, &shape, &model, &trace, &secrets)
+                .unwrap();
+            let inst = c.instances();
+            assert_eq!(inst, vec![circuit::Fr::one(), circuit::field(t)]);
+            MockProver::run(shape.k(), &c, vec![inst])
+                .unwrap()
+                .verify()
+                .is_ok()
+        };
+        for t in [y - 1, y, y + 1] {
+            let holds = p.holds(ys, &[t]).unwrap();
+            assert_eq!(mock(t), holds, "y {op} T with T = y {:+}", t - y);
+        }
+        let beyond = if op.starts_with('>') {
+            [-half - 1, -half - (1 << 40)]
+        } else {
+            [half, half + (1 << 40)]
+        };
+        for t in beyond {
+            assert!(p.holds(ys, &[t]).unwrap());
+            assert!(
+                !mock(t),
+                "y {op} T with T = {t}, outside the activation range"
+            );
+        }
+        // The range's own edges are thresholds like any other.
+        let edge = if op.starts_with('>') { -half } else { half - 1 };
+        assert_eq!(mock(edge), p.holds(ys, &[edge]).unwrap(), "y {op} {edge}");
+    }
+}

@@ -6,7 +6,7 @@
 //! every activation cell holds an integer in the signed `act_bits` range, either range-checked
 //! or built from such cells in a way that keeps it there.
 
-use halo2_base::gates::{GateInstructions, RangeChip, RangeInstructions};
+use halo2_base::gates::{RangeChip, RangeInstructions};
 use halo2_base::{
     AssignedValue, Context,
     QuantumCell::{self, Constant, Existing},
@@ -24,7 +24,7 @@ use crate::quant::{
     argmax_pos, branch_taken, div_round, prelu_neg, rescale, NodeParams, QFunc, QOp, QSrc,
     QTreeNode, QuantModel, Trace,
 };
-use crate::visibility::Vis;
+use crate::visibility::{Vis, Visibility};
 use halo2_base::halo2_proofs::halo2curves::ff::PrimeField;
 
 /// The field element of a signed integer.
@@ -58,19 +58,6 @@ fn witness_err(node: &str, reason: impl Into<String>) -> Error {
         node: node.to_string(),
         reason: reason.into(),
     }
-}
-
-/// The distinct function tables of a model, in first-use order (tag = position + 1).
-pub fn model_tables(model: &QuantModel) -> Vec<QFunc> {
-    let mut t: Vec<QFunc> = vec![];
-    for n in &model.nodes {
-        if let QOp::Func(f) = &n.op {
-            if !t.contains(f) {
-                t.push(*f);
-            }
-        }
-    }
-    t
 }
 
 /// The cells the public instances are chosen from.
@@ -159,16 +146,25 @@ impl Chips {
         a: (AssignedValue<Fr>, i128),
         b: (AssignedValue<Fr>, i128),
     ) -> (AssignedValue<Fr>, i128) {
-        // min(a, b) = a + b - max(a, b)
-        let m = self.max2(ctx, a, b);
-        let gate = self.range.gate();
-        let s = gate.add(ctx, a.0, b.0);
-        (gate.sub(ctx, s, m.0), a.1.min(b.1))
+        let d = a.1 - b.1;
+        (
+            self.cmp
+                .min2(ctx, a.0, b.0, d > 0, field(d.max(0)), self.bits),
+            a.1.min(b.1),
+        )
     }
 }
 
 /// Assigns the whole model. Function lookups are queued in `lookups` with tags from `tables`;
 /// constant-weight affine rows in `dots`, if given.
+///
+/// Inputs and parameter witnesses are range-checked here (inputs to `act_bits`, parameters to
+/// `param_bits`), except where `vis` hashes them: the caller then passes exactly these cells,
+/// at exactly these widths, to [`super::commit::commit`], which range-checks every cell it
+/// packs. That is the same constraint on the same cell, so the invariant every chip relies on
+/// (activations and parameters in their signed ranges) holds as before, at the price of one
+/// check instead of two (a hashed parameter set is mostly range checks otherwise). Nothing
+/// else reads these checks: their result cells are used by nothing but the range lookup.
 #[allow(clippy::too_many_arguments)] // the layout's whole context, passed once
 pub fn assign(
     ctx: &mut Context<Fr>,
@@ -178,8 +174,9 @@ pub fn assign(
     tables: &[QFunc],
     model: &QuantModel,
     trace: &Trace,
-    params: Vis,
+    vis: Visibility,
 ) -> Result<Io> {
+    let params = vis.params;
     if trace.values.len() != model.values.len() {
         return Err(witness_err(
             "(model)",
@@ -212,7 +209,9 @@ pub fn assign(
             .iter()
             .map(|&x| {
                 let c = ctx.load_witness(field(x));
-                range_check_signed(range, ctx, c, bits);
+                if vis.input != Vis::Hashed {
+                    range_check_signed(range, ctx, c, bits);
+                }
                 c
             })
             .collect();
@@ -231,7 +230,9 @@ pub fn assign(
                 .iter()
                 .map(|&v| {
                     let c = ctx.load_witness(field(v));
-                    range_check_signed(range, ctx, c, pbits);
+                    if params != Vis::Hashed {
+                        range_check_signed(range, ctx, c, pbits);
+                    }
                     c
                 })
                 .collect()
@@ -289,7 +290,6 @@ fn assign_op(
     ins: &[&Val],
     n: usize,
 ) -> std::result::Result<Val, String> {
-    let gate = ch.range.gate();
     let mut out = Val::default();
     let mut push = |(c, v): (AssignedValue<Fr>, i128)| {
         out.cells.push(c);
@@ -355,12 +355,11 @@ fn assign_op(
         }
         QOp::Prelu { slope, slope_exp } => {
             for (i, ((c, &v), &s)) in ins[0].cells.iter().zip(&ins[0].ints).zip(slope).enumerate() {
-                let neg = ch.cmp.is_negative(ctx, *c, v < 0, ch.bits);
-                let prod = gate.mul(ctx, *c, prm.at(i));
-                let (nv, _) = prelu_neg(v, s, *slope_exp);
-                let (ncell, _) = ch.rescaled(ctx, prod, v * s as i128, *slope_exp);
-                let diff = gate.sub(ctx, ncell, *c);
-                let y = gate.mul_add(ctx, neg, diff, *c);
+                // The rescale is of 0 on the positive branch (see `ReluInstructions::prelu`).
+                let (nv, nr) = prelu_neg(v.min(0), s, *slope_exp);
+                let y = ch
+                    .relu
+                    .prelu(ctx, *c, prm.at(i), *slope_exp, v < 0, field(nv), field(nr));
                 push((y, if v < 0 { nv } else { v }));
             }
         }

@@ -11,11 +11,13 @@ pub mod commit;
 mod layout;
 mod lookup;
 mod params;
+mod tables;
 
 pub use chips::{DotJob, DotJobs};
-pub use layout::{field, field_to_i128, model_tables};
+pub use layout::{field, field_to_i128};
 pub use lookup::{plan_dots, FnLookups, ZkCircuit, ZkParams};
 pub use params::{choose_params, CircuitShape, Optimize};
+pub use tables::model_tables;
 
 pub use halo2_base::gates::circuit::CircuitBuilderStage;
 pub use halo2_base::halo2_proofs;
@@ -64,7 +66,6 @@ fn public_instances(
             io.outputs[off..off + model.values[v].numel()].to_vec()
         });
     use halo2_base::gates::RangeInstructions;
-    let gate = range.gate().clone();
     let mut hasher = None;
     let mut part = |ctx: &mut Context<Fr>,
                     v: Vis,
@@ -76,12 +77,14 @@ fn public_instances(
         match v {
             Vis::Public => cells,
             Vis::Hashed => {
-                let h = hasher.get_or_insert_with(|| commit::hasher(ctx, &gate));
+                let h = hasher.get_or_insert_with(|| commit::hasher(ctx, range.gate()));
                 let s = match salt {
                     Some(s) => ctx.load_witness(s),
                     None => ctx.load_zero(),
                 };
-                vec![commit::commit(ctx, &gate, h, t, &cells, bits, s)]
+                // The gadget range-checks each cell to `bits` (see `layout::assign`, which
+                // leaves hashed inputs and parameters to this check).
+                vec![commit::commit(ctx, range, h, t, &cells, bits, s)]
             }
             Vis::Private | Vis::Fixed => vec![],
         }
@@ -214,6 +217,14 @@ pub enum Error {
         /// Function-table rows.
         table_rows: usize,
     },
+    /// A function table holds a value outside the activation range.
+    #[error("function table of node '{node}': {reason}; requantize the model with this zkinfer (`zkinfer build`), which keeps every table inside the activation range")]
+    Table {
+        /// The (first) node using the table.
+        node: String,
+        /// Which value is out of range.
+        reason: String,
+    },
     /// The witness does not fit the model's ops.
     #[error("witness for node '{node}' does not match its op: {reason}")]
     Witness {
@@ -235,6 +246,7 @@ pub fn build(
     trace: &Trace,
     secrets: &Secrets,
 ) -> Result<ZkCircuit> {
+    tables::check_tables(model, &shape.params.tables)?;
     let base = &shape.params.base;
     let mut builder = match stage {
         CircuitBuilderStage::Prover => {
@@ -253,7 +265,7 @@ pub fn build(
         &shape.params.tables,
         model,
         trace,
-        shape.visibility.params,
+        shape.visibility,
     )?;
     let instances = public_instances(
         builder.main(0),

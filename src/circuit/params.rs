@@ -4,9 +4,11 @@ use serde::{Deserialize, Serialize};
 
 use super::Secrets;
 use super::{
-    layout::{assign, model_tables},
-    plan_dots, BaseCircuitBuilder, BaseCircuitParams, CircuitBuilderStage, DotJobs, Error,
-    FnLookups, Fr, Result, ZkParams,
+    layout::assign,
+    plan_dots,
+    tables::{check_tables, model_tables},
+    BaseCircuitBuilder, BaseCircuitParams, CircuitBuilderStage, DotJobs, Error, FnLookups, Fr,
+    Result, ZkParams,
 };
 use crate::predicate::Predicate;
 use crate::quant::{QuantModel, Trace};
@@ -136,7 +138,7 @@ fn trial(
         tables,
         model,
         trace,
-        vis.params,
+        vis,
     )?;
     let secrets = Secrets {
         predicate_params: predicate.map_or(vec![], |p| vec![0; p.params().len()]),
@@ -171,6 +173,7 @@ pub fn choose_params(
     optimize: Optimize,
 ) -> Result<CircuitShape> {
     let tables = model_tables(model);
+    check_tables(model, &tables)?;
     let table_rows = 1 + tables.iter().map(|t| t.len()).sum::<usize>();
     let mut cells = 0;
     let mut k = MIN_K;

@@ -37,15 +37,15 @@ pub enum Error {
         /// Inputs the model has.
         expected: usize,
     },
-    /// An input value is NaN or infinite.
-    #[error("input {index} value {position} is {value}: inputs must be finite numbers")]
+    /// An input value is NaN or infinite (the message names its position, never the value).
+    #[error(
+        "input {index} value {position} is not a finite number: inputs must be finite numbers"
+    )]
     NonFinite {
         /// Position of the input.
         index: usize,
         /// Position of the value inside the flattened input.
         position: usize,
-        /// The offending value.
-        value: f64,
     },
 }
 
@@ -149,12 +149,8 @@ pub fn check_inputs<'a>(
                 shape: shape.to_vec(),
             });
         }
-        if let Some((position, &value)) = data.iter().enumerate().find(|(_, x)| !x.is_finite()) {
-            return Err(Error::NonFinite {
-                index,
-                position,
-                value,
-            });
+        if let Some(position) = data.iter().position(|x| !x.is_finite()) {
+            return Err(Error::NonFinite { index, position });
         }
     }
     Ok(())

@@ -2,16 +2,20 @@
 
 use std::path::Path;
 
+use halo2_base::halo2_proofs::halo2curves::ff::PrimeField;
 use halo2_base::halo2_proofs::{
     plonk::{keygen_pk, keygen_vk, Circuit, ProvingKey, VerifyingKey},
     poly::kzg::commitment::ParamsKZG,
     SerdeFormat,
 };
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::{guarded, Error, Result};
-use crate::artifacts::write_atomic;
-use crate::circuit::{Bn256, Fr, G1Affine, ZkCircuit, ZkParams};
+use crate::artifacts::{write_atomic, InstanceInfo};
+use crate::circuit::{Bn256, CircuitShape, Fr, G1Affine, ZkCircuit, ZkParams};
+use crate::predicate::Predicate;
+use crate::visibility::Visibility;
 
 /// Generates the verifying and proving keys of `circuit`.
 pub fn keygen<C: Circuit<Fr>>(
@@ -35,9 +39,61 @@ pub fn vk_bytes(vk: &VerifyingKey<G1Affine>) -> Vec<u8> {
     vk.to_bytes(SerdeFormat::RawBytes)
 }
 
-/// `0x`-prefixed SHA-256 of the verifying key: names the circuit a proof belongs to.
-pub fn vk_digest(vk: &VerifyingKey<G1Affine>) -> String {
-    format!("0x{}", hex::encode(Sha256::digest(vk_bytes(vk))))
+/// What a vk digest covers besides the verifying key: the build's description of the circuit
+/// that the key does not carry (everything in `settings.circuit` but the prover-only break
+/// points) and the meaning of each public instance.
+#[derive(Serialize)]
+struct Described<'a> {
+    params: &'a ZkParams,
+    visibility: &'a Visibility,
+    predicate: &'a Option<Predicate>,
+    instances: &'a [InstanceInfo],
+}
+
+/// Domain separation of [`vk_digest`] (and its version: a new definition takes a new tag).
+const VK_DIGEST_TAG: &[u8] = b"zkinfer-vk-digest-v1\0";
+
+/// The build's `vk_digest`: names the circuit a proof belongs to and what its instances mean.
+///
+/// Definition: `0x` followed by the hex SHA-256 of
+///
+/// ```text
+/// "zkinfer-vk-digest-v1\0" || R || J
+/// ```
+///
+/// where `R` is the verifying key's transcript representation as 32 bytes big-endian (halo2's
+/// `VerifyingKey::transcript_repr`: BLAKE2b, personalised "Halo2-Verify-Key", of the pinned
+/// key (domain, constraint system with every gate and lookup, fixed and permutation
+/// commitments), reduced into BN254's scalar field; the same element every proof's transcript
+/// and the Solidity verifier absorb first), and `J` is the compact JSON
+/// `{"params":…,"visibility":…,"predicate":…,"instances":[…]}` of `settings.json`'s
+/// `circuit.params`, `circuit.visibility`, `circuit.predicate` and `instances`, as zkinfer
+/// serialises them. `circuit.break_points` is left out: it only tells the prover where
+/// halo2-base splits its columns, and the constraint system already fixes the circuit.
+///
+/// A key read from `vk.bin` rebuilds its gates from `circuit.params`, so hashing only the key's
+/// bytes would let an edited `settings.json` put another circuit (or another meaning of the
+/// same instances) behind the same digest; `R` changes with the gates, `J` with the meaning.
+pub fn vk_digest(
+    vk: &VerifyingKey<G1Affine>,
+    shape: &CircuitShape,
+    instances: &[InstanceInfo],
+) -> String {
+    let mut repr = vk.transcript_repr().to_repr();
+    repr.as_mut().reverse();
+    let described = Described {
+        params: &shape.params,
+        visibility: &shape.visibility,
+        predicate: &shape.predicate,
+        instances,
+    };
+    // Serialising plain structs of integers, strings and enums cannot fail.
+    let json = serde_json::to_vec(&described).expect("the circuit description serialises");
+    let mut h = Sha256::new();
+    h.update(VK_DIGEST_TAG);
+    h.update(repr.as_ref());
+    h.update(&json);
+    format!("0x{}", hex::encode(h.finalize()))
 }
 
 /// Writes a key (proving or verifying) atomically.

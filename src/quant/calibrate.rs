@@ -151,16 +151,17 @@ impl Quantizer<'_> {
                 } else {
                     s_in.max * self.cfg.headroom.sqrt()
                 };
-                (-flat, hi, true, false)
+                // Above `cap`, e^x at the output scale leaves the activation range: the table
+                // stops there (inputs beyond have no witness and the evaluator refuses them).
+                let top = ((1u64 << (self.cfg.act_bits - 1)) - 1) as f64;
+                let cap = top.ln() - ey as f64 * std::f64::consts::LN_2;
+                (-flat, hi.min(cap), true, false)
             }
             Func::Log => {
                 if s_in.min <= 0.0 {
                     return Err(Self::err(
                         node,
-                        format!(
-                            "Log of calibrated values down to {}: the input must stay positive",
-                            s_in.min
-                        ),
+                        "the calibration data takes Log's input to zero or below: the input must stay positive",
                     ));
                 }
                 (
@@ -171,12 +172,18 @@ impl Quantizer<'_> {
                 )
             }
         };
+        if dhi <= dlo {
+            return Err(Self::err(
+                node,
+                format!("{}'s values at the output scale 2^-{ey} leave the {}-bit activation range over its whole table domain", f.name(), self.cfg.act_bits),
+            ));
+        }
         let rows = (1u64 << self.cfg.lut_bits) as f64;
         let mut te = ((rows - 1.0) / (dhi - dlo)).log2().floor() as i32;
         te = te.min(ein);
         let step = 2f64.powi(te);
         let (lo, hi) = ((dlo * step).floor() as i64, (dhi * step).ceil() as i64);
-        let q = QFunc {
+        let mut q = QFunc {
             func: f,
             in_shift: (ein - te) as u32,
             table_exp: te,
@@ -192,6 +199,9 @@ impl Quantizer<'_> {
                 "the Log table would include 0 at this table size; raise --lut-bits",
             ));
         }
+        // Every table value must be an activation (the rounding at the edges can step over).
+        q.fit_range(self.cfg.act_bits)
+            .map_err(|e| Self::err(node, e))?;
         Ok((QOp::Func(q), ey))
     }
 

@@ -65,7 +65,7 @@ pub fn eval_qop(op: &QOp, ins: &[&[i128]], n: usize) -> std::result::Result<Vec<
             .map(|(&a, &b)| {
                 let d = ins[1][b as usize];
                 if d <= 0 {
-                    return Err(format!("denominator {d} at position {b} is not positive"));
+                    return Err(format!("the denominator at position {b} is not positive"));
                 }
                 Ok(div_round(ins[0][a as usize], d, *shift).0)
             })
@@ -90,8 +90,7 @@ pub fn eval_qop(op: &QOp, ins: &[&[i128]], n: usize) -> std::result::Result<Vec<
                 s.y.ok_or_else(|| {
                     let (lo, hi) = f.domain();
                     format!(
-                        "input {:.6} is outside the table's domain [{lo:.4}, {hi:.4}]; rebuild with calibration data that covers this input",
-                        super::to_float(s.xt, f.table_exp)
+                        "an input is outside the table's domain [{lo:.4}, {hi:.4}]; rebuild with calibration data that covers it (a domain never extends past where the function's value leaves the activation range: inputs beyond that cannot be proven)"
                     )
                 })
             })

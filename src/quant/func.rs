@@ -89,6 +89,43 @@ impl QFunc {
         let s = 2f64.powi(-self.table_exp);
         (self.lo as f64 * s, self.hi as f64 * s)
     }
+
+    /// The first table row `(input, value)` whose value lies outside the signed `bits` range
+    /// `[-2^(bits-1), 2^(bits-1))`, if any. A table holding such a value would hand the rest
+    /// of the circuit an activation outside the range every other cell is checked to.
+    pub fn row_out_of_range(&self, bits: u32) -> Option<(i64, i128)> {
+        let half = 1i128 << (bits - 1);
+        self.table().find(|&(_, y)| !(-half..half).contains(&y))
+    }
+
+    /// Shrinks the non-saturating sides of the domain until every table value lies in the
+    /// signed `bits` range (an input beyond a non-saturating side has no witness, so this
+    /// refuses inputs, never changes a result). `Err` when a saturating side's value is out of
+    /// range (that would change results) or nothing is left.
+    pub fn fit_range(&mut self, bits: u32) -> Result<(), String> {
+        let half = 1i128 << (bits - 1);
+        let ok = |y: i128| (-half..half).contains(&y);
+        while !self.sat_hi && self.hi >= self.lo && !ok(self.value(self.hi)) {
+            self.hi -= 1;
+        }
+        while !self.sat_lo && self.lo <= self.hi && !ok(self.value(self.lo)) {
+            self.lo += 1;
+        }
+        match self.row_out_of_range(bits) {
+            _ if self.is_empty() => Err(format!(
+                "every {} table value at scale 2^-{} lies outside the {bits}-bit activation range",
+                self.func.name(),
+                self.out_exp
+            )),
+            Some((t, _)) => Err(format!(
+                "the {} table's value at input {:.4} lies outside the {bits}-bit activation range at scale 2^-{}",
+                self.func.name(),
+                t as f64 * 2f64.powi(-self.table_exp),
+                self.out_exp
+            )),
+            None => Ok(()),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -147,5 +184,34 @@ mod tests {
         };
         assert!(q.apply(17).y.is_none());
         assert_eq!(q.apply(-1000).xc, -64);
+    }
+
+    #[test]
+    fn fit_range_stops_a_table_where_its_values_leave_the_activation_range() {
+        let mut q = QFunc {
+            func: Func::Exp,
+            in_shift: 0,
+            table_exp: 4,
+            out_exp: 16,
+            lo: -256,
+            hi: 256, // e^16 * 2^16 is about 2^39
+            sat_lo: true,
+            sat_hi: false,
+        };
+        assert!(q.row_out_of_range(32).is_some());
+        q.fit_range(32)
+            .expect("an exp table can shrink on its top side");
+        assert!(q.row_out_of_range(32).is_none());
+        assert!(q.value(q.hi) < 1 << 31 && q.value(q.hi + 1) >= 1 << 31);
+        assert_eq!(q.lo, -256, "the saturating side is kept");
+        // An input above the new edge has no table value (the evaluator refuses it).
+        assert!(q.apply(q.hi as i128 + 1).y.is_none());
+        // A saturating side cannot shrink: inputs beyond it would change value.
+        let mut s = QFunc {
+            sat_hi: true,
+            hi: 256,
+            ..q
+        };
+        assert!(s.fit_range(32).is_err());
     }
 }

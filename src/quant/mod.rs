@@ -30,16 +30,15 @@ pub enum Error {
     #[error("no calibration samples: give --calibration a JSON file with input_data, or a JSON-lines file of them")]
     NoCalibration,
     /// A value does not fit the circuit's range.
-    #[error("node '{node}' (value '{value}'): {got} = {float:.6} is outside the range the circuit accepts, [{lo:.6}, {hi:.6}] at scale 2^-{exp}; {hint}")]
+    ///
+    /// The message names the node, the tensor and the range but never the value: it may be a
+    /// private input or derived from one, and errors reach logs and the oracle's journal.
+    #[error("node '{node}' (value '{value}'): a value is outside the range the circuit accepts, [{lo:.6}, {hi:.6}] at scale 2^-{exp}; {hint}")]
     Range {
         /// The node (or "input") producing the value.
         node: String,
         /// The tensor name.
         value: String,
-        /// The integer that overflowed.
-        got: i128,
-        /// Its float meaning.
-        float: f64,
         /// Smallest representable float.
         lo: f64,
         /// Largest representable float.
@@ -50,6 +49,7 @@ pub enum Error {
         hint: &'static str,
     },
     /// A value left the domain of a non-saturating lookup table or a division was not defined.
+    /// Like [`Error::Range`], the reason never contains the value.
     #[error("node '{node}' ({op}): {reason}")]
     Domain {
         /// The node.
@@ -314,8 +314,6 @@ impl QuantModel {
         Err(Error::Range {
             node: node.to_string(),
             value: info.name.clone(),
-            got: q,
-            float: to_float(q, info.exp),
             lo: to_float(lo, info.exp),
             hi: to_float(hi, info.exp),
             exp: info.exp,
@@ -355,5 +353,105 @@ impl QuantModel {
             )
         });
         Ok(crate::graph::check_inputs(inputs, specs)?)
+    }
+}
+
+#[cfg(test)]
+mod private_values {
+    use super::*;
+    use crate::graph::Func;
+
+    /// `x -> e = exp(x)` with a small table, and `x, d -> q = x / d`, at 16 bits.
+    fn model() -> QuantModel {
+        let value = |name: &str| QValue {
+            name: name.into(),
+            shape: vec![1],
+            exp: 8,
+            calibrated_max: 1.0,
+        };
+        let exp = QFunc {
+            func: Func::Exp,
+            in_shift: 0,
+            table_exp: 8,
+            out_exp: 8,
+            lo: -2048,
+            hi: 256,
+            sat_lo: true,
+            sat_hi: false,
+        };
+        QuantModel {
+            act_bits: 16,
+            values: ["x", "d", "e", "q"].map(value).to_vec(),
+            inputs: vec![0, 1],
+            nodes: vec![
+                QNode {
+                    name: "e".into(),
+                    op: QOp::Func(exp),
+                    inputs: vec![0],
+                    output: 2,
+                },
+                QNode {
+                    name: "q".into(),
+                    op: QOp::Div {
+                        num: vec![0],
+                        den: vec![0],
+                        shift: 0,
+                    },
+                    inputs: vec![0, 1],
+                    output: 3,
+                },
+            ],
+            outputs: vec![2, 3],
+        }
+    }
+
+    /// Errors name the node, the value and the allowed range, never the value itself: it is a
+    /// private input or derived from one.
+    #[test]
+    fn errors_do_not_contain_the_values() {
+        let m = model();
+        let leaks = |err: String, secrets: &[&str]| {
+            for s in secrets {
+                assert!(!err.contains(s), "'{s}' leaked: {err}");
+            }
+            err
+        };
+        // Beyond the exp table (12345 / 256 = 48.22...).
+        let err = m
+            .eval(&[vec![48.22265625], vec![1.0]])
+            .expect_err("refused")
+            .to_string();
+        let err = leaks(err, &["12345", "48.22"]);
+        assert!(
+            err.contains("node 'e'") && err.contains("outside the table's domain"),
+            "{err}"
+        );
+        // Outside the 16-bit range (40000 / 256 = 156.25).
+        let err = m
+            .eval(&[vec![156.25], vec![1.0]])
+            .expect_err("refused")
+            .to_string();
+        let err = leaks(err, &["40000", "156.25"]);
+        assert!(
+            err.contains("'x'") && err.contains("outside the range"),
+            "{err}"
+        );
+        // A negative denominator (-7 / 256 = -0.02734375).
+        let err = m
+            .eval(&[vec![-0.5], vec![-0.02734375]])
+            .expect_err("refused")
+            .to_string();
+        let err = leaks(err, &["-7", "-0.0273"]);
+        assert!(
+            err.contains("node 'q'") && err.contains("not positive"),
+            "{err}"
+        );
+        // A non-finite input names its position only.
+        let err = m
+            .eval(&[vec![f64::NEG_INFINITY], vec![1.0]])
+            .expect_err("refused")
+            .to_string();
+        let err = leaks(err, &["inf"]);
+        assert!(err.contains("not a finite number"), "{err}");
     }
 }

@@ -154,3 +154,26 @@ pub fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
         .unwrap()
         .block_on(f)
 }
+
+/// A fixture's model (`models/NAME` or `ops/NAME`) quantized with the default configuration,
+/// with its calibration samples (after `edit`).
+pub fn quantized(
+    name: &str,
+    edit: impl FnOnce(&mut Vec<Vec<Vec<f64>>>),
+) -> (zkinfer::quant::QuantModel, Vec<Vec<Vec<f64>>>) {
+    use zkinfer::artifacts::read_calibration;
+    use zkinfer::onnx::LoadOptions;
+    use zkinfer::quant::{quantize, QuantConfig};
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let dir = ["models", "ops"]
+        .iter()
+        .map(|d| root.join(d).join(name))
+        .find(|d| d.exists())
+        .unwrap();
+    let mut graph = zkinfer::onnx::load(&dir.join("model.onnx"), &LoadOptions::default()).unwrap();
+    graph.optimize();
+    let mut calib = read_calibration(&dir.join("calibration.jsonl")).unwrap();
+    edit(&mut calib);
+    let model = quantize(&graph, &calib, &QuantConfig::default()).unwrap();
+    (model, calib)
+}

@@ -35,6 +35,9 @@ pub struct DotQueue<F: ScalarField> {
     pub jobs: Vec<DotJob<F>>,
     prefix: Option<AssignedValue<F>>,
     one: Option<AssignedValue<F>>,
+    /// Test-only: job `.0`'s output is computed `.1` too high (a dishonest prover).
+    #[cfg(test)]
+    pub(crate) lie: Option<(usize, F)>,
 }
 
 /// Dot products queued during witness assignment.
@@ -114,7 +117,14 @@ impl<F: ScalarField> AffineInstructions<F> for AffineChip<F> {
                 if job.is_empty() {
                     return ctx.load_zero();
                 }
-                let value = job.iter().fold(F::ZERO, |s, (x, w)| s + *w * x.value());
+                #[allow(unused_mut)]
+                let mut value = job.iter().fold(F::ZERO, |s, (x, w)| s + *w * x.value());
+                #[cfg(test)]
+                if let Some((j, d)) = q.lie {
+                    if j == q.jobs.len() {
+                        value += d;
+                    }
+                }
                 let out = ctx.load_witness(value);
                 let prev = *q.prefix.get_or_insert_with(|| ctx.load_zero());
                 let prefix = self.gate.add(ctx, prev, out);

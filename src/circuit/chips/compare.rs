@@ -1,5 +1,5 @@
 //! Comparisons without lookup tables beyond range checks: sign bits, `x <= t` bits and the
-//! maximum of two values. Inputs are assumed in a signed range of `bits` bits (the caller's
+//! maximum and minimum of two values. Inputs are assumed in a signed range of `bits` bits (the caller's
 //! invariant); each gadget range-checks what it needs to make its output unique.
 
 use halo2_base::gates::{GateInstructions, RangeChip, RangeInstructions};
@@ -30,7 +30,8 @@ pub trait CompareInstructions<F: ScalarField> {
         bits: u32,
     ) -> AssignedValue<F>;
 
-    /// `max(a, b)`, with `a - b` in a signed `bits` range.
+    /// `max(a, b)`, with `a - b` in a signed `bits` range. `a_wins` (`a > b`) and `diff`
+    /// (`max(a - b, 0)`) are the prover's witnesses.
     fn max2(
         &self,
         ctx: &mut Context<F>,
@@ -40,6 +41,25 @@ pub trait CompareInstructions<F: ScalarField> {
         diff: F,
         bits: u32,
     ) -> AssignedValue<F>;
+
+    /// `min(a, b) = a + b - max(a, b)`, with the same witnesses and range as [`Self::max2`].
+    fn min2(
+        &self,
+        ctx: &mut Context<F>,
+        a: AssignedValue<F>,
+        b: AssignedValue<F>,
+        a_wins: bool,
+        diff: F,
+        bits: u32,
+    ) -> AssignedValue<F> {
+        let m = self.max2(ctx, a, b, a_wins, diff, bits);
+        let gate = self.gate();
+        let s = gate.add(ctx, a, b);
+        gate.sub(ctx, s, m)
+    }
+
+    /// The gate the comparisons are built on.
+    fn gate(&self) -> &halo2_base::gates::GateChip<F>;
 }
 
 /// Comparison gadgets over a range chip.
@@ -56,6 +76,10 @@ impl<F: ScalarField> CompareChip<F> {
 }
 
 impl<F: ScalarField> CompareInstructions<F> for CompareChip<F> {
+    fn gate(&self) -> &halo2_base::gates::GateChip<F> {
+        self.range.gate()
+    }
+
     fn is_negative(
         &self,
         ctx: &mut Context<F>,

@@ -289,3 +289,166 @@ fn tree_rejects_a_wrong_branch() {
     assert!(!run([9, -4], false, false, 11), "wrong inner test");
     assert!(run([2, 0], true, false, 3));
 }
+
+/// PReLU with slope `s` at exponent 4, the prover's witnesses given; `prank` overwrites the
+/// output cell.
+fn prelu_accepts(x: i128, s: i64, neg: bool, n: (i128, i128), prank: Option<i128>) -> bool {
+    accepts(|ctx, range| {
+        let v = load(ctx, range, &[x]);
+        let y = ReluChip::new(range.clone(), BITS).prelu(
+            ctx,
+            v[0],
+            Constant(field(s as i128)),
+            4,
+            neg,
+            field(n.0),
+            field(n.1),
+        );
+        if let Some(p) = prank {
+            y.debug_prank(ctx, field(p));
+        }
+    })
+}
+
+#[test]
+fn prelu_honest_and_tampered() {
+    use crate::quant::prelu_neg;
+    // Slopes 0.25 and -1.5 at exponent 4; inputs either side of 0 and at the range's edges.
+    for (x, s) in [
+        (-37i128, 4i64),
+        (37, 4),
+        (0, 4),
+        (-1, -24),
+        (-(1 << 31), 4),
+        ((1 << 31) - 1, -24),
+    ] {
+        let n = prelu_neg(x.min(0), s, 4);
+        let neg = x < 0;
+        let honest = if neg { n.0 } else { x };
+        let ok = accepts(|ctx, range| {
+            let v = load(ctx, range, &[x]);
+            let chip = ReluChip::new(range.clone(), BITS);
+            let y = chip.prelu(
+                ctx,
+                v[0],
+                Constant(field(s as i128)),
+                4,
+                neg,
+                field(n.0),
+                field(n.1),
+            );
+            assert_eq!(*y.value(), field(honest), "x = {x}, slope {s}");
+        });
+        assert!(ok, "honest PReLU rejected: x = {x}, slope {s}");
+        // The other branch: a claimed sign bit that is wrong (x = 0 is not negative).
+        assert!(
+            !prelu_accepts(x, s, !neg, n, None),
+            "wrong sign bit accepted: x = {x}, slope {s}"
+        );
+        // The negative branch's rescale is constrained whatever the sign.
+        assert!(
+            !prelu_accepts(x, s, neg, (n.0 + 1, n.1), None),
+            "wrong rescaled product accepted: x = {x}, slope {s}"
+        );
+        assert!(
+            !prelu_accepts(x, s, neg, (n.0 - 1, n.1 + 16), None),
+            "out-of-range remainder accepted: x = {x}, slope {s}"
+        );
+        assert!(
+            !prelu_accepts(x, s, neg, n, Some(honest + 1)),
+            "pranked output accepted: x = {x}, slope {s}"
+        );
+    }
+}
+
+#[test]
+fn min_of_two_rejects_a_wrong_minimum() {
+    let run = |a: i128, b: i128, a_wins: bool, diff: i128, prank: Option<i128>| {
+        accepts(|ctx, range| {
+            let v = load(ctx, range, &[a, b]);
+            let m =
+                CompareChip::new(range.clone()).min2(ctx, v[0], v[1], a_wins, field(diff), BITS);
+            if a_wins == (a > b) && diff == (a - b).max(0) && prank.is_none() {
+                assert_eq!(*m.value(), field(a.min(b)));
+            }
+            if let Some(p) = prank {
+                m.debug_prank(ctx, field(p));
+            }
+        })
+    };
+    assert!(run(5, -3, true, 8, None));
+    assert!(run(-3, 5, false, 0, None));
+    assert!(run(4, 4, false, 0, None));
+    let edge = 1i128 << (BITS - 1);
+    assert!(run(-edge, edge - 1, false, 0, None));
+    assert!(run(edge - 1, -edge, true, 2 * edge - 1, None));
+    assert!(
+        !run(5, -3, false, 0, None),
+        "claimed b is the max (a is the min)"
+    );
+    assert!(!run(-3, 5, true, -8, None), "negative difference");
+    assert!(!run(5, -3, true, 7, None), "wrong difference");
+    assert!(!run(5, -3, true, 8, Some(-2)), "pranked result");
+    assert!(
+        !run(4, 4, true, 1, None),
+        "made-up difference of equal values"
+    );
+}
+
+/// Clip as the layout builds it: `max2(x, lo)`, then `min2(that, hi)`, with the prover's
+/// comparison witnesses `(a_wins, diff)` for each.
+fn clip_accepts(
+    x: i128,
+    lo_hint: (bool, i128),
+    hi_hint: (bool, i128),
+    prank: Option<i128>,
+) -> bool {
+    let (lo, hi) = (-10i128, 20i128);
+    accepts(|ctx, range| {
+        let v = load(ctx, range, &[x])[0];
+        let cmp = CompareChip::new(range.clone());
+        let l = ctx.load_constant(field(lo));
+        let h = ctx.load_constant(field(hi));
+        let m = cmp.max2(ctx, v, l, lo_hint.0, field(lo_hint.1), BITS);
+        let y = cmp.min2(ctx, m, h, hi_hint.0, field(hi_hint.1), BITS);
+        if let Some(p) = prank {
+            y.debug_prank(ctx, field(p));
+        }
+    })
+}
+
+#[test]
+fn clip_rejects_wrong_comparisons() {
+    let (lo, hi) = (-10i128, 20i128);
+    let hints = |x: i128| {
+        let m = x.max(lo);
+        ((x > lo, (x - lo).max(0)), (m > hi, (m - hi).max(0)))
+    };
+    for x in [-50i128, lo - 1, lo, 5, hi, hi + 1, 70] {
+        let (l, h) = hints(x);
+        assert!(clip_accepts(x, l, h, None), "honest clip of {x} rejected");
+        assert!(
+            !clip_accepts(x, l, h, Some(x.clamp(lo, hi) + 1)),
+            "pranked clip of {x} accepted"
+        );
+    }
+    // Below lo, claiming x is above it (r = x - lo < 0); above hi, claiming no clamp.
+    assert!(
+        !clip_accepts(-50, (true, -40), hints(-50).1, None),
+        "x < lo passed through"
+    );
+    assert!(
+        !clip_accepts(70, hints(70).0, (false, 0), None),
+        "x > hi passed through"
+    );
+    // Inside, claiming a clamp to either bound.
+    assert!(
+        !clip_accepts(5, (false, 0), hints(5).1, None),
+        "x clamped up to lo"
+    );
+    // (max(5, 20) claimed to be 5: r = -15.)
+    assert!(
+        !clip_accepts(5, hints(5).0, (true, -15), None),
+        "x clamped down to hi"
+    );
+}
