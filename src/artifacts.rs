@@ -219,8 +219,9 @@ pub struct Settings {
 impl Settings {
     /// Format tag.
     pub const FORMAT: &'static str = "zkinfer-build";
-    /// Format version.
-    pub const VERSION: u32 = 2;
+    /// Format version: 3 since the digest covers the constraint system and the description, and
+    /// the SRS's trust is decided from its hash alone (older builds must be rebuilt).
+    pub const VERSION: u32 = 3;
 }
 
 /// One public instance in a proof file.

@@ -221,7 +221,7 @@ fn an_edited_circuit_description_is_refused_on_open() {
     let control = tmp.path().join("control");
     copy_build(dir, &control);
     let b = pipeline::Build::open(&control).expect("an unedited copy opens");
-    assert_eq!(pipeline::verify(&b, &pf, &path).unwrap(), Ok(()));
+    assert!(pipeline::verify(&b, &pf, &path).unwrap().is_ok());
     let mut accepted = vec![];
     for (i, (what, edit)) in edits.iter().enumerate() {
         let d = tmp.path().join(format!("edit{i}"));

@@ -97,9 +97,11 @@ contract ZkinferVerifier {{
     uint256 public constant NUM_INSTANCES = {num_instances};
     /// @notice Exact proof length in bytes.
     uint256 public constant PROOF_LENGTH = {proof_len};
-    /// @notice The circuit digest (zkinfer's vk_digest): SHA-256 over the verifying key's
-    ///         transcript representation (constraint system, fixed and permutation commitments)
-    ///         and the build's description of the circuit and its instances.
+    /// @notice zkinfer's digest of the circuit this verifier checks (vk_digest in the build's
+    ///         settings.json and in every proof file): SHA-256 of "zkinfer-vk-digest-v1\0",
+    ///         the verifying key's transcript representation (halo2's BLAKE2b of domain, gates,
+    ///         lookups, fixed and permutation commitments, 32 bytes big-endian: the first value
+    ///         this verifier absorbs) and the build's circuit description and instance layout.
     bytes32 public constant VK_DIGEST = {vk_digest};
     /// @notice How the proofs pin the model's weights: 0 fixed in the circuit, 1 a Poseidon
     ///         commitment instance, 2 public instances, 3 unbound (nothing pins them).
