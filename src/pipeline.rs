@@ -914,19 +914,11 @@ impl Build {
     /// The Poseidon commitment to `inputs` under `salt`, exactly as a proof with hashed inputs
     /// exposes it (see [`circuit::commit`] for the encoding).
     pub fn input_commitment(&self, inputs: &[Vec<f64>], salt: Fr) -> Result<Fr> {
-        self.model.check_inputs(inputs)?;
-        let q: Vec<i128> = self
-            .model
-            .quantize_inputs(inputs)?
-            .into_iter()
-            .flatten()
-            .collect();
-        Ok(circuit::commit::commitment(
-            crate::visibility::tag::INPUT,
-            &q,
-            self.model.act_bits,
+        Ok(circuit::commit::input_commitment(
+            &self.model,
+            inputs,
             salt,
-        ))
+        )?)
     }
 
     /// Quantizes the predicate's parameters given as `NAME=VALUE` floats, in the predicate's
@@ -996,12 +988,7 @@ impl Build {
     /// The Poseidon commitment to the model's parameters (salt 0), as a proof with hashed
     /// parameters exposes it.
     pub fn param_commitment(&self) -> Fr {
-        circuit::commit::commitment(
-            crate::visibility::tag::PARAMS,
-            &self.model.params(),
-            self.model.param_bits(),
-            Fr::zero(),
-        )
+        circuit::commit::param_commitment(&self.model)
     }
 
     /// Accuracy of the float graph and of the quantized model (the bit-exact integer evaluator,

@@ -113,6 +113,38 @@ pub fn commitment(tag: u64, values: &[i128], bits: u32, salt: Fr) -> Fr {
     *commit(ctx, &range, &h, tag, &cells, bits, s).value()
 }
 
+/// The commitment a proof with hashed inputs exposes for `inputs` (floats, quantized as the
+/// model quantizes them) under `salt`: what `zkinfer hash --input` prints.
+pub fn input_commitment(
+    model: &crate::quant::QuantModel,
+    inputs: &[Vec<f64>],
+    salt: Fr,
+) -> crate::quant::Result<Fr> {
+    model.check_inputs(inputs)?;
+    let q: Vec<i128> = model
+        .quantize_inputs(inputs)?
+        .into_iter()
+        .flatten()
+        .collect();
+    Ok(commitment(
+        crate::visibility::tag::INPUT,
+        &q,
+        model.act_bits,
+        salt,
+    ))
+}
+
+/// The commitment a proof with hashed parameters exposes (salt 0): what `zkinfer hash
+/// --weights` prints and a registry pins.
+pub fn param_commitment(model: &crate::quant::QuantModel) -> Fr {
+    commitment(
+        crate::visibility::tag::PARAMS,
+        &model.params(),
+        model.param_bits(),
+        Fr::zero(),
+    )
+}
+
 /// Parses a salt: `0x` followed by up to 64 hex digits (big-endian), below the field modulus.
 pub fn parse_salt(s: &str) -> Result<Fr, String> {
     use halo2_base::halo2_proofs::halo2curves::ff::PrimeField;
