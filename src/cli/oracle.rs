@@ -56,7 +56,7 @@ pub struct OracleArgs {
     #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_block_range: u64,
     /// With --events: read requests only up to this many blocks behind the head [default: 0
-    /// on the local dev chain id 31337, 12 elsewhere].
+    /// on local dev chains (ids 31337 and 1337), 12 elsewhere].
     #[arg(long, value_name = "N")]
     pub confirmations: Option<u64>,
     #[command(flatten)]

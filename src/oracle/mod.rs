@@ -77,9 +77,9 @@ pub enum Requesters {
 }
 
 /// Confirmations the oracle waits for before it reads a block's requests, by default: none on
-/// a local development chain (id 31337, anvil's and hardhat's), 12 elsewhere.
+/// a local development chain ([`crate::chain::DEV_CHAIN_IDS`]), 12 elsewhere.
 pub fn default_confirmations(chain_id: u64) -> u64 {
-    if chain_id == 31337 {
+    if crate::chain::DEV_CHAIN_IDS.contains(&chain_id) {
         0
     } else {
         12

@@ -64,8 +64,18 @@ pub(super) fn input_key(input: &str) -> String {
     hex::encode(Sha256::digest(input.as_bytes()))
 }
 
-/// The lock file beside a journal: `<journal>.lock`.
+/// The lock file beside a journal: `<journal>.lock`, next to the file the path resolves to, so
+/// a symlink or another spelling of the same journal takes the same lock. (A hard link under
+/// another name is not recognised: do not hard-link journals.)
 pub fn lock_path(journal: &Path) -> PathBuf {
+    let resolved = std::fs::canonicalize(journal).or_else(|_| {
+        let dir = match journal.parent() {
+            Some(d) if !d.as_os_str().is_empty() => std::fs::canonicalize(d),
+            _ => std::env::current_dir(),
+        };
+        dir.map(|d| d.join(journal.file_name().unwrap_or_default()))
+    });
+    let journal = resolved.as_deref().unwrap_or(journal);
     let mut name = journal.file_name().unwrap_or_default().to_os_string();
     name.push(".lock");
     journal.with_file_name(name)

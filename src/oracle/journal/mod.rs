@@ -359,6 +359,22 @@ mod tests {
         assert!(e.contains(&p.display().to_string()), "{e}");
         assert!(e.contains("another zkinfer oracle"), "{e}");
         assert!(e.contains(&format!("pid {}", std::process::id())), "{e}");
+        // The same journal through a symlink, or spelled with `..`, is the same journal.
+        #[cfg(unix)]
+        {
+            let link = dir.path().join("link.sqlite");
+            std::os::unix::fs::symlink(&p, &link).unwrap();
+            let e = Journal::open(&link, "s")
+                .err()
+                .expect("a symlink took a second lock");
+            assert!(e.to_string().contains("another zkinfer oracle"), "{e}");
+        }
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        let dotted = dir.path().join("sub").join("..").join("j.sqlite");
+        assert!(
+            Journal::open(&dotted, "s").is_err(),
+            "another spelling took a second lock"
+        );
         drop(j);
         Journal::open(&p, "s").unwrap();
     }
