@@ -49,9 +49,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// Writes pretty JSON atomically.
 pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
+    write_atomic(path, &json_bytes(value)?)
+}
+
+/// The bytes [`write_json_atomic`] writes: pretty JSON and a newline.
+pub fn json_bytes<T: Serialize>(value: &T) -> std::io::Result<Vec<u8>> {
     let mut s = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
     s.push(b'\n');
-    write_atomic(path, &s)
+    Ok(s)
 }
 
 /// Reads JSON, or `None` when the file does not exist.
@@ -219,9 +224,9 @@ pub struct Settings {
 impl Settings {
     /// Format tag.
     pub const FORMAT: &'static str = "zkinfer-build";
-    /// Format version: 3 since the digest covers the constraint system and the description, and
-    /// the SRS's trust is decided from its hash alone (older builds must be rebuilt).
-    pub const VERSION: u32 = 3;
+    /// Format version: 4 since the digest also covers the quantized model file and the SRS
+    /// record (3: the constraint system and the description; older builds must be rebuilt).
+    pub const VERSION: u32 = 4;
 }
 
 /// One public instance in a proof file.

@@ -193,7 +193,7 @@ fn an_edited_circuit_description_is_refused_on_open() {
     let tmp = tempfile::tempdir().unwrap();
     let (pf, path, _) = prove(name, tmp.path());
     type Edit = fn(&mut Value);
-    let edits: [(&str, Edit); 6] = [
+    let edits: [(&str, Edit); 8] = [
         // vk.bin parses (it has no length check), and the range lookup is gone from the gates.
         ("no range-lookup column", |s| {
             s["circuit"]["params"]["base"]["num_lookup_advice_per_phase"][0] = 0.into();
@@ -216,6 +216,13 @@ fn an_edited_circuit_description_is_refused_on_open() {
         ("an instance's scale", |s| {
             let e = &mut s["instances"][0]["exp"];
             *e = (e.as_i64().unwrap() + 1).into();
+        }),
+        // The trust decision is the build's record, not a flag anyone may flip.
+        ("the SRS marked trusted", |s| {
+            s["srs"]["insecure"] = false.into();
+        }),
+        ("another SRS", |s| {
+            s["srs"]["sha256"] = "00".repeat(32).into();
         }),
     ];
     let control = tmp.path().join("control");
@@ -249,4 +256,31 @@ fn an_edited_circuit_description_is_refused_on_open() {
         "edited builds accepted:\n{}",
         accepted.join("\n")
     );
+
+    // The quantized model (the weights a hashed or public build commits to) is covered too.
+    let d = tmp.path().join("edited-model");
+    copy_build(dir, &d);
+    let file = d.join("model.quant.json");
+    let mut m: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let node = m["nodes"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|n| n["op"].get("Affine").is_some())
+        .unwrap();
+    let coef = &mut node["op"]["Affine"]["terms"][0]["coef"];
+    *coef = (coef.as_i64().unwrap() + 1).into();
+    let edited = serde_json::to_vec_pretty(&m).unwrap();
+    std::fs::write(&file, &edited).unwrap();
+    let e = pipeline::Build::open(&d)
+        .err()
+        .expect("an edited model opened");
+    assert!(e.to_string().contains("model.quant.json"), "{e}");
+
+    // Whoever also rewrites the digest gets a directory that opens, but under another digest:
+    // it no longer takes the honest build's proofs, nor matches the deployed VK_DIGEST.
+    common::redigest(&b, &d, &edited);
+    let edited = pipeline::Build::open(&d).expect("a re-digested build opens");
+    assert_ne!(edited.settings.vk_digest, b.settings.vk_digest);
+    assert!(edited.check_proof_file(&pf, &path).is_err());
 }

@@ -48,17 +48,33 @@ struct Described<'a> {
     visibility: &'a Visibility,
     predicate: &'a Option<Predicate>,
     instances: &'a [InstanceInfo],
+    model_sha256: &'a str,
+    srs_sha256: &'a str,
+    srs_insecure: bool,
+}
+
+/// What a vk digest covers outside `settings.circuit`: the quantized model file (the weights a
+/// hashed or public-weight build commits to, and every scale) and the SRS the keys were made
+/// on, with the build's trust decision about it.
+#[derive(Clone, Copy, Debug)]
+pub struct DigestFiles<'a> {
+    /// SHA-256 (hex) of `model.quant.json` as written.
+    pub model_sha256: &'a str,
+    /// SHA-256 (hex) of the SRS file the build used (`settings.srs.sha256`).
+    pub srs_sha256: &'a str,
+    /// `settings.srs.insecure`.
+    pub srs_insecure: bool,
 }
 
 /// Domain separation of [`vk_digest`] (and its version: a new definition takes a new tag).
-const VK_DIGEST_TAG: &[u8] = b"zkinfer-vk-digest-v1\0";
+const VK_DIGEST_TAG: &[u8] = b"zkinfer-vk-digest-v2\0";
 
 /// The build's `vk_digest`: names the circuit a proof belongs to and what its instances mean.
 ///
 /// Definition: `0x` followed by the hex SHA-256 of
 ///
 /// ```text
-/// "zkinfer-vk-digest-v1\0" || R || J
+/// "zkinfer-vk-digest-v2\0" || R || J
 /// ```
 ///
 /// where `R` is the verifying key's transcript representation as 32 bytes big-endian (halo2's
@@ -66,9 +82,11 @@ const VK_DIGEST_TAG: &[u8] = b"zkinfer-vk-digest-v1\0";
 /// key (domain, constraint system with every gate and lookup, fixed and permutation
 /// commitments), reduced into BN254's scalar field; the same element every proof's transcript
 /// and the Solidity verifier absorb first), and `J` is the compact JSON
-/// `{"params":…,"visibility":…,"predicate":…,"instances":[…]}` of `settings.json`'s
-/// `circuit.params`, `circuit.visibility`, `circuit.predicate` and `instances`, as zkinfer
-/// serialises them. `circuit.break_points` is left out: it only tells the prover where
+/// `{"params":…,"visibility":…,"predicate":…,"instances":[…],"model_sha256":…,"srs_sha256":…,
+/// "srs_insecure":…}` of `settings.json`'s `circuit.params`, `circuit.visibility`,
+/// `circuit.predicate` and `instances`, as zkinfer serialises them, the hex SHA-256 of
+/// `model.quant.json` (the weights behind a hashed or public-weight build, and every scale),
+/// and `settings.srs.sha256` and `settings.srs.insecure` (the SRS and the build's trust in it). `circuit.break_points` is left out: it only tells the prover where
 /// halo2-base splits its columns, and the constraint system already fixes the circuit.
 ///
 /// A key read from `vk.bin` rebuilds its gates from `circuit.params`, so hashing only the key's
@@ -78,6 +96,7 @@ pub fn vk_digest(
     vk: &VerifyingKey<G1Affine>,
     shape: &CircuitShape,
     instances: &[InstanceInfo],
+    files: DigestFiles,
 ) -> String {
     let mut repr = vk.transcript_repr().to_repr();
     repr.as_mut().reverse();
@@ -86,6 +105,9 @@ pub fn vk_digest(
         visibility: &shape.visibility,
         predicate: &shape.predicate,
         instances,
+        model_sha256: files.model_sha256,
+        srs_sha256: files.srs_sha256,
+        srs_insecure: files.srs_insecure,
     };
     // Serialising plain structs of integers, strings and enums cannot fail.
     let json = serde_json::to_vec(&described).expect("the circuit description serialises");

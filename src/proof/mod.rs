@@ -5,10 +5,10 @@
 mod keys;
 mod srs;
 
-pub use keys::{keygen, read_pk, read_vk, vk_bytes, vk_digest, write_key};
+pub use keys::{keygen, read_pk, read_vk, vk_bytes, vk_digest, write_key, DigestFiles};
 pub use srs::{
-    generate_srs, generate_srs_seeded, load_srs, trusted_srs, write_srs, SrsInfo, TrustedSrs,
-    TRUSTED_SRS,
+    generate_srs, generate_srs_seeded, load_srs, srs_sha256, trusted_srs, write_srs, SrsInfo,
+    TrustedSrs, TRUSTED_SRS,
 };
 
 use halo2_base::halo2_proofs::{

@@ -161,13 +161,7 @@ fn setup(k: u32, rng: impl rand::RngCore) -> ParamsKZG<Bn256> {
 /// Writes an SRS in halo2's raw format, atomically. Whether it is trusted is decided from its
 /// SHA-256 when it is loaded (see [`load_srs`]), never from anything written beside it.
 pub fn write_srs(params: &ParamsKZG<Bn256>, path: &Path) -> Result<SrsInfo> {
-    let mut buf = Vec::with_capacity(raw_size(params.k()) as usize);
-    params
-        .write_custom(&mut buf, SerdeFormat::RawBytes)
-        .map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+    let buf = raw_bytes(params);
     write_atomic(path, &buf).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
@@ -179,6 +173,21 @@ pub fn write_srs(params: &ParamsKZG<Bn256>, path: &Path) -> Result<SrsInfo> {
         sha256,
         source: path.display().to_string(),
     })
+}
+
+/// An SRS in halo2's raw format, as [`write_srs`] writes it.
+fn raw_bytes(params: &ParamsKZG<Bn256>) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(raw_size(params.k()) as usize);
+    // Writing points into a Vec cannot fail.
+    params
+        .write_custom(&mut buf, SerdeFormat::RawBytes)
+        .expect("writing an SRS into memory");
+    buf
+}
+
+/// SHA-256 (hex) of the SRS as [`write_srs`] writes it.
+pub fn srs_sha256(params: &ParamsKZG<Bn256>) -> String {
+    hex::encode(Sha256::digest(raw_bytes(params)))
 }
 
 /// Loads an SRS in halo2's raw format, checks its size, points and pairing consistency, and

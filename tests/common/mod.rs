@@ -123,8 +123,9 @@ pub async fn deploy_registered(
     reg.address
 }
 
-/// Copies a build directory and changes one weight of its quantized model: what a prover who
-/// swaps weights would run.
+/// Copies a build directory and changes one weight of its quantized model, then records the
+/// digest of the edited directory: what a prover who swaps weights (and runs a zkinfer that
+/// agrees) would run. Its digest is no longer the honest build's.
 pub fn with_swapped_weight(b: &Build, dir: &std::path::Path) -> Build {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).unwrap();
@@ -142,8 +143,32 @@ pub fn with_swapped_weight(b: &Build, dir: &std::path::Path) -> Build {
         .unwrap();
     let coef = &mut node["op"]["Affine"]["terms"][0]["coef"];
     *coef = (coef.as_i64().unwrap() + 12345).into();
-    std::fs::write(&path, serde_json::to_vec(&m).unwrap()).unwrap();
+    let model = serde_json::to_vec(&m).unwrap();
+    std::fs::write(&path, &model).unwrap();
+    redigest(b, dir, &model);
     Build::open(dir).unwrap()
+}
+
+/// Rewrites `settings.json`'s `vk_digest` in the copy `dir` of `b` for the model bytes `model`.
+pub fn redigest(b: &Build, dir: &std::path::Path, model: &[u8]) {
+    use sha2::Digest;
+    use zkinfer::artifacts::BuildDir;
+    let vk = zkinfer::proof::read_vk(&dir.join(BuildDir::VK), b.settings.circuit.params.clone())
+        .unwrap();
+    let digest = zkinfer::proof::vk_digest(
+        &vk,
+        &b.settings.circuit,
+        &b.settings.instances,
+        zkinfer::proof::DigestFiles {
+            model_sha256: &hex::encode(sha2::Sha256::digest(model)),
+            srs_sha256: &b.settings.srs.sha256,
+            srs_insecure: b.settings.srs.insecure,
+        },
+    );
+    let sp = dir.join(BuildDir::SETTINGS);
+    let mut s: serde_json::Value = serde_json::from_slice(&std::fs::read(&sp).unwrap()).unwrap();
+    s["vk_digest"] = digest.into();
+    std::fs::write(&sp, serde_json::to_vec_pretty(&s).unwrap()).unwrap();
 }
 
 /// Runs a future on a multi-threaded runtime (proving inside uses `block_in_place`).
