@@ -11,7 +11,7 @@ import "./PredictionRegistry.sol";
 ///         at most `bound` (AT_MOST: `OUT[output] <= T` or `< T`); and the proof is no older
 ///         than `maxAge` seconds. The score itself is never revealed: the proof states only
 ///         which side of the threshold it is on.
-/// @dev The deployer states which output and which direction it relies on; the constructor
+/// @dev The deployer states which output, which direction and which scale it relies on; the constructor
 ///      checks them against the predicate the registry recorded from the model's verifier, so
 ///      a model proving another output, the other direction, or an argmax is refused.
 contract LendingGate {
@@ -30,6 +30,8 @@ contract LendingGate {
     uint256 public immutable thresholdValue;
     /// @notice The bound the proven threshold must respect, at the model's threshold scale.
     int256 public immutable bound;
+    /// @notice The bound's fixed-point exponent (a value v means v * 2^-exp): the model's.
+    int16 public immutable exp;
     /// @notice Oldest acceptable proof, in seconds.
     uint256 public immutable maxAge;
 
@@ -41,6 +43,7 @@ contract LendingGate {
     error BadDirection(uint8 direction);
     error NotAThresholdModel(bytes32 modelId);
     error WrongPredicate(uint8 op, uint32 output, uint8 direction, uint32 expectedOutput);
+    error WrongScale(int16 modelExp, int16 boundExp);
     error NotAttestedTo(bytes32 commitment, address attestedTo, address caller);
     error NoVerifiedScore(bytes32 commitment);
     error ScoreTooOld(uint256 age, uint256 maxAge);
@@ -53,6 +56,7 @@ contract LendingGate {
         uint32 output_,
         uint8 direction_,
         int256 bound_,
+        int16 exp_,
         uint256 maxAge_
     ) {
         if (direction_ != AT_LEAST && direction_ != AT_MOST) revert BadDirection(direction_);
@@ -61,30 +65,52 @@ contract LendingGate {
         output = output_;
         direction = direction_;
         bound = bound_;
+        exp = exp_;
         maxAge = maxAge_;
         PredictionRegistry.Model memory m = registry_.model(modelId_);
+        _checkPredicate(registry_, m, output_, direction_, exp_);
+        thresholdValue = _thresholdValue(registry_, m, modelId_);
+    }
+
+    /// The model must prove `OUT[output] >= T` (or `>`) for AT_LEAST, `<=` (or `<`) for
+    /// AT_MOST, with its threshold at the bound's scale.
+    function _checkPredicate(
+        PredictionRegistry r,
+        PredictionRegistry.Model memory m,
+        uint32 output_,
+        uint8 direction_,
+        int16 exp_
+    ) internal view {
         uint8 op = m.predicateOp;
-        bool atLeast = op == registry_.PREDICATE_GE() || op == registry_.PREDICATE_GT();
-        bool atMost = op == registry_.PREDICATE_LE() || op == registry_.PREDICATE_LT();
+        bool atLeast = op == r.PREDICATE_GE() || op == r.PREDICATE_GT();
+        bool atMost = op == r.PREDICATE_LE() || op == r.PREDICATE_LT();
         if (!(direction_ == AT_LEAST ? atLeast : atMost) || m.predicateOutput != output_) {
             revert WrongPredicate(op, m.predicateOutput, direction_, output_);
         }
-        // The threshold is the first predicate parameter: find its place among the values.
+        // A bound written at another scale than the model's threshold would compare apples
+        // with oranges: 0.4 at exponent 8 is 102, at exponent 16 it is 26,214.
+        if (m.predicateExp != exp_) revert WrongScale(m.predicateExp, exp_);
+    }
+
+    /// The threshold is the first predicate parameter: its place among the stored values.
+    function _thresholdValue(PredictionRegistry r, PredictionRegistry.Model memory m, bytes32 modelId_)
+        internal
+        view
+        returns (uint256 at)
+    {
         uint256 values;
         bool found;
         bool inputCommitment;
-        uint256 at;
         for (uint256 i = 0; i < m.kinds.length; ++i) {
             uint8 k = m.kinds[i];
-            if (k == registry_.KIND_INPUT_COMMITMENT()) inputCommitment = true;
-            if (k == registry_.KIND_PREDICATE_PARAM() && !found) {
+            if (k == r.KIND_INPUT_COMMITMENT()) inputCommitment = true;
+            if (k == r.KIND_PREDICATE_PARAM() && !found) {
                 found = true;
                 at = values;
             }
-            if (k == registry_.KIND_OUTPUT() || k == registry_.KIND_PREDICATE_PARAM()) ++values;
+            if (k == r.KIND_OUTPUT() || k == r.KIND_PREDICATE_PARAM()) ++values;
         }
         if (!found || !inputCommitment) revert NotAThresholdModel(modelId_);
-        thresholdValue = at;
     }
 
     /// @notice Reverts with the reason `account` may not borrow against `commitment`; returns

@@ -12,6 +12,9 @@ interface IZkinferVerifier {
     function PREDICATE_OP() external view returns (uint8);
     function PREDICATE_OUTPUT() external view returns (uint32);
     function PREDICATE_EXP() external view returns (int16);
+    /// keccak256(abi.encode(kinds, exps)) of the proofs' instance layout (KIND_* codes and
+    /// fixed-point exponents, in instance order).
+    function LAYOUT() external view returns (bytes32);
     function verify(uint256[] calldata instances, bytes calldata proof) external view returns (bool);
 }
 
@@ -162,6 +165,7 @@ contract PredictionRegistry {
     error UnknownModel(bytes32 modelId);
     error NoVerifierCode(address verifier);
     error LayoutMismatch(uint256 verifierInstances, uint256 kinds, uint256 exps);
+    error NotTheVerifiersLayout(bytes32 verifierLayout, bytes32 given);
     error BadKind(uint256 index, uint8 kind);
     error NeedsOneBinding(uint256 found);
     error WeightCommitmentMismatch(bool hashedWeights, uint256 weightCommitment);
@@ -217,7 +221,8 @@ contract PredictionRegistry {
     }
 
     /// @notice Registers a model. `kinds` and `exps` describe each public instance in order
-    ///         (the build's settings.json); exactly one is the binding. How the weights are
+    ///         (the build's settings.json) and must hash to the verifier's `LAYOUT()`; exactly
+    ///         one is the binding. How the weights are
     ///         pinned and the output predicate are read from the verifier (`WEIGHTS()`,
     ///         `PREDICATE_*()`) and must agree with the layout. `weightCommitment` is required
     ///         iff the weights are hashed, `weightsHash` (keccak256 of the weight instances,
@@ -234,8 +239,7 @@ contract PredictionRegistry {
         if (models[modelId].verifier != address(0)) revert ModelExists(modelId);
         if (verifier.code.length == 0) revert NoVerifierCode(verifier);
         IZkinferVerifier v = IZkinferVerifier(verifier);
-        uint256 n = v.NUM_INSTANCES();
-        if (n != kinds.length || n != exps.length) revert LayoutMismatch(n, kinds.length, exps.length);
+        _checkLayout(v, kinds, exps);
         uint256 bindingIndex = _checkKinds(modelId, v, kinds, weightCommitment, weightsHash);
         Model storage m = models[modelId];
         m.verifier = verifier;
@@ -252,6 +256,15 @@ contract PredictionRegistry {
         m.exps = exps;
         m.uri = uri;
         emit ModelRegistered(modelId, verifier, m.codeHash, m.weights, m.predicateOp, uri);
+    }
+
+    /// The layout decides which instances are weights, outputs and thresholds, and their
+    /// scales: it must be the one the verifier was built with, not the registrant's reading.
+    function _checkLayout(IZkinferVerifier v, uint8[] calldata kinds, int16[] calldata exps) internal view {
+        uint256 n = v.NUM_INSTANCES();
+        if (n != kinds.length || n != exps.length) revert LayoutMismatch(n, kinds.length, exps.length);
+        bytes32 layout = keccak256(abi.encode(kinds, exps));
+        if (layout != v.LAYOUT()) revert NotTheVerifiersLayout(v.LAYOUT(), layout);
     }
 
     /// The layout's kinds against the verifier's weights and predicate; returns the binding's

@@ -184,6 +184,30 @@ fn registry_flow_and_every_rejection_on_anvil() {
         owner,
     );
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    // The outputs are private: `prove` keeps them off stdout unless asked.
+    let out = String::from_utf8_lossy(&r.stdout);
+    assert!(!out.contains("output 0"), "private outputs printed: {out}");
+    let shown = tmp.path().join("shown.json");
+    let r = run(
+        &[
+            "prove",
+            d,
+            "--input",
+            inp,
+            "--out",
+            shown.to_str().unwrap(),
+            "--salt",
+            salt,
+            "--param",
+            "T=0.5",
+            "--model",
+            "credit",
+            "--show-outputs",
+        ],
+        owner,
+    );
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(String::from_utf8_lossy(&r.stdout).contains("output 0"));
     // Prove one bound to another submitter (for the front-running check below).
     let stolen = tmp.path().join("stolen.json");
     let r = run(
@@ -599,7 +623,7 @@ fn fails_with(r: &std::process::Output, needle: &str) -> String {
 /// prints every instance by name and what it checked.
 #[test]
 fn weights_predicates_srs_and_keys_on_anvil() {
-    use zkinfer::chain::registry::GateDirection;
+    use zkinfer::chain::registry::{GateDirection, GateSpec};
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
     let deployments = t.join("deployments");
@@ -875,15 +899,42 @@ fn weights_predicates_srs_and_keys_on_anvil() {
         .unwrap()
         .try_into()
         .unwrap();
+    let le_exp = le
+        .settings
+        .instances
+        .iter()
+        .find(|i| i.kind == "predicate_param")
+        .unwrap()
+        .exp as i16;
     block_on(async {
         let chain = Chain::connect(&url, Some(owner)).await.unwrap();
         let e = chain
-            .deploy_gate(registry, model("le"), 2, GateDirection::AtLeast, 0, 3600)
+            .deploy_gate(
+                registry,
+                model("le"),
+                GateSpec {
+                    output: 2,
+                    direction: GateDirection::AtLeast,
+                    bound: 0,
+                    exp: le_exp,
+                    max_age: 3600,
+                },
+            )
             .await
             .unwrap_err();
         assert_eq!(e.revert_name(), Some("WrongPredicate"), "{e}");
         let e = chain
-            .deploy_gate(registry, model("le"), 1, GateDirection::AtMost, 0, 3600)
+            .deploy_gate(
+                registry,
+                model("le"),
+                GateSpec {
+                    output: 1,
+                    direction: GateDirection::AtMost,
+                    bound: 0,
+                    exp: le_exp,
+                    max_age: 3600,
+                },
+            )
             .await
             .unwrap_err();
         assert_eq!(
@@ -895,14 +946,33 @@ fn weights_predicates_srs_and_keys_on_anvil() {
             .deploy_gate(
                 registry,
                 model("argmax"),
-                0,
-                GateDirection::AtLeast,
-                0,
-                3600,
+                GateSpec {
+                    output: 0,
+                    direction: GateDirection::AtLeast,
+                    bound: 0,
+                    exp: 0,
+                    max_age: 3600,
+                },
             )
             .await
             .unwrap_err();
         assert_eq!(e.revert_name(), Some("WrongPredicate"), "argmax: {e}");
+        // The right predicate at another scale than the model's threshold.
+        let e = chain
+            .deploy_gate(
+                registry,
+                model("le"),
+                GateSpec {
+                    output: 2,
+                    direction: GateDirection::AtMost,
+                    bound: 0,
+                    exp: le_exp + 1,
+                    max_age: 3600,
+                },
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.revert_name(), Some("WrongScale"), "{e}");
         let info = chain.model_info(registry, model("le")).await.unwrap();
         assert_eq!(
             (info.weights, info.predicate_op, info.predicate_output),
@@ -951,6 +1021,32 @@ fn weights_predicates_srs_and_keys_on_anvil() {
             .await
             .unwrap_err();
         assert_eq!(e.revert_name(), Some("WeightsHashMismatch"), "{e}");
+        // The layout is the verifier's, not the registrant's: a weight relabelled as an output
+        // (so the weights hash would cover one weight less), or the threshold's scale changed.
+        let mut relabelled = le.settings.instances.clone();
+        let w = relabelled.iter().position(|i| i.kind == "param").unwrap();
+        relabelled[w].kind = "output".into();
+        let mut rescaled = le.settings.instances.clone();
+        let t = rescaled
+            .iter()
+            .position(|i| i.kind == "predicate_param")
+            .unwrap();
+        rescaled[t].exp += 4;
+        for layout in [relabelled, rescaled] {
+            let e = chain
+                .register_model(
+                    registry,
+                    model("le-layout"),
+                    le_verifier,
+                    [0; 32],
+                    le.public_weights_hash(),
+                    &layout,
+                    "",
+                )
+                .await
+                .unwrap_err();
+            assert_eq!(e.revert_name(), Some("NotTheVerifiersLayout"), "{e}");
+        }
 
         // Substituted public weights: a proof valid for its own weights, refused by `verify`
         // against the build and by the registry.

@@ -28,21 +28,7 @@ sol!(
     "contracts/artifacts/LendingGate.json"
 );
 
-/// The registry's code for an instance kind of the build's settings (`instances[].kind`).
-pub fn kind_code(kind: &str) -> Option<u8> {
-    Some(match kind {
-        "input" => 0,
-        "input_commitment" => 1,
-        "param" => 2,
-        "param_commitment" => 3,
-        "output" => 4,
-        "output_commitment" => 5,
-        "predicate" => 6,
-        "predicate_param" => 7,
-        "binding" => 8,
-        _ => return None,
-    })
-}
+pub use crate::verifier::kind_code;
 
 /// A model id: a name of at most 32 bytes (right-padded with zeros, as Solidity's
 /// `bytes32("name")`), or `0x` and 64 hex digits.
@@ -231,6 +217,22 @@ pub struct ModelInfo {
     pub uri: String,
 }
 
+/// What a lending gate requires: a proven threshold on `output` in `direction` of `bound`,
+/// written at the model's threshold exponent `exp`, at most `max_age` seconds old.
+#[derive(Clone, Copy, Debug)]
+pub struct GateSpec {
+    /// The flattened model output the predicate must read.
+    pub output: u32,
+    /// Floor or ceiling.
+    pub direction: GateDirection,
+    /// The bound, fixed point at `exp`.
+    pub bound: i128,
+    /// The bound's fixed-point exponent: must be the model's threshold exponent.
+    pub exp: i16,
+    /// Oldest acceptable proof, in seconds.
+    pub max_age: u64,
+}
+
 /// Direction of a lending gate: the proven threshold is a floor (`AT_LEAST`) or a ceiling.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum GateDirection {
@@ -326,26 +328,33 @@ impl Chain {
         self.deploy("deploying PredictionRegistry", code).await
     }
 
-    /// Deploys a `LendingGate` over `registry` for `model`: accounts need a proven threshold
-    /// on `output` in `direction` of `bound` (at the model's threshold scale), at most
-    /// `max_age` seconds old.
+    /// Deploys a `LendingGate` over `registry` for `model` (see [`GateSpec`]).
     pub async fn deploy_gate(
         &self,
         registry: Address,
         model: [u8; 32],
-        output: u32,
-        direction: GateDirection,
-        bound: i128,
-        max_age: u64,
+        spec: GateSpec,
     ) -> std::result::Result<super::Deployed, CallError> {
+        let GateSpec {
+            output,
+            direction,
+            bound,
+            exp,
+            max_age,
+        } = spec;
         self.need_key("deploying LendingGate")?;
+        let bound = I256::try_from(bound).map_err(|_| Error::Tx {
+            what: "deploying LendingGate".into(),
+            reason: format!("bound {bound} does not fit an int256"),
+        })?;
         let b = LendingGate::deploy_builder(
             &self.provider,
             registry,
             B256::from(model),
             output,
             direction.code(),
-            I256::try_from(bound).unwrap_or_default(),
+            bound,
+            exp,
             U256::from(max_age),
         );
         let gas = b
@@ -389,21 +398,11 @@ impl Chain {
         layout: &[InstanceInfo],
         uri: &str,
     ) -> std::result::Result<Mined, CallError> {
-        let mut kinds = Vec::with_capacity(layout.len());
-        let mut exps = Vec::with_capacity(layout.len());
-        for info in layout {
-            kinds.push(kind_code(&info.kind).ok_or_else(|| Error::Tx {
+        let (kinds, exps) =
+            crate::verifier::registry_layout(layout).map_err(|reason| Error::Tx {
                 what: "register".into(),
-                reason: format!("instance kind '{}' has no registry code", info.kind),
-            })?);
-            exps.push(i16::try_from(info.exp).map_err(|_| Error::Tx {
-                what: "register".into(),
-                reason: format!(
-                    "instance '{}': exponent {} out of range",
-                    info.name, info.exp
-                ),
-            })?);
-        }
+                reason,
+            })?;
         let r = self.registry(registry);
         let call = r.registerModel(
             B256::from(model),

@@ -206,23 +206,24 @@ pub fn run(a: DemoArgs) -> anyhow::Result<Exit> {
         let stored = chain
             .read_latest(registry.address, model_id, Some(commitment))
             .await?;
-        let gate_min = zkinfer::quant::to_fixed(
-            0.4,
-            credit
-                .settings
-                .instances
-                .iter()
-                .find(|i| i.kind == "predicate_param")
-                .map_or(0, |i| i.exp),
-        );
+        let gate_exp = credit
+            .settings
+            .instances
+            .iter()
+            .find(|i| i.kind == "predicate_param")
+            .map_or(0, |i| i.exp);
+        let gate_min = zkinfer::quant::to_fixed(0.4, gate_exp);
         let gate = chain
             .deploy_gate(
                 registry.address,
                 model_id,
-                0,
-                zkinfer::chain::registry::GateDirection::AtLeast,
-                gate_min,
-                86_400,
+                zkinfer::chain::registry::GateSpec {
+                    output: 0,
+                    direction: zkinfer::chain::registry::GateDirection::AtLeast,
+                    bound: gate_min,
+                    exp: gate_exp as i16,
+                    max_age: 86_400,
+                },
             )
             .await?;
         let (proven, _) = chain.gate_check(gate.address, borrower, commitment).await?;

@@ -46,6 +46,9 @@ pub fn run(a: HashArgs) -> anyhow::Result<Exit> {
                     zkinfer::pipeline::SALT_ADVICE
                 );
             }
+            if let Some(w) = zkinfer::pipeline::weak_salt_warning(a.salt, "--salt") {
+                eprintln!("zkinfer: {w}");
+            }
             (
                 "input_commitment",
                 build.input_commitment(&read_input(path)?, a.salt.unwrap_or_default())?,

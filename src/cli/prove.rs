@@ -33,6 +33,10 @@ pub struct ProveArgs {
     /// knowledge anyway, since an unsalted commitment to low-entropy data can be inverted.
     #[arg(long)]
     pub allow_unsalted: bool,
+    /// Print the model's outputs even when the build keeps them private or hashed (they are
+    /// printed by default only when they are public instances anyway).
+    #[arg(long)]
+    pub show_outputs: bool,
     /// A parameter of the build's output predicate, NAME=VALUE (repeatable); it becomes a
     /// public instance.
     #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
@@ -102,6 +106,15 @@ pub fn run(a: ProveArgs) -> anyhow::Result<Exit> {
         a.allow_unsalted,
         ("--salt", "--output-salt"),
     )?;
+    for w in [
+        pipeline::weak_salt_warning(a.salt, "--salt"),
+        pipeline::weak_salt_warning(a.output_salt, "--output-salt"),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        eprintln!("zkinfer: {w}");
+    }
     let secrets = Secrets {
         input_salt: a.salt.unwrap_or_default(),
         output_salt: a.output_salt.unwrap_or_default(),
@@ -109,17 +122,22 @@ pub fn run(a: ProveArgs) -> anyhow::Result<Exit> {
         binding: binding(&a)?,
     };
     let r = pipeline::prove(&build, &inputs, &secrets, &a.out, &Bar)?;
+    // Private and hashed outputs stay out of stdout (and so out of CI logs and shell
+    // history) unless asked for.
+    let show = a.show_outputs
+        || build.settings.circuit.visibility.output == zkinfer::visibility::Vis::Public;
+    let outputs = if show { Some(&r.outputs) } else { None };
     if a.json {
         print_json(&json!({
             "proof": a.out,
-            "outputs": r.outputs,
+            "outputs": outputs,
             "instances": r.proof.instances,
             "proof_bytes": r.proof_bytes,
             "prove_secs": r.prove_secs,
             "vk_digest": r.proof.vk_digest,
         }));
     } else {
-        for (i, o) in r.outputs.iter().enumerate() {
+        for (i, o) in outputs.into_iter().flatten().enumerate() {
             println!("output {i}: {}", floats(o));
         }
         println!(

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use serde_json::json;
 use zkinfer::chain::deployments::{ContractEntry, Deployments, ModelEntry};
-use zkinfer::chain::registry::{parse_model_id, predicate_op_text, GateDirection};
+use zkinfer::chain::registry::{parse_model_id, predicate_op_text, GateDirection, GateSpec};
 use zkinfer::chain::{self, Address, Chain};
 use zkinfer::pipeline::Build;
 use zkinfer::visibility::Vis;
@@ -420,9 +420,32 @@ fn gate(a: GateArgs) -> anyhow::Result<Exit> {
                 if direction == GateDirection::AtLeast { ">=" } else { "<=" },
             );
         }
+        let scaled = bound * 2f64.powi(info.predicate_exp);
+        if !scaled.is_finite() || scaled.abs() >= 2f64.powi(120) {
+            anyhow::bail!(
+                "--{}-threshold {bound}: not a threshold the model can prove (give a finite number within the output's range)",
+                if direction == GateDirection::AtLeast { "min" } else { "max" }
+            );
+        }
         let fixed = zkinfer::quant::to_fixed(bound, info.predicate_exp);
+        let exp = i16::try_from(info.predicate_exp).map_err(|_| {
+            anyhow::anyhow!(
+                "the model's threshold exponent {} is out of range",
+                info.predicate_exp
+            )
+        })?;
         let d = chain
-            .deploy_gate(registry, model, a.output, direction, fixed, a.max_age)
+            .deploy_gate(
+                registry,
+                model,
+                GateSpec {
+                    output: a.output,
+                    direction,
+                    bound: fixed,
+                    exp,
+                    max_age: a.max_age,
+                },
+            )
             .await?;
         let mut rec = a.chain.deployments(&chain)?;
         rec.gates.insert(

@@ -4,11 +4,13 @@
 mod calldata;
 mod compile;
 mod evm;
+mod layout;
 mod solidity;
 
 pub use calldata::{decode_bool, encode_verify_call, instance_word, verify_selector};
 pub use compile::{compile, compile_sources, Compiled, CompiledContract, CompiledSet};
 pub use evm::{evm_verify, EvmCall, EvmRun};
+pub use layout::{kind_code, layout_hash, registry_layout};
 pub use solidity::{halo2_verifier_source, wrapper_source, WrapperFacts};
 
 /// EIP-170 limit on runtime bytecode size.
