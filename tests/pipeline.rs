@@ -260,18 +260,7 @@ fn an_edited_circuit_description_is_refused_on_open() {
     // The quantized model (the weights a hashed or public build commits to) is covered too.
     let d = tmp.path().join("edited-model");
     copy_build(dir, &d);
-    let file = d.join("model.quant.json");
-    let mut m: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
-    let node = m["nodes"]
-        .as_array_mut()
-        .unwrap()
-        .iter_mut()
-        .find(|n| n["op"].get("Affine").is_some())
-        .unwrap();
-    let coef = &mut node["op"]["Affine"]["terms"][0]["coef"];
-    *coef = (coef.as_i64().unwrap() + 1).into();
-    let edited = serde_json::to_vec_pretty(&m).unwrap();
-    std::fs::write(&file, &edited).unwrap();
+    let edited = common::add_to_first_weight(&d.join("model.quant.json"), 1);
     let e = pipeline::Build::open(&d)
         .err()
         .expect("an edited model opened");

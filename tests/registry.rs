@@ -185,8 +185,8 @@ fn registry_flow_and_every_rejection_on_anvil() {
     );
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     // The outputs are private: `prove` keeps them off stdout unless asked.
-    let out = String::from_utf8_lossy(&r.stdout);
-    assert!(!out.contains("output 0"), "private outputs printed: {out}");
+    let j: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert!(j["outputs"].is_null(), "private outputs printed: {j}");
     let shown = tmp.path().join("shown.json");
     let r = run(
         &[
@@ -207,7 +207,8 @@ fn registry_flow_and_every_rejection_on_anvil() {
         owner,
     );
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
-    assert!(String::from_utf8_lossy(&r.stdout).contains("output 0"));
+    let j: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!(j["outputs"][0].as_array().map(Vec::len), Some(2), "{j}");
     // Prove one bound to another submitter (for the front-running check below).
     let stolen = tmp.path().join("stolen.json");
     let r = run(
@@ -892,6 +893,45 @@ fn weights_predicates_srs_and_keys_on_anvil() {
         j["instances"].as_array().unwrap().len(),
         le.settings.instances.len()
     );
+    // The binding instance must be the proof file's binding record, and be explained by one.
+    let pj: serde_json::Value = serde_json::from_slice(&std::fs::read(&proof).unwrap()).unwrap();
+    let edited = t.join("edited-binding.json");
+    // Without a record there is nothing to compare: the proof is valid, and `verify` says the
+    // binding is unexplained.
+    for (what, needle, valid) in [
+        (
+            "nonce",
+            "not the value of the proof file's binding record",
+            false,
+        ),
+        (
+            "none",
+            "no binding record; the instance is unexplained",
+            true,
+        ),
+    ] {
+        let mut e = pj.clone();
+        if what == "nonce" {
+            e["binding"]["nonce"] = (e["binding"]["nonce"].as_u64().unwrap() + 1).into();
+        } else {
+            e.as_object_mut().unwrap().remove("binding");
+        }
+        std::fs::write(&edited, serde_json::to_vec(&e).unwrap()).unwrap();
+        let v = zk_env(
+            &["verify", le_d, edited.to_str().unwrap()],
+            &[],
+            &deployments,
+        );
+        let out = format!(
+            "{}{}",
+            String::from_utf8_lossy(&v.stdout),
+            String::from_utf8_lossy(&v.stderr)
+        );
+        assert!(
+            v.status.success() == valid && out.contains(needle),
+            "{what}: {out}"
+        );
+    }
     ok_json(run(&["submit", le_d, p], owner));
 
     let model = |s: &str| parse_model_id(s).unwrap();
@@ -908,71 +948,55 @@ fn weights_predicates_srs_and_keys_on_anvil() {
         .exp as i16;
     block_on(async {
         let chain = Chain::connect(&url, Some(owner)).await.unwrap();
-        let e = chain
-            .deploy_gate(
-                registry,
-                model("le"),
-                GateSpec {
-                    output: 2,
-                    direction: GateDirection::AtLeast,
-                    bound: 0,
-                    exp: le_exp,
-                    max_age: 3600,
-                },
-            )
-            .await
-            .unwrap_err();
-        assert_eq!(e.revert_name(), Some("WrongPredicate"), "{e}");
-        let e = chain
-            .deploy_gate(
-                registry,
-                model("le"),
-                GateSpec {
-                    output: 1,
-                    direction: GateDirection::AtMost,
-                    bound: 0,
-                    exp: le_exp,
-                    max_age: 3600,
-                },
-            )
-            .await
-            .unwrap_err();
-        assert_eq!(
-            e.revert_name(),
-            Some("WrongPredicate"),
-            "another output: {e}"
-        );
-        let e = chain
-            .deploy_gate(
-                registry,
-                model("argmax"),
-                GateSpec {
-                    output: 0,
-                    direction: GateDirection::AtLeast,
-                    bound: 0,
-                    exp: 0,
-                    max_age: 3600,
-                },
-            )
-            .await
-            .unwrap_err();
-        assert_eq!(e.revert_name(), Some("WrongPredicate"), "argmax: {e}");
-        // The right predicate at another scale than the model's threshold.
-        let e = chain
-            .deploy_gate(
-                registry,
-                model("le"),
-                GateSpec {
-                    output: 2,
-                    direction: GateDirection::AtMost,
-                    bound: 0,
-                    exp: le_exp + 1,
-                    max_age: 3600,
-                },
-            )
-            .await
-            .unwrap_err();
-        assert_eq!(e.revert_name(), Some("WrongScale"), "{e}");
+        // Gates the contract refuses: the other direction, another output, an argmax model,
+        // and the right predicate at another scale than the model's threshold.
+        for (what, id, output, direction, exp, error) in [
+            (
+                "at-least on <=",
+                "le",
+                2,
+                GateDirection::AtLeast,
+                le_exp,
+                "WrongPredicate",
+            ),
+            (
+                "another output",
+                "le",
+                1,
+                GateDirection::AtMost,
+                le_exp,
+                "WrongPredicate",
+            ),
+            (
+                "argmax",
+                "argmax",
+                0,
+                GateDirection::AtLeast,
+                0,
+                "WrongPredicate",
+            ),
+            (
+                "another scale",
+                "le",
+                2,
+                GateDirection::AtMost,
+                le_exp + 1,
+                "WrongScale",
+            ),
+        ] {
+            let spec = GateSpec {
+                output,
+                direction,
+                bound: 0,
+                exp,
+                max_age: 3600,
+            };
+            let e = chain
+                .deploy_gate(registry, model(id), spec)
+                .await
+                .unwrap_err();
+            assert_eq!(e.revert_name(), Some(error), "{what}: {e}");
+        }
         let info = chain.model_info(registry, model("le")).await.unwrap();
         assert_eq!(
             (info.weights, info.predicate_op, info.predicate_output),
@@ -1027,11 +1051,11 @@ fn weights_predicates_srs_and_keys_on_anvil() {
         let w = relabelled.iter().position(|i| i.kind == "param").unwrap();
         relabelled[w].kind = "output".into();
         let mut rescaled = le.settings.instances.clone();
-        let t = rescaled
+        let at = rescaled
             .iter()
             .position(|i| i.kind == "predicate_param")
             .unwrap();
-        rescaled[t].exp += 4;
+        rescaled[at].exp += 4;
         for layout in [relabelled, rescaled] {
             let e = chain
                 .register_model(
@@ -1067,6 +1091,7 @@ fn weights_predicates_srs_and_keys_on_anvil() {
         });
         let pf = ProofFile::read(&cheat_proof).unwrap();
         assert!(pipeline::verify(&cheat, &pf, &cheat_proof).unwrap().is_ok());
+        let pf = common::claiming(&le, pf, &cheat_proof);
         let reason = pipeline::verify(&le, &pf, &cheat_proof)
             .unwrap()
             .unwrap_err();

@@ -212,8 +212,10 @@ fn swapped_weights_fail_when_fixed_and_change_the_commitment_when_hashed() {
     let pf = ProofFile::read(&p2).unwrap();
     // The proof is valid for its own weights (the cheat's own build accepts it), but exposes
     // another commitment than the registered one: `verify` against the honest build refuses
-    // it, as does a contract comparing with the registered commitment.
+    // it (also when the file claims the honest build's digest), as does a contract comparing
+    // with the registered commitment.
     assert!(pipeline::verify(&cheat, &pf, &p2).unwrap().is_ok());
+    let pf = common::claiming(&hashed, pf, &p2);
     let reason = pipeline::verify(&hashed, &pf, &p2).unwrap().unwrap_err();
     assert!(reason.contains("weight commitment"), "{reason}");
     assert_ne!(
@@ -233,6 +235,7 @@ fn swapped_weights_fail_when_fixed_and_change_the_commitment_when_hashed() {
     pipeline::prove(&cheat, &inputs, &Secrets::default(), &p3, &Quiet).unwrap();
     let pf = ProofFile::read(&p3).unwrap();
     assert!(pipeline::verify(&cheat, &pf, &p3).unwrap().is_ok());
+    let pf = common::claiming(&public, pf, &p3);
     let reason = pipeline::verify(&public, &pf, &p3).unwrap().unwrap_err();
     assert!(reason.contains("public weight 'param [0]'"), "{reason}");
     pipeline::prove(&public, &inputs, &Secrets::default(), &p3, &Quiet).unwrap();

@@ -133,8 +133,34 @@ pub fn with_swapped_weight(b: &Build, dir: &std::path::Path) -> Build {
         let e = e.unwrap();
         std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
     }
-    let path = dir.join("model.quant.json");
-    let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let model = add_to_first_weight(&dir.join("model.quant.json"), 12345);
+    redigest(b, dir, &model);
+    Build::open(dir).unwrap()
+}
+
+/// A cheating prover's proof file, as it would present it: its own build's digest replaced by
+/// the honest build's (a digest is only a claim). Checks first that with its own digest the
+/// honest build refuses it as another build's proof.
+pub fn claiming(
+    honest: &Build,
+    mut pf: zkinfer::artifacts::ProofFile,
+    path: &std::path::Path,
+) -> zkinfer::artifacts::ProofFile {
+    let e = zkinfer::pipeline::verify(honest, &pf, path)
+        .err()
+        .expect("a swapped-weight build's own digest passed as the honest build's");
+    assert!(
+        e.to_string().contains("made for another model or build"),
+        "{e}"
+    );
+    pf.vk_digest = honest.settings.vk_digest.clone();
+    pf
+}
+
+/// Adds `delta` to the first coefficient of the first affine node of a `model.quant.json`;
+/// returns the file's new bytes.
+pub fn add_to_first_weight(path: &std::path::Path, delta: i64) -> Vec<u8> {
+    let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     let node = m["nodes"]
         .as_array_mut()
         .unwrap()
@@ -142,11 +168,10 @@ pub fn with_swapped_weight(b: &Build, dir: &std::path::Path) -> Build {
         .find(|n| n["op"].get("Affine").is_some())
         .unwrap();
     let coef = &mut node["op"]["Affine"]["terms"][0]["coef"];
-    *coef = (coef.as_i64().unwrap() + 12345).into();
-    let model = serde_json::to_vec(&m).unwrap();
-    std::fs::write(&path, &model).unwrap();
-    redigest(b, dir, &model);
-    Build::open(dir).unwrap()
+    *coef = (coef.as_i64().unwrap() + delta).into();
+    let bytes = serde_json::to_vec(&m).unwrap();
+    std::fs::write(path, &bytes).unwrap();
+    bytes
 }
 
 /// Rewrites `settings.json`'s `vk_digest` in the copy `dir` of `b` for the model bytes `model`.
