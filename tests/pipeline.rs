@@ -181,10 +181,9 @@ fn copy_build(from: &std::path::Path, to: &std::path::Path) {
 
 /// The vk digest names the circuit and the meaning of its instances, not vk.bin's bytes: a
 /// settings.json edited to describe another circuit (vk.bin still parses, its bytes and so a
-/// digest of them unchanged) or other instances is refused when the build is opened. Before
-/// the digest covered them, every edit here opened, and the honest proof still verified under
-/// each but the first (which changes the gates) and the last (whose proof file must be
-/// relabelled to match).
+/// digest of them unchanged), other instances, or another SRS record, and an edited
+/// model.quant.json, are refused when the build is opened; a replaced srs.bin when it is
+/// loaded.
 #[test]
 fn an_edited_circuit_description_is_refused_on_open() {
     use serde_json::Value;
@@ -272,4 +271,23 @@ fn an_edited_circuit_description_is_refused_on_open() {
     let edited = pipeline::Build::open(&d).expect("a re-digested build opens");
     assert_ne!(edited.settings.vk_digest, b.settings.vk_digest);
     assert!(edited.check_proof_file(&pf, &path).is_err());
+
+    // srs.bin replaced by another SRS (one whose secret someone knows): refused when loaded.
+    let d = tmp.path().join("other-srs");
+    copy_build(dir, &d);
+    let k = b.settings.circuit.k();
+    zkinfer::proof::write_srs(
+        &zkinfer::proof::generate_srs_seeded(k, 666),
+        &d.join("srs.bin"),
+    )
+    .unwrap();
+    let other = pipeline::Build::open(&d).expect("srs.bin is checked when loaded");
+    let e = pipeline::verify(&other, &pf, &path)
+        .err()
+        .expect("verified on another SRS");
+    assert!(
+        e.to_string()
+            .contains("is not the SRS the build was made with"),
+        "{e}"
+    );
 }

@@ -50,6 +50,7 @@ struct Described<'a> {
     instances: &'a [InstanceInfo],
     model_sha256: &'a str,
     srs_sha256: &'a str,
+    srs_file_sha256: &'a str,
     srs_insecure: bool,
 }
 
@@ -62,6 +63,8 @@ pub struct DigestFiles<'a> {
     pub model_sha256: &'a str,
     /// SHA-256 (hex) of the SRS file the build used (`settings.srs.sha256`).
     pub srs_sha256: &'a str,
+    /// SHA-256 (hex) of the build's own `srs.bin` (`settings.srs.file_sha256`).
+    pub srs_file_sha256: &'a str,
     /// `settings.srs.insecure`.
     pub srs_insecure: bool,
 }
@@ -83,10 +86,11 @@ const VK_DIGEST_TAG: &[u8] = b"zkinfer-vk-digest-v2\0";
 /// commitments), reduced into BN254's scalar field; the same element every proof's transcript
 /// and the Solidity verifier absorb first), and `J` is the compact JSON
 /// `{"params":…,"visibility":…,"predicate":…,"instances":[…],"model_sha256":…,"srs_sha256":…,
-/// "srs_insecure":…}` of `settings.json`'s `circuit.params`, `circuit.visibility`,
+/// "srs_file_sha256":…,"srs_insecure":…}` of `settings.json`'s `circuit.params`, `circuit.visibility`,
 /// `circuit.predicate` and `instances`, as zkinfer serialises them, the hex SHA-256 of
 /// `model.quant.json` (the weights behind a hashed or public-weight build, and every scale),
-/// and `settings.srs.sha256` and `settings.srs.insecure` (the SRS and the build's trust in it). `circuit.break_points` is left out: it only tells the prover where
+/// and `settings.srs.sha256`, `settings.srs.file_sha256` and `settings.srs.insecure` (the SRS
+/// given, the one the build keeps in `srs.bin`, and the build's trust in it). `circuit.break_points` is left out: it only tells the prover where
 /// halo2-base splits its columns, and the constraint system already fixes the circuit.
 ///
 /// A key read from `vk.bin` rebuilds its gates from `circuit.params`, so hashing only the key's
@@ -107,6 +111,7 @@ pub fn vk_digest(
         instances,
         model_sha256: files.model_sha256,
         srs_sha256: files.srs_sha256,
+        srs_file_sha256: files.srs_file_sha256,
         srs_insecure: files.srs_insecure,
     };
     // Serialising plain structs of integers, strings and enums cannot fail.

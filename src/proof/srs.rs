@@ -32,6 +32,10 @@ pub struct SrsInfo {
     pub insecure: bool,
     /// Where it came from.
     pub source: String,
+    /// SHA-256 of the SRS as the build keeps it (`srs.bin`, downsized to `logrows`): what
+    /// native proving and verification load, checked on every load.
+    #[serde(default)]
+    pub file_sha256: String,
 }
 
 /// An SRS file zkinfer trusts without being told.
@@ -170,6 +174,7 @@ pub fn write_srs(params: &ParamsKZG<Bn256>, path: &Path) -> Result<SrsInfo> {
     Ok(SrsInfo {
         logrows: params.k(),
         insecure: trusted_srs(&sha256).is_none(),
+        file_sha256: sha256.clone(),
         sha256,
         source: path.display().to_string(),
     })
@@ -254,6 +259,11 @@ pub fn load_srs(path: &Path, k: u32) -> Result<(ParamsKZG<Bn256>, SrsInfo)> {
         params,
         SrsInfo {
             logrows: k,
+            file_sha256: if file_k == k {
+                sha256.clone()
+            } else {
+                String::new()
+            },
             sha256,
             insecure: listed.is_none(),
             source,

@@ -187,6 +187,7 @@ pub fn redigest(b: &Build, dir: &std::path::Path, model: &[u8]) {
         zkinfer::proof::DigestFiles {
             model_sha256: &hex::encode(sha2::Sha256::digest(model)),
             srs_sha256: &b.settings.srs.sha256,
+            srs_file_sha256: &b.settings.srs.file_sha256,
             srs_insecure: b.settings.srs.insecure,
         },
     );
