@@ -64,7 +64,7 @@ pub enum Error {
         ours: String,
     },
     /// A build directory's verifying key, description, model or SRS do not give its digest.
-    #[error("{dir} is not the build its vk_digest names: {reason}. settings.json, vk.bin, model.quant.json or srs.bin was edited or damaged, or an older zkinfer made the build; rebuild the directory with `zkinfer build`")]
+    #[error("{dir} is not the build its vk_digest names: {reason}. settings.json, vk.bin, model.quant.json, srs.bin or contracts.json was edited or damaged, or an older zkinfer made the build; rebuild the directory with `zkinfer build`")]
     DigestMismatch {
         /// The build directory.
         dir: PathBuf,
@@ -1065,12 +1065,34 @@ impl Build {
         Ok(crate::fidelity::evaluate(&graph, &self.model, &samples)?)
     }
 
-    /// The compiled contracts.
+    /// The compiled contracts, refused unless their wrapper states this build's `vk_digest`
+    /// and instance layout (`VK_DIGEST`, `LAYOUT`): what gets deployed must be what the
+    /// directory's digest names.
     pub fn contracts(&self) -> Result<Compiled> {
-        Ok(read_json(
-            &self.dir.path(BuildDir::CONTRACTS),
-            "compiled contracts file",
-        )?)
+        let path = self.dir.path(BuildDir::CONTRACTS);
+        let c: Compiled = read_json(&path, "compiled contracts file")?;
+        let digest =
+            hex::decode(self.settings.vk_digest.trim_start_matches("0x")).unwrap_or_default();
+        let layout = self.wrapper_facts()?.layout;
+        let code = c.wrapper.runtime_code();
+        for (what, word) in [
+            ("vk_digest", digest.as_slice()),
+            ("instance layout", &layout),
+        ] {
+            // solc pushes a constant without its leading zero bytes.
+            let lead = word.iter().take_while(|&&b| b == 0).count();
+            let word = &word[lead..];
+            if word.is_empty() || !code.windows(word.len()).any(|w| w == word) {
+                return Err(Error::DigestMismatch {
+                    dir: self.dir.root.clone(),
+                    reason: format!(
+                        "the verifier wrapper in {} does not state this build's {what}",
+                        path.display()
+                    ),
+                });
+            }
+        }
+        Ok(c)
     }
 
     /// Checks that a proof file belongs to this build.

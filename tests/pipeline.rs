@@ -271,6 +271,18 @@ fn an_edited_circuit_description_is_refused_on_open() {
     let edited = pipeline::Build::open(&d).expect("a re-digested build opens");
     assert_ne!(edited.settings.vk_digest, b.settings.vk_digest);
     assert!(edited.check_proof_file(&pf, &path).is_err());
+    // ...and its contracts.json still states the original digest: nothing from it deploys.
+    b.contracts()
+        .expect("the honest build's contracts state its digest");
+    let e = edited
+        .contracts()
+        .err()
+        .expect("contracts of another digest");
+    assert!(
+        e.to_string()
+            .contains("does not state this build's vk_digest"),
+        "{e}"
+    );
 
     // srs.bin replaced by another SRS (one whose secret someone knows): refused when loaded.
     let d = tmp.path().join("other-srs");
