@@ -736,7 +736,8 @@ pub fn build(opts: &BuildOptions, p: &dyn Progress) -> Result<BuildReport> {
         source,
     })?;
     let model_sha256 = hex::encode(Sha256::digest(&model_json));
-    let file_sha256 = proof::srs_sha256(&params);
+    let srs_bytes = proof::srs_bytes(&params);
+    let file_sha256 = hex::encode(Sha256::digest(&srs_bytes));
     let srs = match srs_info_pre {
         Some(info) => proof::SrsInfo {
             logrows: k,
@@ -755,12 +756,7 @@ pub fn build(opts: &BuildOptions, p: &dyn Progress) -> Result<BuildReport> {
         pk.get_vk(),
         &shape,
         &instance_infos,
-        proof::DigestFiles {
-            model_sha256: &model_sha256,
-            srs_sha256: &srs.sha256,
-            srs_file_sha256: &srs.file_sha256,
-            srs_insecure: srs.insecure,
-        },
+        proof::DigestFiles::new(&model_sha256, &srs),
     );
     // The self-test proof needs predicate parameters that hold on the first sample.
     let test_secrets = Secrets {
@@ -839,7 +835,7 @@ pub fn build(opts: &BuildOptions, p: &dyn Progress) -> Result<BuildReport> {
     let dir = BuildDir::new(tmp.path());
     let io = |path: PathBuf| move |source| Error::Io { path, source };
     let srs_path = dir.path(BuildDir::SRS);
-    proof::write_srs(&params, &srs_path)?;
+    write_atomic(&srs_path, &srs_bytes).map_err(io(srs_path.clone()))?;
     proof::write_key(
         &dir.path(BuildDir::PK),
         &pk.to_bytes(halo2_base::halo2_proofs::SerdeFormat::RawBytes),
@@ -930,16 +926,11 @@ impl Build {
             &vk,
             &settings.circuit,
             &settings.instances,
-            proof::DigestFiles {
-                model_sha256: &hex::encode(Sha256::digest(&model_bytes)),
-                srs_sha256: &settings.srs.sha256,
-                srs_file_sha256: &settings.srs.file_sha256,
-                srs_insecure: settings.srs.insecure,
-            },
+            proof::DigestFiles::new(&hex::encode(Sha256::digest(&model_bytes)), &settings.srs),
         );
         if digest != settings.vk_digest {
             return Err(mismatch(format!(
-                "settings.json records vk_digest {}, its verifying key and circuit description give {digest}",
+                "settings.json records vk_digest {}, its verifying key, circuit description, quantized model and SRS record give {digest}",
                 settings.vk_digest
             )));
         }

@@ -69,6 +69,19 @@ pub struct DigestFiles<'a> {
     pub srs_insecure: bool,
 }
 
+impl<'a> DigestFiles<'a> {
+    /// The files of a build whose quantized model hashes to `model_sha256` and whose SRS
+    /// record is `srs`.
+    pub fn new(model_sha256: &'a str, srs: &'a super::SrsInfo) -> Self {
+        Self {
+            model_sha256,
+            srs_sha256: &srs.sha256,
+            srs_file_sha256: &srs.file_sha256,
+            srs_insecure: srs.insecure,
+        }
+    }
+}
+
 /// Domain separation of [`vk_digest`] (and its version: a new definition takes a new tag).
 const VK_DIGEST_TAG: &[u8] = b"zkinfer-vk-digest-v2\0";
 

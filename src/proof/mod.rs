@@ -7,7 +7,7 @@ mod srs;
 
 pub use keys::{keygen, read_pk, read_vk, vk_bytes, vk_digest, write_key, DigestFiles};
 pub use srs::{
-    generate_srs, generate_srs_seeded, load_srs, srs_sha256, trusted_srs, write_srs, SrsInfo,
+    generate_srs, generate_srs_seeded, load_srs, srs_bytes, trusted_srs, write_srs, SrsInfo,
     TrustedSrs, TRUSTED_SRS,
 };
 

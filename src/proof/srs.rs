@@ -165,7 +165,7 @@ fn setup(k: u32, rng: impl rand::RngCore) -> ParamsKZG<Bn256> {
 /// Writes an SRS in halo2's raw format, atomically. Whether it is trusted is decided from its
 /// SHA-256 when it is loaded (see [`load_srs`]), never from anything written beside it.
 pub fn write_srs(params: &ParamsKZG<Bn256>, path: &Path) -> Result<SrsInfo> {
-    let buf = raw_bytes(params);
+    let buf = srs_bytes(params);
     write_atomic(path, &buf).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
@@ -181,18 +181,13 @@ pub fn write_srs(params: &ParamsKZG<Bn256>, path: &Path) -> Result<SrsInfo> {
 }
 
 /// An SRS in halo2's raw format, as [`write_srs`] writes it.
-fn raw_bytes(params: &ParamsKZG<Bn256>) -> Vec<u8> {
+pub fn srs_bytes(params: &ParamsKZG<Bn256>) -> Vec<u8> {
     let mut buf = Vec::with_capacity(raw_size(params.k()) as usize);
     // Writing points into a Vec cannot fail.
     params
         .write_custom(&mut buf, SerdeFormat::RawBytes)
         .expect("writing an SRS into memory");
     buf
-}
-
-/// SHA-256 (hex) of the SRS as [`write_srs`] writes it.
-pub fn srs_sha256(params: &ParamsKZG<Bn256>) -> String {
-    hex::encode(Sha256::digest(raw_bytes(params)))
 }
 
 /// Loads an SRS in halo2's raw format, checks its size, points and pairing consistency, and
@@ -259,11 +254,8 @@ pub fn load_srs(path: &Path, k: u32) -> Result<(ParamsKZG<Bn256>, SrsInfo)> {
         params,
         SrsInfo {
             logrows: k,
-            file_sha256: if file_k == k {
-                sha256.clone()
-            } else {
-                String::new()
-            },
+            // The build that keeps a (downsized) copy records that copy's hash.
+            file_sha256: String::new(),
             sha256,
             insecure: listed.is_none(),
             source,

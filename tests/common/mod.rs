@@ -184,12 +184,10 @@ pub fn redigest(b: &Build, dir: &std::path::Path, model: &[u8]) {
         &vk,
         &b.settings.circuit,
         &b.settings.instances,
-        zkinfer::proof::DigestFiles {
-            model_sha256: &hex::encode(sha2::Sha256::digest(model)),
-            srs_sha256: &b.settings.srs.sha256,
-            srs_file_sha256: &b.settings.srs.file_sha256,
-            srs_insecure: b.settings.srs.insecure,
-        },
+        zkinfer::proof::DigestFiles::new(
+            &hex::encode(sha2::Sha256::digest(model)),
+            &b.settings.srs,
+        ),
     );
     let sp = dir.join(BuildDir::SETTINGS);
     let mut s: serde_json::Value = serde_json::from_slice(&std::fs::read(&sp).unwrap()).unwrap();
