@@ -17,6 +17,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import shutil
 import socket
 import statistics
@@ -29,7 +30,8 @@ import numpy as np
 import onnxruntime as ort
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-ZK = os.path.join(ROOT, "target", "release", "zkinfer")
+# ZKINFER_BIN: another zkinfer binary (e.g. an older commit's, for a before/after study).
+ZK = os.environ.get("ZKINFER_BIN") or os.path.join(ROOT, "target", "release", "zkinfer")
 PY = sys.executable
 EZ = os.path.join(ROOT, "scripts", "bench_ezkl.py")
 FIXTURES = os.path.join(ROOT, "tests", "fixtures", "models")
@@ -38,7 +40,9 @@ FIXTURE_MODELS = ["breast_cancer_mlp", "digits_mlp", "breast_cancer_logreg", "ir
 EXTRA_MODELS = ["wide_mlp", "small_cnn", "logreg_sigmoid"]
 SCALE_MODELS = ["mlp_w64", "mlp_w128", "mlp_w256", "mlp_w512", "mlp_w1024", "mlp_w2048",
                 "cnn_c4", "cnn_c16", "cnn_c64", "cnn_c256"]
+INSTANCE_COUNTS = [1, 16, 64, 256, 1024]
 EIP170 = 24576
+EIP3860 = 49152
 # anvil's first well-known development key (public; local chain only).
 DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 
@@ -428,6 +432,127 @@ def scale(args, srs_dir):
     return rows
 
 
+def calldata_gas(data):
+    """Intrinsic calldata gas (EIP-2028): 4 per zero byte, 16 per other byte."""
+    zeros = data.count(0)
+    return 4 * zeros + 16 * (len(data) - zeros)
+
+
+def tx_split(anvil, tx_hash, gas_used):
+    """(calldata bytes, calldata gas, execution gas = gas used - 21,000 - calldata gas)."""
+    data = bytes.fromhex(anvil.rpc("eth_getTransactionByHash", tx_hash)["input"][2:])
+    cg = calldata_gas(data)
+    return len(data), cg, gas_used - 21000 - cg
+
+
+def instance_study(args, anvil, srs_dir):
+    """Verifier size and verify gas against the number of public instances: Gemm 8 -> 1024 ->
+    Relu, first K values (`inst_K`), public outputs, `--optimize-for gas`, so that only K
+    changes; EZKL's verifier for the same model (default settings, public output) beside it."""
+    rows = []
+    for k in args.instance_counts:
+        name = f"inst_{k}"
+        src = prepare(name, os.path.join(WORK, "models"))
+        d = os.path.join(WORK, "instances", name)
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+        inp = os.path.join(d, "input.json")
+        json.dump({"input_data": read_rows(os.path.join(src, "test.jsonl"), 1)[0]["input_data"]}, open(inp, "w"))
+        row = {"instances": k, "label": args.label}
+        build = os.path.join(d, "build")
+        log(f"instances: {name} zkinfer ({args.label})")
+        try:
+            b, wall, _ = jrun([ZK, "build", os.path.join(src, "model.onnx"), "--calibration",
+                               os.path.join(src, "calibration.jsonl"), "--out", build, "--optimize-for", "gas", "--json"])
+            c = json.load(open(os.path.join(build, "contracts.json")))
+            row.update(logrows=b["logrows"], build_secs=wall,
+                       verifier_bytes=b["verifier"]["verifier_runtime_bytes"],
+                       wrapper_bytes=b["verifier"]["wrapper_runtime_bytes"],
+                       verifier_initcode_bytes=(len(c["verifier"]["bytecode"]) - 2) // 2,
+                       wrapper_initcode_bytes=(len(c["wrapper"]["bytecode"]) - 2) // 2)
+            jrun([ZK, "prove", build, "--input", inp, "--out", os.path.join(d, "proof.json"), "--json"])
+            env = dict(os.environ, ZKINFER_PRIVATE_KEY=DEV_KEY)
+            dep, _, _ = jrun([ZK, "deploy", build, "--rpc-url", anvil.url, "--json"], env=env)
+            ve, _, _ = jrun([ZK, "verify-evm", build, os.path.join(d, "proof.json"), "--address", dep["address"],
+                             "--rpc-url", anvil.url, "--json"], env=env)
+            if not ve["valid"]:
+                raise StepFailed("zkinfer's verifier rejected its own proof on anvil")
+            n, cg, eg = tx_split(anvil, ve["tx"], ve["gas_used"])
+            row.update(verify_gas=ve["gas_used"], calldata_bytes=n, calldata_gas=cg, execution_gas=eg)
+        except StepFailed as e:
+            m = re.search(r"is (\d+) bytes of runtime code \((\d+) of creation code\)", str(e))
+            if m:
+                row.update(verifier_bytes=int(m.group(1)), verifier_initcode_bytes=int(m.group(2)))
+            row["error"] = short(str(e))
+        if args.ezkl_configs:
+            log(f"instances: {name} EZKL")
+            ez = {}
+            try:
+                r = bench_ezkl_setup("default", src, os.path.join(d, "ezkl"), read_rows(os.path.join(src, "calibration.jsonl"), 20), srs_dir)
+                ez_prove(r, 0, inp)
+                ed = r["_dir"]
+                jrun([PY, EZ, "verifier", ed, r["_srs"]])
+                code = solc_compile(os.path.join(ed, "Verifier.sol"))
+                rec = anvil.send(None, "0x" + code)
+                addr = rec["contractAddress"]
+                ez["verifier_bytes"] = (len(anvil.rpc("eth_getCode", addr, "latest")) - 2) // 2
+                ez["verifier_initcode_bytes"] = len(code) // 2
+                data = open(os.path.join(ed, "calldata_0.bin"), "rb").read()
+                rec = anvil.send(addr, "0x" + data.hex())
+                if rec["status"] != "0x1":
+                    raise StepFailed("EZKL's verifier rejected its proof on anvil")
+                gas = int(rec["gasUsed"], 16)
+                cg = calldata_gas(data)
+                ez.update(verify_gas=gas, calldata_bytes=len(data), calldata_gas=cg, execution_gas=gas - 21000 - cg, logrows=r["logrows"])
+            except (StepFailed, subprocess.TimeoutExpired, OSError) as e:
+                ez["error"] = short(str(e))
+            row["ezkl"] = ez
+        rows.append(row)
+        log(f"instances: {row}")
+    return rows
+
+
+def instance_md(rows):
+    """The instance study's section of RESULTS.md."""
+    labels = sorted({r["label"] for r in rows}, key=lambda l: (l != "before", l))
+    counts = sorted({r["instances"] for r in rows})
+    at = {(r["label"], r["instances"]): r for r in rows}
+    L = ["", "## Verifier size and verify gas against public instances", "",
+         "Gemm 8 -> 1024 -> Relu, then its first K values (`inst_K`, seeded random weights), private input, fixed "
+         "weights, K public outputs, `--optimize-for gas`: the same circuit (logrows, columns) for every K, only the "
+         "instance count changes. zkinfer's runtime bytes are the halo2 verifier's "
+         "(the wrapper, 2.4 KB, does not grow either); verify gas is an anvil transaction through the wrapper, "
+         "split into calldata (4 gas per zero byte, 16 per other) and execution (the rest above 21,000). EZKL: "
+         "its verifier for the same model (default settings, public output). Generated by "
+         "`scripts/bench --models '' --update --instances [--label L]` (`ZKINFER_BIN` for an older binary).", ""]
+    head = "| instances | logrows | " + " | ".join(f"{l}: runtime B | {l}: initcode B | {l}: verify gas | {l}: execution gas | {l}: calldata gas" for l in labels) \
+        + " | EZKL runtime B | EZKL verify gas | EZKL execution gas | EZKL calldata gas |"
+    L += [head, "|---|---|" + "---|" * (5 * len(labels) + 4)]
+    for k in counts:
+        cells = []
+        for l in labels:
+            r = at.get((l, k), {})
+            note = " (refused: over EIP-170)" if r.get("error") and r.get("verifier_bytes") else (" (" + r["error"][:60] + ")" if r.get("error") else "")
+            cells += [fmt(r.get("verifier_bytes"), "{:,}") + note, fmt(r.get("verifier_initcode_bytes"), "{:,}"),
+                      fmt(r.get("verify_gas"), "{:,}"), fmt(r.get("execution_gas"), "{:,}"), fmt(r.get("calldata_gas"), "{:,}")]
+        ez = next((at[(l, k)].get("ezkl") for l in reversed(labels) if (l, k) in at and at[(l, k)].get("ezkl")), {}) or {}
+        cells += [fmt(ez.get("verifier_bytes"), "{:,}") if "error" not in ez else short(ez["error"])[:60], fmt(ez.get("verify_gas"), "{:,}"),
+                  fmt(ez.get("execution_gas"), "{:,}"), fmt(ez.get("calldata_gas"), "{:,}")]
+        lr = next((at[(l, k)].get("logrows") for l in labels if (l, k) in at and at[(l, k)].get("logrows")), None)
+        L.append(f"| {k:,} | {fmt(lr, '{}')} | " + " | ".join(cells) + " |")
+    for l in labels:
+        ok = [at[(l, k)] for k in counts if (l, k) in at and at[(l, k)].get("execution_gas") is not None]
+        if len(ok) >= 2:
+            slopes = [(b["execution_gas"] - a["execution_gas"]) / (b["instances"] - a["instances"]) for a, b in zip(ok, ok[1:])]
+            sizes = [r["verifier_bytes"] for r in ok]
+            L.append("")
+            L.append(f"{l}: runtime bytes {min(sizes):,}-{max(sizes):,} (spread {max(sizes) - min(sizes):,}) over "
+                     f"{ok[0]['instances']:,}-{ok[-1]['instances']:,} instances; execution gas per additional instance "
+                     + ", ".join(f"{x:.0f}" for x in slopes) + " between consecutive counts; measured "
+                     + ok[0].get("measured", "?") + ".")
+    return L
+
+
 def machine():
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())
     mem = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal"))
@@ -504,6 +629,8 @@ def write_md(path, res):
             L.append(f"| {r['model']} | {fmt(r.get('macs'), '{:.0f}')} | {fmt(r.get('logrows'), '{:.0f}')} | {fmt(r.get('setup_secs'), '{:.2f}')} | "
                      f"{fmt(r.get('build_rss_mb'), '{:.0f}')} | {fmt(r.get('prove_secs'), '{:.2f}')} | {fmt(r.get('prove_rss_mb'), '{:.0f}')} | "
                      f"{fmt(r.get('verifier_bytes'), '{:.0f}')} | {r.get('error', '')[:160]} |")
+    if res.get("instances"):
+        L += instance_md(res["instances"])
     tmp = path + ".tmp"
     open(tmp, "w").write("\n".join(L) + "\n")
     os.replace(tmp, path)
@@ -518,6 +645,11 @@ def main():
     ap.add_argument("--ezkl-configs", default="default,resources")
     ap.add_argument("--scale", action="store_true", help="also run the zkinfer scale study")
     ap.add_argument("--scale-models", default=",".join(SCALE_MODELS))
+    ap.add_argument("--instances", action="store_true",
+                    help="also run the instance study (verifier bytes and verify gas against public instances)")
+    ap.add_argument("--instance-counts", default=",".join(map(str, INSTANCE_COUNTS)))
+    ap.add_argument("--label", default="after",
+                    help="name of this instance-study run (e.g. before/after a verifier change; ZKINFER_BIN picks the binary)")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench"))
     ap.add_argument("--report-only", action="store_true", help="rewrite OUT/RESULTS.md from OUT/results.json")
     ap.add_argument("--update", action="store_true",
@@ -526,6 +658,7 @@ def main():
     args = ap.parse_args()
     args.ezkl_configs = [c for c in args.ezkl_configs.split(",") if c]
     args.scale_models = [m for m in args.scale_models.split(",") if m]
+    args.instance_counts = [int(c) for c in args.instance_counts.split(",") if c]
     if args.report_only:
         write_md(os.path.join(args.out, "RESULTS.md"), json.load(open(os.path.join(args.out, "results.json"))))
         return
@@ -541,7 +674,7 @@ def main():
     prev = os.path.join(args.out, "results.json")
     if args.update and os.path.exists(prev):
         old = json.load(open(prev))
-        res["models"], res["scale"] = old["models"], old.get("scale")
+        res["models"], res["scale"], res["instances"] = old["models"], old.get("scale"), old.get("instances")
         res["updated"] = res["machine"]
         res["machine"] = old["machine"]
     anvil = Anvil()
@@ -559,6 +692,16 @@ def main():
             write_md(os.path.join(args.out, "RESULTS.md"), res)
     finally:
         anvil.close()
+    if args.instances:
+        anvil = Anvil()
+        try:
+            rows = instance_study(args, anvil, srs_dir)
+        finally:
+            anvil.close()
+        stamp = res.get("updated", res["machine"])
+        for r in rows:
+            r["measured"] = f"{stamp['date']} at {stamp['commit']}"
+        res["instances"] = [r for r in (res.get("instances") or []) if r["label"] != args.label] + rows
     if args.scale:
         rows = scale(args, srs_dir)
         stamp = res.get("updated", res["machine"])

@@ -11,6 +11,9 @@ Names:
   small_cnn           the issue's small CNN on 8x8 digits: cnn_c8 (below)
   logreg_sigmoid      the breast_cancer_logreg fixture's weights as plain Gemm -> Sigmoid (the
                       probability of class 1), which EZKL can run (it has no ai.onnx.ml ops)
+  inst_{K}            instance study: Gemm 8 -> 1024 -> Relu (seeded random weights, random inputs),
+                      then its first K values: the same circuit for every K, and with public
+                      outputs exactly K public instances
   cnn_c{C}            scale study: 8x8 digits CNN with C channels: Conv 3x3 -> Relu -> MaxPool 2
                       -> Gemm 10; random filters, head trained by scikit-learn
 
@@ -134,6 +137,21 @@ def logreg_sigmoid(out, name):
     write(out, name, nodes, inits, n_in, 1, x_te, y_te)
 
 
+def instances(out, name, k):
+    rng = np.random.default_rng(SEED + 1024)
+    w = rng.normal(0, 0.5, (1024, 8)).astype(np.float32)
+    b = rng.normal(0, 0.1, 1024).astype(np.float32)
+    inits = [numpy_helper.from_array(w, "fc.weight"), numpy_helper.from_array(b, "fc.bias"),
+             numpy_helper.from_array(np.array([0], dtype=np.int64), "starts"),
+             numpy_helper.from_array(np.array([k], dtype=np.int64), "ends"),
+             numpy_helper.from_array(np.array([1], dtype=np.int64), "axes")]
+    nodes = [helper.make_node("Gemm", ["input", "fc.weight", "fc.bias"], ["z"], name="Gemm_0", transB=1),
+             helper.make_node("Relu", ["z"], ["all"], name="Relu_0"),
+             helper.make_node("Slice", ["all", "starts", "ends", "axes"], ["logits"], name="Slice_0")]
+    x = rng.normal(0, 1, (96, 8))
+    write(out, name, nodes, inits, 8, k, x, np.zeros(len(x), dtype=int))
+
+
 def main():
     out = sys.argv[1]
     for name in sys.argv[2:]:
@@ -148,6 +166,8 @@ def main():
             cnn(out, name, 8)
         elif name == "logreg_sigmoid":
             logreg_sigmoid(out, name)
+        elif name.startswith("inst_"):
+            instances(out, name, int(name[5:]))
         elif name.startswith("cnn_c"):
             cnn(out, name, int(name[5:]))
         else:

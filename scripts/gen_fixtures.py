@@ -20,12 +20,18 @@ Models (scikit-learn bundled datasets, seeded splits, standardised features):
                           -> Gemm -> Softmax; fixed random filters, BatchNorm from data statistics,
                           head trained by scikit-learn
   digits_sigmoid_tanh     MLP 64 -> 24 (Tanh) -> 16 (Sigmoid) -> 10 -> LogSoftmax, trained in numpy
+  wide_gemm_K             Gemm 2 -> 512 -> Relu (seeded random), then its first K outputs (K = 1, 70, 500): with
+                          public outputs exactly K public instances on one circuit shape (the
+                          instance-flat verifier's tests)
+  softmax_200             Gemm 8 -> 200 -> Softmax, seeded random: a 200-class public softmax output
 Expected outputs come from onnxruntime.
 
-Usage: python3 scripts/gen_fixtures.py   (pip install -r scripts/requirements.txt)
+Usage: python3 scripts/gen_fixtures.py [GROUP...]   (pip install -r scripts/requirements.txt)
+GROUP: all (default), instances (only wide_gemm_K and softmax_200).
 """
 import json
 import os
+import sys
 
 import numpy as np
 import onnx
@@ -109,7 +115,48 @@ def trained(hidden, x, y):
     return [(w.T.copy(), b.copy()) for w, b in zip(clf.coefs_, clf.intercepts_)]
 
 
+def sliced_gemm(name, w, b, k):
+    """Gemm -> Relu, then the first k outputs: the same circuit for every k."""
+    inits = [numpy_helper.from_array(w, "fc.weight"), numpy_helper.from_array(b, "fc.bias"),
+             numpy_helper.from_array(np.array([0], dtype=np.int64), "starts"),
+             numpy_helper.from_array(np.array([k], dtype=np.int64), "ends"),
+             numpy_helper.from_array(np.array([1], dtype=np.int64), "axes")]
+    nodes = [helper.make_node("Gemm", ["input", "fc.weight", "fc.bias"], ["z"], name="Gemm_0", transB=1),
+             helper.make_node("Relu", ["z"], ["all"], name="Relu_0"),
+             helper.make_node("Slice", ["all", "starts", "ends", "axes"], ["logits"], name="Slice_0")]
+    graph = helper.make_graph(nodes, name, [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, w.shape[1]])],
+                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, k])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="zkinfer-fixtures")
+    return model
+
+
+def write_instance_fixtures():
+    """Models whose public outputs are many instances: the verifier must not grow with them.
+    wide_gemm_K computes the same Gemm 2 -> 512 -> Relu for every K and outputs its first K values, so
+    that only the instance count differs between them."""
+    rng = np.random.default_rng(SEED + 512)
+    w = rng.normal(0, 0.5, (512, 2)).astype(np.float32)
+    b = rng.normal(0, 0.1, 512).astype(np.float32)
+    x = rng.normal(0, 1, (32, 2))
+    for k in (1, 70, 500):
+        write_model(f"wide_gemm_{k}", sliced_gemm(f"wide_gemm_{k}", w, b, k), x, np.zeros(len(x)), n_calib=16, classify=None)
+    rng = np.random.default_rng(SEED + 200)
+    w = rng.normal(0, 1.0, (200, 8)).astype(np.float32)
+    b = rng.normal(0, 0.1, 200).astype(np.float32)
+    inits = [numpy_helper.from_array(w, "fc.weight"), numpy_helper.from_array(b, "fc.bias")]
+    nodes = [helper.make_node("Gemm", ["input", "fc.weight", "fc.bias"], ["logits"], name="Gemm_0", transB=1),
+             helper.make_node("Softmax", ["logits"], ["probs"], name="Softmax_0", axis=1)]
+    graph = helper.make_graph(nodes, "softmax_200", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 8])],
+                              [helper.make_tensor_value_info("probs", TensorProto.FLOAT, [1, 200])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="zkinfer-fixtures")
+    x = rng.normal(0, 1, (32, 8))
+    write_model("softmax_200", model, x, np.zeros(len(x)), n_calib=16, classify=None)
+
+
 def main():
+    if sys.argv[1:] == ["instances"]:
+        write_instance_fixtures()
+        return
     ds = load_breast_cancer()
     x_tr, x_te, y_tr, y_te = train_test_split(ds.data, ds.target, test_size=0.25, random_state=SEED, stratify=ds.target)
     sc = StandardScaler().fit(x_tr)
@@ -130,6 +177,7 @@ def main():
     write_sigmoid_tanh()
     write_op_fixtures()
     write_bad_models()
+    write_instance_fixtures()
 
 
 def ort_run(model, x):

@@ -794,12 +794,12 @@ pub fn build(opts: &BuildOptions, p: &dyn Progress) -> Result<BuildReport> {
         compiled.verifier.runtime_code().len(),
     );
     if initcode > verifier::INITCODE_SIZE_LIMIT || runtime > verifier::CODE_SIZE_LIMIT {
-        return Err(Error::Visibility(format!(
-            "the verifier for {} public instances is {runtime} bytes of runtime code ({initcode} of creation code), over the EVM's limits ({} runtime, EIP-170; {} creation, EIP-3860): it could not be deployed. Make fewer values public (e.g. hashed instead of public inputs or parameters)",
-            instances.len(),
-            verifier::CODE_SIZE_LIMIT,
-            verifier::INITCODE_SIZE_LIMIT
-        )));
+        return Err(verifier::Error::TooLarge {
+            runtime,
+            initcode,
+            instances: instances.len(),
+        }
+        .into());
     }
     let run = step(p, "checking the verifier in an in-process EVM", || {
         let words: Vec<[u8; 32]> = instances.iter().map(verifier::instance_word).collect();

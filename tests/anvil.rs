@@ -282,3 +282,69 @@ fn every_fixture_model_verifies_on_anvil() {
         String::from_utf8_lossy(&r.stderr)
     );
 }
+
+/// A 200-class public softmax output (200 public instances, far past the ~70 that fit the
+/// unrolled verifier): built with default settings, deployed and verified on anvil; its last
+/// class's probability changed is rejected on-chain.
+#[test]
+fn a_200_class_public_softmax_verifies_on_anvil() {
+    let anvil = zkinfer::chain::spawn_anvil().expect("anvil (run scripts/setup.sh)");
+    let url = anvil.endpoint();
+    let key = hex::encode(anvil.first_key().to_bytes());
+    let name = "softmax_200";
+    let dir = built(name);
+    let build = zkinfer::pipeline::Build::open(dir).unwrap();
+    assert_eq!(build.settings.instances.len(), 200);
+    assert!(build.settings.verifier.verifier_runtime_bytes <= 24_576);
+    let d = dir.to_str().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let proof = tmp.path().join("proof.json");
+    let p = proof.to_str().unwrap();
+    let input = fixture(name, "input.json");
+    let r = zkinfer(
+        &["prove", d, "--input", input.to_str().unwrap(), "--out", p],
+        &key,
+    );
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let r = zkinfer(&["deploy", d, "--rpc-url", &url, "--json"], &key);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    let addr = j["address"].as_str().unwrap().to_string();
+    let verify = |p: &str| {
+        zkinfer(
+            &[
+                "verify-evm",
+                d,
+                p,
+                "--address",
+                &addr,
+                "--rpc-url",
+                &url,
+                "--json",
+            ],
+            &key,
+        )
+    };
+    let r = verify(p);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!(j["valid"], true);
+    assert_eq!(j["gas_source"], "receipt");
+
+    let mut pf: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&proof).unwrap()).unwrap();
+    let last = &mut pf["instances"][199];
+    let q: i128 = last["integer"].as_str().unwrap().parse::<i128>().unwrap() + 1;
+    let f = zkinfer::circuit::field(q);
+    last["field"] = format!("0x{}", hex::encode(zkinfer::verifier::instance_word(&f))).into();
+    last["integer"] = q.to_string().into();
+    let bad = tmp.path().join("bad.json");
+    std::fs::write(&bad, serde_json::to_vec(&pf).unwrap()).unwrap();
+    let r = verify(bad.to_str().unwrap());
+    assert_eq!(
+        r.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+}

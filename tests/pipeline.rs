@@ -153,6 +153,127 @@ fn valid_proofs_verify_natively_and_in_the_evm_and_tampering_is_rejected() {
     }
 }
 
+/// The instance-flat verifier on a build with `k` public instances (one per output of a Gemm
+/// 8 -> k): the honest proof verifies natively, through the wrapper, and in the halo2 verifier
+/// alone; each instance changed, or raised by the modulus, is rejected by all three; a byte
+/// flipped in each 32-byte word of the proof is rejected by both contracts (and natively for a
+/// sample of them).
+fn every_tampering_is_rejected_with_instances(k: usize) {
+    let name = format!("wide_gemm_{k}@gas");
+    let tmp = tempfile::tempdir().unwrap();
+    let build = open(&name);
+    assert_eq!(build.settings.instances.len(), k, "{name}: instance count");
+    let (pf, path, _) = prove(&name, tmp.path());
+    assert!(pipeline::verify(&build, &pf, &path).unwrap().is_ok());
+    let (words, proof) = pipeline::verify_calldata(&pf, &path).unwrap();
+    let raw = |w: &[[u8; 32]], p: &[u8]| {
+        let mut v: Vec<u8> = w.iter().flatten().copied().collect();
+        v.extend_from_slice(p);
+        v
+    };
+    let mut tampered: Vec<(Vec<[u8; 32]>, Vec<u8>)> = vec![];
+    for i in 0..k {
+        let mut changed = words.clone();
+        changed[i][31] ^= 1;
+        let mut plus_r = words.clone();
+        plus_r[i] = add_be(plus_r[i], R);
+        tampered.push((changed, proof.clone()));
+        tampered.push((plus_r, proof.clone()));
+    }
+    for w in (0..proof.len()).step_by(32) {
+        let mut bad = proof.clone();
+        bad[w + (w / 32) % 32usize.min(proof.len() - w)] ^= 0x10;
+        tampered.push((words.clone(), bad));
+    }
+    // Instances in another order: the same values, each in another's slot.
+    if k > 1 {
+        let mut rotated = words.clone();
+        rotated.rotate_left(1);
+        if rotated != words {
+            tampered.push((rotated, proof.clone()));
+        }
+    }
+    let contracts = build.contracts().unwrap();
+    let calls: Vec<Vec<u8>> = std::iter::once((words.clone(), proof.clone()))
+        .chain(tampered.iter().cloned())
+        .map(|(w, p)| encode_verify_call(&w, &p))
+        .collect();
+    let raw_calls: Vec<Vec<u8>> = std::iter::once((words.clone(), proof.clone()))
+        .chain(tampered.iter().cloned())
+        .map(|(w, p)| raw(&w, &p))
+        .collect();
+    let expect: Vec<bool> = (0..calls.len()).map(|i| i == 0).collect();
+    let run = zkinfer::verifier::evm_verify(&contracts, &calls).unwrap();
+    let got: Vec<bool> = run.calls.iter().map(|c| c.accepted).collect();
+    assert_eq!(got, expect, "{name}: wrapper verdicts (honest first)");
+    let run = zkinfer::verifier::evm_verify_halo2(&contracts, &raw_calls).unwrap();
+    let got: Vec<bool> = run.iter().map(|c| c.accepted).collect();
+    assert_eq!(
+        got, expect,
+        "{name}: halo2 verifier verdicts (honest first)"
+    );
+    // Natively: every changed instance, and every 8th tampered proof.
+    let hexw = |w: [u8; 32]| format!("0x{}", hex::encode(w));
+    for (n, (w, p)) in tampered.iter().enumerate() {
+        let changed_instance = w != &words;
+        if !changed_instance && n % 8 != 0 {
+            continue;
+        }
+        let mut bad = pf.clone();
+        for (inst, word) in bad.instances.iter_mut().zip(w) {
+            inst.field = hexw(*word);
+        }
+        bad.proof = format!("0x{}", hex::encode(p));
+        assert!(
+            pipeline::verify(&build, &bad, &path).unwrap().is_err(),
+            "{name}: tampering {n} accepted natively"
+        );
+    }
+}
+
+#[test]
+fn one_public_instance_every_tampering_is_rejected() {
+    every_tampering_is_rejected_with_instances(1);
+}
+
+#[test]
+fn seventy_public_instances_every_tampering_is_rejected() {
+    every_tampering_is_rejected_with_instances(70);
+}
+
+#[test]
+fn five_hundred_public_instances_every_tampering_is_rejected() {
+    every_tampering_is_rejected_with_instances(500);
+}
+
+/// The verifier's size does not depend on its number of public instances: 1, 70 and 500 are
+/// within 1 KB of each other, and each fits EIP-170 and EIP-3860.
+#[test]
+fn verifier_size_is_flat_in_the_number_of_instances() {
+    let sizes: Vec<(usize, usize)> = [1, 70, 500]
+        .iter()
+        .map(|k| {
+            let b = open(&format!("wide_gemm_{k}@gas"));
+            let c = b.contracts().unwrap();
+            assert!(c.verifier.creation_code().len() <= zkinfer::verifier::INITCODE_SIZE_LIMIT);
+            (
+                c.verifier.runtime_code().len(),
+                b.settings.verifier.verifier_runtime_bytes,
+            )
+        })
+        .collect();
+    for (runtime, recorded) in &sizes {
+        assert_eq!(runtime, recorded);
+        assert!(*runtime <= zkinfer::verifier::CODE_SIZE_LIMIT, "{sizes:?}");
+    }
+    let min = sizes.iter().map(|s| s.0).min().unwrap();
+    let max = sizes.iter().map(|s| s.0).max().unwrap();
+    assert!(
+        max - min <= 1024,
+        "runtime bytes for 1, 70, 500 instances: {sizes:?}"
+    );
+}
+
 #[test]
 fn a_proof_for_another_model_is_refused_natively_and_rejected_on_the_evm() {
     let tmp = tempfile::tempdir().unwrap();

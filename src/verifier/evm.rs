@@ -32,6 +32,51 @@ pub struct EvmRun {
     pub calls: Vec<EvmCall>,
 }
 
+/// Deploys the compiled halo2 verifier alone in a fresh in-memory EVM and calls it directly with
+/// each of `calldatas` (its own format: instance words, then the proof; no wrapper checks in
+/// front). A call is accepted when it does not revert.
+pub fn evm_verify_halo2(contracts: &Compiled, calldatas: &[Vec<u8>]) -> Result<Vec<EvmCall>> {
+    let mut evm = Context::mainnet()
+        .with_db(InMemoryDB::default())
+        .build_mainnet();
+    let mut nonce = 0u64;
+    let mut tx = |kind: TxKind, data: Vec<u8>| {
+        let t = TxEnv {
+            gas_limit: 30_000_000,
+            kind,
+            data: data.into(),
+            nonce,
+            ..Default::default()
+        };
+        nonce += 1;
+        evm.transact_commit(t)
+            .map_err(|e| Error::Evm(format!("{e:?}")))
+    };
+    let verifier = match tx(TxKind::Create, contracts.verifier.creation_code())? {
+        ExecutionResult::Success {
+            output: Output::Create(_, Some(addr)),
+            ..
+        } => addr,
+        other => return Err(Error::Evm(format!("deployment failed: {other:?}"))),
+    };
+    calldatas
+        .iter()
+        .map(|data| {
+            Ok(match tx(TxKind::Call(verifier), data.clone())? {
+                ExecutionResult::Success { gas_used, .. } => EvmCall {
+                    accepted: true,
+                    gas_used,
+                },
+                ExecutionResult::Revert { gas_used, .. }
+                | ExecutionResult::Halt { gas_used, .. } => EvmCall {
+                    accepted: false,
+                    gas_used,
+                },
+            })
+        })
+        .collect()
+}
+
 /// Deploys the compiled verifier and wrapper in a fresh in-memory EVM, then calls the wrapper
 /// with each calldata in turn.
 pub fn evm_verify(contracts: &Compiled, calldatas: &[Vec<u8>]) -> Result<EvmRun> {

@@ -4,14 +4,16 @@
 mod calldata;
 mod compile;
 mod evm;
+mod halo2;
 mod layout;
 mod solidity;
 
 pub use calldata::{decode_bool, encode_verify_call, instance_word, verify_selector};
 pub use compile::{compile, compile_sources, Compiled, CompiledContract, CompiledSet};
-pub use evm::{evm_verify, EvmCall, EvmRun};
+pub use evm::{evm_verify, evm_verify_halo2, EvmCall, EvmRun};
+pub use halo2::halo2_verifier_source;
 pub use layout::{kind_code, layout_hash, registry_layout};
-pub use solidity::{halo2_verifier_source, wrapper_source, WrapperFacts};
+pub use solidity::{wrapper_source, WrapperFacts};
 
 /// EIP-170 limit on runtime bytecode size.
 pub const CODE_SIZE_LIMIT: usize = 24_576;
@@ -35,6 +37,16 @@ pub enum Error {
     /// A tool was not found.
     #[error(transparent)]
     Tool(#[from] crate::tools::Error),
+    /// The generated verifier is over the EVM's code size limits.
+    #[error("the verifier is {runtime} bytes of runtime code ({initcode} of creation code), over the EVM's limits ({CODE_SIZE_LIMIT} runtime, EIP-170; {INITCODE_SIZE_LIMIT} creation, EIP-3860): it could not be deployed. Its size grows with the circuit's columns and gates, not with its {instances} public instances: build with --optimize-for gas (fewest columns)")]
+    TooLarge {
+        /// Runtime bytecode size.
+        runtime: usize,
+        /// Creation bytecode size.
+        initcode: usize,
+        /// Public instances of the circuit.
+        instances: usize,
+    },
     /// The in-process EVM failed.
     #[error("in-process EVM: {0}")]
     Evm(String),

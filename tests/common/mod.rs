@@ -50,6 +50,9 @@ pub fn built(name: &str) -> &'static Path {
     if name.ends_with("@proving") {
         opts.optimize = zkinfer::circuit::Optimize::Proving;
     }
+    if name.ends_with("@gas") {
+        opts.optimize = zkinfer::circuit::Optimize::Gas;
+    }
     pipeline::build(&opts, &Quiet).unwrap_or_else(|e| panic!("build {name}: {e}"));
     if name.ends_with("@proving") {
         let b = Build::open(&out).unwrap();
