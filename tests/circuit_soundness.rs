@@ -478,3 +478,147 @@ fn every_pranked_witness_cell_is_rejected() {
         failures.join("\n")
     );
 }
+
+/// Batch circuits: each slot is its own statement, and an unused slot claims nothing. Three
+/// slots of breast_cancer_mlp (real, unused, real), in two layouts: the credit shape (hashed
+/// input, private output, `y[0] >= T`, binding; the predicate's result is the used bit) and one
+/// without a predicate (public input, hashed weights shared by every slot, public output; a
+/// used-bit instance leads each slot).
+#[test]
+fn batch_slots_are_separate_statements_and_an_unused_slot_claims_nothing() {
+    use zkinfer::visibility::{Vis, Visibility};
+    let (model, calib) = common::quantized("breast_cancer_mlp", |_| {});
+    let traces: Vec<Trace> = calib[..3].iter().map(|x| model.eval(x).unwrap()).collect();
+    let binding = zkinfer::visibility::binding::Binding {
+        chain_id: 31337,
+        registry: format!("0x{}", "11".repeat(20)),
+        submitter: format!("0x{}", "22".repeat(20)),
+        model_id: format!("0x{}", "33".repeat(32)),
+        nonce: 7,
+    };
+    let credit = Visibility {
+        input: Vis::Hashed,
+        params: Vis::Fixed,
+        output: Vis::Private,
+        binding: true,
+    };
+    let open_outputs = Visibility {
+        input: Vis::Public,
+        params: Vis::Hashed,
+        output: Vis::Public,
+        binding: false,
+    };
+    // (visibility, predicate, instances before the slots, instances per slot, the used bit's
+    // position in a slot)
+    let cases = [
+        (credit, Some("y[0] >= T"), 0usize, 3usize, 1usize),
+        (open_outputs, None, 1, 1 + 30 + 2, 0),
+    ];
+    for (vis, pred, head, per, bit_at) in cases {
+        let predicate: Option<zkinfer::predicate::Predicate> = pred.map(|p| p.parse().unwrap());
+        let shape = circuit::choose_batch_params(
+            &model,
+            &traces[0],
+            vis,
+            predicate.as_ref(),
+            Default::default(),
+            3,
+        )
+        .unwrap();
+        assert_eq!(shape.batch, 3);
+        let y0 = |t: &Trace| {
+            let (_, v, _) = predicate.as_ref().unwrap().locate(&model).unwrap();
+            t.values[v][0]
+        };
+        // Each real slot's threshold right at its own output (the predicate's boundary).
+        let secrets: Vec<circuit::Secrets> = (0..3)
+            .map(|i| circuit::Secrets {
+                input_salt: Fr::from(0x5a17 + i as u64),
+                predicate_params: predicate.as_ref().map_or(vec![], |_| vec![y0(&traces[i])]),
+                ..Default::default()
+            })
+            .collect();
+        let run = |slots: &[circuit::Slot], inst: Option<Vec<Fr>>| -> (bool, Vec<Fr>) {
+            let c = circuit::build_batch(
+                CircuitBuilderStage::Mock,
+                &shape,
+                &model,
+                slots,
+                vis.binding.then_some(&binding),
+            )
+            .unwrap();
+            let inst = inst.unwrap_or_else(|| c.instances());
+            let ok = MockProver::run(shape.k(), &c, vec![inst.clone()])
+                .unwrap()
+                .verify()
+                .is_ok();
+            (ok, inst)
+        };
+        let slot = |i: usize, used: bool| circuit::Slot {
+            trace: &traces[i],
+            secrets: &secrets[i],
+            used,
+        };
+        let what = pred.unwrap_or("no predicate");
+        let (ok, honest) = run(&[slot(0, true), slot(1, false), slot(2, true)], None);
+        assert!(ok, "{what}: honest batch rejected");
+        assert_eq!(
+            honest.len(),
+            head + 3 * per + usize::from(vis.binding),
+            "{what}: layout"
+        );
+        let at = |s: usize, j: usize| head + s * per + j;
+        // The unused slot exposes only zeros; the real ones their used bit 1.
+        assert!((0..per).all(|j| honest[at(1, j)] == Fr::zero()), "{what}");
+        assert_eq!(honest[at(0, bit_at)], Fr::one(), "{what}");
+        assert_eq!(honest[at(2, bit_at)], Fr::one(), "{what}");
+        // Every instance of a slot is its own: the real slots differ, and a changed value (first,
+        // middle, last and the used bit of each slot, so also a used bit raised on the unused
+        // slot), and the two real slots swapped are rejected.
+        assert_ne!(
+            honest[at(0, 0)..at(1, 0)],
+            honest[at(2, 0)..at(3, 0)],
+            "{what}"
+        );
+        let mut tampered = vec![];
+        let mut positions = vec![0, bit_at, per / 2, per - 1];
+        positions.dedup();
+        for s in 0..3 {
+            for &j in &positions {
+                let mut inst = honest.clone();
+                inst[at(s, j)] += Fr::one();
+                tampered.push(inst);
+            }
+        }
+        let mut swapped = honest.clone();
+        for j in 0..per {
+            swapped.swap(at(0, j), at(2, j));
+        }
+        tampered.push(swapped);
+        for (n, inst) in tampered.into_iter().enumerate() {
+            let (ok, _) = run(&[slot(0, true), slot(1, false), slot(2, true)], Some(inst));
+            assert!(!ok, "{what}: tampering {n} accepted");
+        }
+        // The unused slot's witness is another sample's data: marking it used makes it a real
+        // statement only if that is true of it.
+        if predicate.is_some() {
+            // Slot 1 with slot 0's threshold: true only if y(1) >= y(0).
+            let mut false_secrets = secrets[1].clone();
+            false_secrets.predicate_params = vec![y0(&traces[1]) + 1];
+            let lying = circuit::Slot {
+                trace: &traces[1],
+                secrets: &false_secrets,
+                used: true,
+            };
+            let (ok, _) = run(&[slot(0, true), lying, slot(2, true)], None);
+            assert!(!ok, "{what}: a false predicate in a used slot accepted");
+            let idle = circuit::Slot {
+                used: false,
+                ..lying
+            };
+            let (ok, inst) = run(&[slot(0, true), idle, slot(2, true)], None);
+            assert!(ok, "{what}: a false predicate in an unused slot must not matter");
+            assert!((0..per).all(|j| inst[at(1, j)] == Fr::zero()), "{what}");
+        }
+    }
+}

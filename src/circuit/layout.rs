@@ -66,6 +66,8 @@ pub struct Io {
     pub inputs: Vec<AssignedValue<Fr>>,
     /// The parameter cells (empty when parameters are fixed).
     pub params: Vec<AssignedValue<Fr>>,
+    /// The same cells per node (what later samples of a batch share).
+    pub param_nodes: Vec<Vec<AssignedValue<Fr>>>,
     /// Every output value, flattened.
     pub outputs: Vec<AssignedValue<Fr>>,
 }
@@ -175,6 +177,7 @@ pub fn assign(
     model: &QuantModel,
     trace: &Trace,
     vis: Visibility,
+    shared_params: Option<&[Vec<AssignedValue<Fr>>]>,
 ) -> Result<Io> {
     let params = vis.params;
     if trace.values.len() != model.values.len() {
@@ -220,7 +223,10 @@ pub fn assign(
     // Parameters: constants when fixed, else one range-checked witness per distinct value.
     let node_params = model.node_params();
     let pbits = model.param_bits();
-    let param_cells: Vec<Vec<AssignedValue<Fr>>> = node_params
+    // A batch's later samples use the first sample's parameter cells: one model for the batch.
+    let param_cells: Vec<Vec<AssignedValue<Fr>>> = match shared_params {
+        Some(shared) if params != Vis::Fixed => shared.to_vec(),
+        _ => node_params
         .iter()
         .map(|p| {
             if params == Vis::Fixed {
@@ -237,7 +243,11 @@ pub fn assign(
                 })
                 .collect()
         })
-        .collect();
+        .collect(),
+    };
+    if param_cells.len() != node_params.len() {
+        return Err(witness_err("(parameters)", "shared parameter cells of another model"));
+    }
     for (node, (np, pc)) in model.nodes.iter().zip(node_params.iter().zip(&param_cells)) {
         let prm = Params {
             np,
@@ -265,7 +275,8 @@ pub fn assign(
     };
     Ok(Io {
         inputs: cells(&model.inputs),
-        params: param_cells.into_iter().flatten().collect(),
+        params: param_cells.iter().flatten().copied().collect(),
+        param_nodes: param_cells,
         outputs: cells(&model.outputs),
     })
 }

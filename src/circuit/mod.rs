@@ -1,13 +1,15 @@
-//! The halo2 circuit proving one inference of a [`QuantModel`].
+//! The halo2 circuit proving one inference of a [`QuantModel`], or a batch of them.
 //!
 //! Built on halo2-base's vertical gate (`a + b * c = d`) and its lookup range checks, plus a
 //! function-table lookup ([`lookup`]). Chips in [`chips`] constrain one op family each;
 //! [`layout`] walks the model and wires them. Weights, biases and tables are circuit constants
-//! (fixed columns), so the verifying key is bound to the model; the outputs are the public
-//! instances, in order.
+//! (fixed columns), so the verifying key is bound to the model; [`instances`] says which cells
+//! are public. A batch lays the model out once per slot in the same columns (lookup tables
+//! shared, fixed weights repeated in fixed rows, non-fixed weights assigned once and shared).
 
 pub mod chips;
 pub mod commit;
+mod instances;
 mod layout;
 mod lookup;
 mod params;
@@ -16,7 +18,7 @@ mod tables;
 pub use chips::{DotJob, DotJobs};
 pub use layout::{field, field_to_i128};
 pub use lookup::{plan_dots, FnLookups, ZkCircuit, ZkParams};
-pub use params::{choose_params, CircuitShape, Optimize};
+pub use params::{choose_batch_params, choose_params, CircuitShape, Optimize};
 pub use tables::model_tables;
 
 pub use halo2_base::gates::circuit::CircuitBuilderStage;
@@ -26,12 +28,9 @@ pub use halo2_base::{
 };
 pub use halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine};
 
-use halo2_base::gates::RangeChip;
-use halo2_base::{AssignedValue, Context};
+use halo2_base::AssignedValue;
 
-use crate::predicate::{ClassRef, CmpOp, Predicate};
 use crate::quant::{QuantModel, Trace};
-use crate::visibility::{tag, Vis, Visibility};
 
 /// Private values a prover adds beyond the model's inputs: the commitments' salts.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -49,159 +48,17 @@ pub struct Secrets {
     pub binding: Option<crate::visibility::binding::Binding>,
 }
 
-/// Arranges the public instances: inputs, then parameters, then outputs, per visibility.
-fn public_instances(
-    ctx: &mut Context<Fr>,
-    range: &RangeChip<Fr>,
-    model: &QuantModel,
-    vis: Visibility,
-    io: layout::Io,
-    secrets: &Secrets,
-    predicate: Option<&Predicate>,
-) -> Vec<AssignedValue<Fr>> {
-    // The cells of the output the predicate speaks about (checked to exist at build time).
-    let pred_out: Vec<AssignedValue<Fr>> = predicate
-        .and_then(|p| p.locate(model))
-        .map_or(vec![], |(_, v, off)| {
-            io.outputs[off..off + model.values[v].numel()].to_vec()
-        });
-    use halo2_base::gates::RangeInstructions;
-    let mut hasher = None;
-    let mut part = |ctx: &mut Context<Fr>,
-                    v: Vis,
-                    t: u64,
-                    cells: Vec<AssignedValue<Fr>>,
-                    bits: u32,
-                    salt: Option<Fr>|
-     -> Vec<AssignedValue<Fr>> {
-        match v {
-            Vis::Public => cells,
-            Vis::Hashed => {
-                let h = hasher.get_or_insert_with(|| commit::hasher(ctx, range.gate()));
-                let s = match salt {
-                    Some(s) => ctx.load_witness(s),
-                    None => ctx.load_zero(),
-                };
-                // The gadget range-checks each cell to `bits` (see `layout::assign`, which
-                // leaves hashed inputs and parameters to this check).
-                vec![commit::commit(ctx, range, h, t, &cells, bits, s)]
-            }
-            Vis::Private | Vis::Fixed => vec![],
-        }
-    };
-    let mut out = part(
-        ctx,
-        vis.input,
-        tag::INPUT,
-        io.inputs,
-        model.act_bits,
-        Some(secrets.input_salt),
-    );
-    out.extend(part(
-        ctx,
-        vis.params,
-        tag::PARAMS,
-        io.params,
-        model.param_bits(),
-        None,
-    ));
-    out.extend(part(
-        ctx,
-        vis.output,
-        tag::OUTPUT,
-        io.outputs,
-        model.act_bits,
-        Some(secrets.output_salt),
-    ));
-    if let Some(p) = predicate {
-        out.extend(predicate_instances(
-            ctx,
-            range,
-            model,
-            p,
-            &pred_out,
-            &secrets.predicate_params,
-        ));
-    }
-    if vis.binding {
-        // A witness copied to the last instance: the proof commits to it through the
-        // permutation argument and the transcript, so it cannot be changed after proving.
-        // `pipeline::prove` checks the binding parses; keygen uses 0.
-        let value = secrets
-            .binding
-            .as_ref()
-            .and_then(|b| b.value().ok())
-            .unwrap_or_default();
-        out.push(ctx.load_witness(value));
-    }
-    out
-}
-
-/// The predicate part of the instances: the result (always 1: a false predicate has no
-/// satisfying witness) and the predicate's parameters.
-fn predicate_instances(
-    ctx: &mut Context<Fr>,
-    range: &RangeChip<Fr>,
-    model: &QuantModel,
-    p: &Predicate,
-    y: &[AssignedValue<Fr>],
-    params: &[i128],
-) -> Vec<AssignedValue<Fr>> {
-    use chips::{ArgMaxChip, ArgMaxInstructions};
-    use halo2_base::gates::{GateInstructions, RangeInstructions};
-    use halo2_base::QuantumCell::Constant;
-    let bits = model.act_bits;
-    let gate = range.gate();
-    let one = ctx.load_constant(Fr::one());
-    let mut out = vec![one];
-    let cells: Vec<AssignedValue<Fr>> = (0..p.params().len())
-        .map(|i| {
-            let c = ctx.load_witness(field(params.get(i).copied().unwrap_or(0)));
-            chips::range_check_signed(range, ctx, c, bits);
-            c
-        })
-        .collect();
-    match p {
-        Predicate::Compare { index, op, .. } => {
-            // A missing output index has no honest witness: compare against a zero cell.
-            let yv = y.get(*index).copied().unwrap_or_else(|| ctx.load_zero());
-            let t = cells[0];
-            let v = match op {
-                CmpOp::Ge => gate.sub(ctx, yv, t),
-                CmpOp::Gt => {
-                    let d = gate.sub(ctx, yv, t);
-                    gate.sub(ctx, d, Constant(Fr::one()))
-                }
-                CmpOp::Le => gate.sub(ctx, t, yv),
-                CmpOp::Lt => {
-                    let d = gate.sub(ctx, t, yv);
-                    gate.sub(ctx, d, Constant(Fr::one()))
-                }
-            };
-            range.range_check(ctx, v, bits as usize + 1);
-        }
-        Predicate::ArgMax { class, .. } => {
-            let ints: Vec<i128> = y
-                .iter()
-                .map(|c| field_to_i128(c.value()).unwrap_or(0))
-                .collect();
-            let mut hot = 0;
-            for (i, v) in ints.iter().enumerate() {
-                if *v > ints[hot] {
-                    hot = i;
-                }
-            }
-            let labels: Vec<Fr> = (0..y.len()).map(|i| Fr::from(i as u64)).collect();
-            let idx = ArgMaxChip::new(range.clone(), bits).argmax(ctx, y, &labels, hot);
-            let k = match class {
-                ClassRef::Literal(k) => ctx.load_constant(field(*k as i128)),
-                ClassRef::Param(_) => cells[0],
-            };
-            ctx.constrain_equal(&idx, &k);
-        }
-    }
-    out.extend(cells);
-    out
+/// One slot of a batch circuit.
+#[derive(Clone, Copy, Debug)]
+pub struct Slot<'a> {
+    /// The slot's witness: a real sample's trace, or for an unused slot any valid trace of the
+    /// model (e.g. a copy of a real sample's).
+    pub trace: &'a Trace,
+    /// The slot's salts and predicate parameters.
+    pub secrets: &'a Secrets,
+    /// A real sample (its statement is proven and exposed) or an unused slot (its instances are
+    /// all 0 and it claims nothing).
+    pub used: bool,
 }
 
 /// Errors while building the circuit.
@@ -238,7 +95,7 @@ pub enum Error {
 /// Result type of this module.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Builds the circuit for `stage` with a known shape.
+/// Builds the one-sample circuit for `stage` with a known shape (`shape.batch` 1).
 pub fn build(
     stage: CircuitBuilderStage,
     shape: &CircuitShape,
@@ -246,6 +103,36 @@ pub fn build(
     trace: &Trace,
     secrets: &Secrets,
 ) -> Result<ZkCircuit> {
+    let slot = Slot {
+        trace,
+        secrets,
+        used: true,
+    };
+    build_batch(stage, shape, model, &[slot], secrets.binding.as_ref())
+}
+
+/// Builds the circuit for `stage` with a known shape: one slot per sample of `shape.batch`
+/// (see [`instances`] for the instance layout), bound to `binding` if the build has a binding.
+pub fn build_batch(
+    stage: CircuitBuilderStage,
+    shape: &CircuitShape,
+    model: &QuantModel,
+    slots: &[Slot],
+    binding: Option<&crate::visibility::binding::Binding>,
+) -> Result<ZkCircuit> {
+    let batch = shape.batch.max(1);
+    if slots.len() != batch {
+        return Err(Error::Witness {
+            node: "(batch)".into(),
+            reason: format!("{} slots for a batch of {batch}", slots.len()),
+        });
+    }
+    if batch == 1 && !slots[0].used {
+        return Err(Error::Witness {
+            node: "(batch)".into(),
+            reason: "a one-sample circuit has no unused slot".into(),
+        });
+    }
     tables::check_tables(model, &shape.params.tables)?;
     let base = &shape.params.base;
     let mut builder = match stage {
@@ -257,25 +144,28 @@ pub fn build(
     let lookups = FnLookups::default();
     let dots = DotJobs::default();
     let range = builder.range_chip();
-    let io = layout::assign(
-        builder.main(0),
-        &range,
-        &lookups,
-        (shape.params.dot_width > 0).then_some(&dots),
-        &shape.params.tables,
-        model,
-        trace,
-        shape.visibility,
-    )?;
-    let instances = public_instances(
-        builder.main(0),
-        &range,
-        model,
-        shape.visibility,
-        io,
-        secrets,
-        shape.predicate.as_ref(),
-    );
+    let mut arranger =
+        instances::Arranger::new(model, shape.visibility, shape.predicate.as_ref(), batch > 1);
+    let mut shared: Option<Vec<Vec<AssignedValue<Fr>>>> = None;
+    for slot in slots {
+        let io = layout::assign(
+            builder.main(0),
+            &range,
+            &lookups,
+            (shape.params.dot_width > 0).then_some(&dots),
+            &shape.params.tables,
+            model,
+            slot.trace,
+            shape.visibility,
+            shared.as_deref(),
+        )?;
+        if shared.is_none() {
+            shared = Some(io.param_nodes.clone());
+        }
+        arranger.sample(builder.main(0), &range, io, slot.secrets, slot.used);
+    }
+    let binding = binding.and_then(|b| b.value().ok());
+    let instances = arranger.finish(builder.main(0), binding);
     builder.assigned_instances = vec![instances];
     Ok(ZkCircuit {
         builder,

@@ -36,6 +36,18 @@ pub struct CircuitShape {
     /// The output predicate proven instead of revealing the outputs, if any.
     #[serde(default)]
     pub predicate: Option<Predicate>,
+    /// Samples proven per proof (slots of a batch; 1: today's one-sample circuit, and then not
+    /// written, so one-sample builds describe themselves as before).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub batch: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+fn is_one(n: &usize) -> bool {
+    *n == 1
 }
 
 impl CircuitShape {
@@ -122,6 +134,7 @@ fn trial(
     tables: &[crate::quant::QFunc],
     vis: Visibility,
     predicate: Option<&Predicate>,
+    batch: usize,
 ) -> Result<Trial> {
     let mut b = BaseCircuitBuilder::<Fr>::from_stage(CircuitBuilderStage::Keygen)
         .use_k(k as usize)
@@ -130,21 +143,30 @@ fn trial(
     let lookups = FnLookups::default();
     let jobs = DotJobs::default();
     let range = b.range_chip();
-    let io = assign(
-        b.main(0),
-        &range,
-        &lookups,
-        dots.then_some(&jobs),
-        tables,
-        model,
-        trace,
-        vis,
-    )?;
     let secrets = Secrets {
         predicate_params: predicate.map_or(vec![], |p| vec![0; p.params().len()]),
         ..Default::default()
     };
-    super::public_instances(b.main(0), &range, model, vis, io, &secrets, predicate);
+    let mut arranger = super::instances::Arranger::new(model, vis, predicate, batch > 1);
+    let mut shared: Option<Vec<Vec<halo2_base::AssignedValue<Fr>>>> = None;
+    for _ in 0..batch.max(1) {
+        let io = assign(
+            b.main(0),
+            &range,
+            &lookups,
+            dots.then_some(&jobs),
+            tables,
+            model,
+            trace,
+            vis,
+            shared.as_deref(),
+        )?;
+        if shared.is_none() {
+            shared = Some(io.param_nodes.clone());
+        }
+        arranger.sample(b.main(0), &range, io, &secrets, true);
+    }
+    arranger.finish(b.main(0), None);
     let base = b.calculate_params(Some(BLINDING_ROWS));
     let cells = b.statistics().gate.total_advice_per_phase.iter().sum();
     let n_lookups = lookups.lock().map(|l| l.len()).unwrap_or(0);
@@ -172,6 +194,18 @@ pub fn choose_params(
     predicate: Option<&Predicate>,
     optimize: Optimize,
 ) -> Result<CircuitShape> {
+    choose_batch_params(model, trace, vis, predicate, optimize, 1)
+}
+
+/// [`choose_params`] for a circuit of `batch` slots of the model (each sized by `trace`).
+pub fn choose_batch_params(
+    model: &QuantModel,
+    trace: &Trace,
+    vis: Visibility,
+    predicate: Option<&Predicate>,
+    optimize: Optimize,
+    batch: usize,
+) -> Result<CircuitShape> {
     let tables = model_tables(model);
     check_tables(model, &tables)?;
     let table_rows = 1 + tables.iter().map(|t| t.len()).sum::<usize>();
@@ -183,7 +217,7 @@ pub fn choose_params(
             k += 1;
             continue;
         }
-        let t = trial(k, true, model, trace, &tables, vis, predicate)?;
+        let t = trial(k, true, model, trace, &tables, vis, predicate, batch)?;
         cells = t.cells;
         // Dot rows at the widest lane (and its start row) bound k from below whatever the
         // lookup bits.
@@ -216,7 +250,7 @@ pub fn choose_params(
                     if plain_cells > MAX_ADVICE * usable_rows(pk) {
                         continue;
                     }
-                    let p = trial(pk, false, model, trace, &tables, vis, predicate)?;
+                    let p = trial(pk, false, model, trace, &tables, vis, predicate, batch)?;
                     if p.fits(usable_rows(pk)) {
                         chosen = (p, 0);
                         break;
@@ -235,6 +269,7 @@ pub fn choose_params(
                 break_points: vec![],
                 visibility: vis,
                 predicate: predicate.cloned(),
+                batch: batch.max(1),
             });
         }
         k += 1;
