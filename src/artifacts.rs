@@ -150,7 +150,10 @@ impl BuildDir {
 pub struct InstanceInfo {
     /// Human name, e.g. `output 0 'logits' [1]`.
     pub name: String,
-    /// What it is: `input`, `output`, `input_commitment` or `output_commitment`.
+    /// What it is: `input`, `input_commitment`, `param`, `param_commitment`, `output`,
+    /// `output_commitment`, `predicate` (its result; in a batch, the slot's used bit),
+    /// `predicate_param`, `slot` (a batch slot's used bit, when there is no predicate) or
+    /// `binding`.
     pub kind: String,
     /// Which model input or output.
     pub tensor: usize,
@@ -158,6 +161,10 @@ pub struct InstanceInfo {
     pub index: usize,
     /// Fixed-point exponent: the float is `value * 2^-exp`.
     pub exp: i32,
+    /// The batch slot the instance belongs to (batch builds; absent for what belongs to the
+    /// proof once: weights, the binding, and every instance of a one-sample build).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample: Option<usize>,
 }
 
 impl InstanceInfo {
@@ -334,6 +341,60 @@ fn parse_input(text: &str) -> std::result::Result<Vec<Vec<f64>>, String> {
             }
         }
     }
+}
+
+/// One line of a batch's input file: a sample's inputs, with its own salts and predicate
+/// parameters where the build needs them.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchLine {
+    /// One flattened list per model input.
+    pub input_data: Vec<Vec<f64>>,
+    /// Salt of the input commitment (hashed inputs): `0x` + up to 64 hex digits.
+    #[serde(default)]
+    pub salt: Option<String>,
+    /// Salt of the output commitment (hashed outputs).
+    #[serde(default)]
+    pub output_salt: Option<String>,
+    /// The output predicate's parameters by name, e.g. `{"T": 0.5}`.
+    #[serde(default)]
+    pub params: std::collections::BTreeMap<String, f64>,
+}
+
+/// Reads a batch's samples: JSON lines of [`BatchLine`] (a one-sample input object is one
+/// line). Errors name the line, never a salt.
+pub fn read_batch_input(path: &Path) -> Result<Vec<BatchLine>> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let lines: Vec<(usize, &str)> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .collect();
+    let parse = |i: usize, l: &str| {
+        serde_json::from_str::<BatchLine>(l).map_err(|e| Error::Format {
+            path: path.to_path_buf(),
+            reason: format!(
+                "line {}: expected {{\"input_data\": [[...]], \"salt\": \"0x..\", \"output_salt\": \"0x..\", \"params\": {{\"NAME\": number}}}} (salts and params where the build needs them): {}",
+                i + 1,
+                // serde's message may quote the offending text (a salt): then only its position.
+                match e.to_string() {
+                    m if m.contains('"') => format!(
+                        "a value of the wrong type or form (column {})",
+                        e.column()
+                    ),
+                    m => m,
+                }
+            ),
+        })
+    };
+    // One object, perhaps spread over several lines, or JSON lines.
+    if let Ok(one) = serde_json::from_str::<BatchLine>(&text) {
+        return Ok(vec![one]);
+    }
+    lines.into_iter().map(|(i, l)| parse(i, l)).collect()
 }
 
 /// One labelled sample of an evaluation set.

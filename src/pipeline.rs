@@ -80,6 +80,9 @@ pub enum Error {
     /// The binding is missing, unexpected or malformed.
     #[error("binding: {0}")]
     Binding(String),
+    /// A batch size or a batch's samples are wrong.
+    #[error("batch: {0}")]
+    Batch(String),
     /// The visibility combination is not allowed.
     #[error("visibility: {0}")]
     Visibility(String),
@@ -220,6 +223,8 @@ pub struct BuildOptions {
     pub predicate: Option<crate::predicate::Predicate>,
     /// Faster proving or a cheaper verifier (dot lanes or not).
     pub optimize: circuit::Optimize,
+    /// Samples per proof (`--batch`; 1: one-sample proofs, today's circuit and instances).
+    pub batch: usize,
 }
 
 impl BuildOptions {
@@ -243,9 +248,14 @@ impl BuildOptions {
             allow_unbound_params: false,
             predicate: None,
             optimize: circuit::Optimize::default(),
+            batch: 1,
         }
     }
 }
+
+/// The largest `--batch`: the circuit lays the model out once per slot, so the real bound is
+/// the rows a model needs; this one keeps a typo from keygen-ing for hours.
+pub const MAX_BATCH: usize = 1024;
 
 /// What `build` measured and wrote.
 #[derive(Clone, Debug)]
@@ -272,83 +282,104 @@ fn sha256_file(path: &Path) -> Result<String> {
     Ok(hex::encode(Sha256::digest(b)))
 }
 
-/// Instance descriptions: the input part, then the output part, per visibility.
+/// The meaning of each public instance, in the circuit's order (see `circuit::instances`): for
+/// one sample, inputs, parameters, outputs, predicate, binding; for a batch of `batch` slots,
+/// the parameters once, then each slot (its used bit first when there is no predicate; with one,
+/// the predicate's result is the used bit), then the binding.
 pub fn instance_infos(
     model: &QuantModel,
     vis: Visibility,
     predicate: Option<&crate::predicate::Predicate>,
+    batch: usize,
 ) -> Vec<InstanceInfo> {
-    let mut out = Vec::new();
+    let info = |name: String, kind: &str, tensor: usize, index: usize, exp: i32| InstanceInfo {
+        name,
+        kind: kind.into(),
+        tensor,
+        index,
+        exp,
+        sample: None,
+    };
     let part = |out: &mut Vec<InstanceInfo>, v: Vis, kind: &str, tensors: &[usize]| match v {
         Vis::Public => {
             for (t, &id) in tensors.iter().enumerate() {
-                let info = &model.values[id];
-                for index in 0..info.numel() {
-                    out.push(InstanceInfo {
-                        name: format!("{kind} {t} '{}' [{index}]", info.name),
-                        kind: kind.into(),
-                        tensor: t,
+                let value = &model.values[id];
+                for index in 0..value.numel() {
+                    out.push(info(
+                        format!("{kind} {t} '{}' [{index}]", value.name),
+                        kind,
+                        t,
                         index,
-                        exp: info.exp,
-                    });
+                        value.exp,
+                    ));
                 }
             }
         }
-        Vis::Hashed => out.push(InstanceInfo {
-            name: format!("Poseidon commitment to the {kind}s"),
-            kind: format!("{kind}_commitment"),
-            tensor: 0,
-            index: 0,
-            exp: 0,
-        }),
+        Vis::Hashed => out.push(info(
+            format!("Poseidon commitment to the {kind}s"),
+            &format!("{kind}_commitment"),
+            0,
+            0,
+            0,
+        )),
         Vis::Private | Vis::Fixed => {}
     };
-    part(&mut out, vis.input, "input", &model.inputs);
+    let mut weights = vec![];
     match vis.params {
-        Vis::Public => out.extend((0..model.params().len()).map(|index| InstanceInfo {
-            name: format!("param [{index}]"),
-            kind: "param".into(),
-            tensor: 0,
-            index,
-            exp: 0,
-        })),
-        Vis::Hashed => out.push(InstanceInfo {
-            name: "Poseidon commitment to the parameters".into(),
-            kind: "param_commitment".into(),
-            tensor: 0,
-            index: 0,
-            exp: 0,
-        }),
+        Vis::Public => weights.extend(
+            (0..model.params().len())
+                .map(|index| info(format!("param [{index}]"), "param", 0, index, 0)),
+        ),
+        Vis::Hashed => weights.push(info(
+            "Poseidon commitment to the parameters".into(),
+            "param_commitment",
+            0,
+            0,
+            0,
+        )),
         Vis::Private | Vis::Fixed => {}
     }
-    part(&mut out, vis.output, "output", &model.outputs);
-    if let Some(p) = predicate {
-        out.push(InstanceInfo {
-            name: p.to_string(),
-            kind: "predicate".into(),
-            tensor: 0,
-            index: 0,
-            exp: 0,
-        });
-        let exp = p.param_exp(p.locate(model).map_or(0, |(_, v, _)| model.values[v].exp));
-        for (index, name) in p.params().into_iter().enumerate() {
-            out.push(InstanceInfo {
-                name,
-                kind: "predicate_param".into(),
-                tensor: 0,
-                index,
-                exp,
-            });
+    let batched = batch > 1;
+    let mut out = if batched { weights.clone() } else { vec![] };
+    for s in 0..batch.max(1) {
+        let mut slot = vec![];
+        if batched && predicate.is_none() {
+            slot.push(info(
+                "used (1: a real sample, 0: an unused slot)".into(),
+                "slot",
+                0,
+                0,
+                0,
+            ));
         }
+        part(&mut slot, vis.input, "input", &model.inputs);
+        if !batched {
+            slot.extend(weights.iter().cloned());
+        }
+        part(&mut slot, vis.output, "output", &model.outputs);
+        if let Some(p) = predicate {
+            slot.push(info(p.to_string(), "predicate", 0, 0, 0));
+            let exp = p.param_exp(p.locate(model).map_or(0, |(_, v, _)| model.values[v].exp));
+            for (index, name) in p.params().into_iter().enumerate() {
+                slot.push(info(name, "predicate_param", 0, index, exp));
+            }
+        }
+        if batched {
+            for i in &mut slot {
+                i.name = format!("sample {s}: {}", i.name);
+                i.sample = Some(s);
+            }
+        }
+        out.extend(slot);
     }
     if vis.binding {
-        out.push(InstanceInfo {
-            name: "binding: keccak256(chain id, registry, submitter, model id, nonce) mod r".into(),
-            kind: "binding".into(),
-            tensor: 0,
-            index: 0,
-            exp: 0,
-        });
+        out.push(info(
+            "binding: keccak256(chain id, registry, submitter, model id, nonce) mod r".into(),
+            "binding",
+            0,
+            0,
+            0,
+        ));
     }
     out
 }
@@ -465,12 +496,13 @@ fn calibrate(
                 model.check_param_range()?;
             }
             let f = fidelity_of(&model, samples, reference, floats)?;
-            let shape = circuit::choose_params(
+            let shape = circuit::choose_batch_params(
                 &model,
                 &model.eval(&samples[0])?,
                 opts.visibility,
                 opts.predicate.as_ref(),
                 opts.optimize,
+                opts.batch,
             )?;
             Ok((model, f, shape.k()))
         })();
@@ -627,6 +659,12 @@ pub fn build(opts: &BuildOptions, p: &dyn Progress) -> Result<BuildReport> {
             "an output predicate keeps the outputs unrevealed: use --output-visibility private (or hashed), not public".into(),
         ));
     }
+    if !(1..=MAX_BATCH).contains(&opts.batch) {
+        return Err(Error::Batch(format!(
+            "--batch {}: a batch holds 1 to {MAX_BATCH} samples",
+            opts.batch
+        )));
+    }
     let solc = tools::solc()?; // fail before the slow steps
     let (graph, samples) = step(p, "importing the model", || {
         let mut graph = onnx::load(&opts.model, &opts.load)?;
@@ -695,12 +733,13 @@ pub fn build(opts: &BuildOptions, p: &dyn Progress) -> Result<BuildReport> {
         _ => model.eval(&samples[0])?,
     };
     let mut shape = step(p, "sizing the circuit", || {
-        Ok(circuit::choose_params(
+        Ok(circuit::choose_batch_params(
             &model,
             &trace,
             opts.visibility,
             opts.predicate.as_ref(),
             opts.optimize,
+            opts.batch,
         )?)
     })?;
     let k = shape.k();
@@ -717,19 +756,24 @@ pub fn build(opts: &BuildOptions, p: &dyn Progress) -> Result<BuildReport> {
     })?;
     let t_keygen = Instant::now();
     let pk = step(p, "generating keys", || {
-        let builder = circuit::build(
-            CircuitBuilderStage::Keygen,
-            &shape,
-            &model,
-            &trace,
-            &Secrets::default(),
-        )?;
+        let none = Secrets::default();
+        let slots = vec![
+            circuit::Slot {
+                trace: &trace,
+                secrets: &none,
+                used: true,
+            };
+            opts.batch
+        ];
+        let builder =
+            circuit::build_batch(CircuitBuilderStage::Keygen, &shape, &model, &slots, None)?;
         let pk = proof::keygen(&params, &builder)?;
         shape.break_points = builder.break_points();
         Ok(pk)
     })?;
     let keygen_secs = t_keygen.elapsed().as_secs_f64();
-    let instance_infos = instance_infos(&model, opts.visibility, opts.predicate.as_ref());
+    let instance_infos =
+        instance_infos(&model, opts.visibility, opts.predicate.as_ref(), opts.batch);
     // The digest covers the quantized model file and the SRS too: compute both as written.
     let model_json = artifacts::json_bytes(&model).map_err(|source| Error::Io {
         path: PathBuf::from(BuildDir::MODEL),
@@ -764,13 +808,16 @@ pub fn build(opts: &BuildOptions, p: &dyn Progress) -> Result<BuildReport> {
         ..Default::default()
     };
     let (instances, test_proof) = step(p, "self-test proof", || {
-        let builder = circuit::build(
-            CircuitBuilderStage::Prover,
-            &shape,
-            &model,
-            &trace,
-            &test_secrets,
-        )?;
+        // One real sample; in a batch the other slots unused (copies of it).
+        let slots: Vec<circuit::Slot> = (0..opts.batch)
+            .map(|i| circuit::Slot {
+                trace: &trace,
+                secrets: &test_secrets,
+                used: i == 0,
+            })
+            .collect();
+        let builder =
+            circuit::build_batch(CircuitBuilderStage::Prover, &shape, &model, &slots, None)?;
         let instances = builder.instances();
         let proof = proof::prove(&params, &pk, builder, &instances)?;
         Ok((instances, proof))
@@ -1156,16 +1203,28 @@ pub fn check_salts(
 pub struct ProveReport {
     /// The proof file (also written to disk).
     pub proof: ProofFile,
-    /// Output floats.
+    /// Output floats (of the first sample, for a batch).
     pub outputs: Vec<Vec<f64>>,
+    /// Output floats of every sample proven (one entry for a one-sample build).
+    pub sample_outputs: Vec<Vec<Vec<f64>>>,
     /// Seconds spent proving (witness, proof, native self-check).
     pub prove_secs: f64,
     /// Proof size in bytes.
     pub proof_bytes: usize,
 }
 
+/// One sample of a proof: the model's inputs, with its salts and predicate parameters (the
+/// binding in `secrets` is ignored: a proof has one, given to [`prove_batch`]).
+#[derive(Clone, Debug, Default)]
+pub struct Sample {
+    /// One flattened list per model input.
+    pub inputs: Vec<Vec<f64>>,
+    /// Salts and predicate parameters.
+    pub secrets: Secrets,
+}
+
 /// Proves one inference of the build's model on `inputs` (with the commitments' salts in
-/// `secrets`), writing the proof file to `out`.
+/// `secrets`), writing the proof file to `out`. On a batch build the other slots are unused.
 pub fn prove(
     build: &Build,
     inputs: &[Vec<f64>],
@@ -1173,8 +1232,32 @@ pub fn prove(
     out: &Path,
     p: &dyn Progress,
 ) -> Result<ProveReport> {
-    let trace = build.model.eval(inputs)?;
-    match (&secrets.binding, build.settings.circuit.visibility.binding) {
+    let sample = Sample {
+        inputs: inputs.to_vec(),
+        secrets: secrets.clone(),
+    };
+    prove_batch(build, &[sample], secrets.binding.as_ref(), out, p)
+}
+
+/// Proves up to `batch` inferences of the build's model in one proof, bound to `binding` if the
+/// build has a binding, writing the proof file to `out`. Slots beyond `samples` are unused: their
+/// instances are 0 and the proof claims nothing about them.
+pub fn prove_batch(
+    build: &Build,
+    samples: &[Sample],
+    binding: Option<&crate::visibility::binding::Binding>,
+    out: &Path,
+    p: &dyn Progress,
+) -> Result<ProveReport> {
+    let shape = &build.settings.circuit;
+    let batch = shape.batch.max(1);
+    if samples.is_empty() || samples.len() > batch {
+        return Err(Error::Batch(format!(
+            "{} samples for a build that proves {batch} per proof: give 1 to {batch}",
+            samples.len()
+        )));
+    }
+    match (binding, shape.visibility.binding) {
         (None, true) => return Err(Error::Binding("this build binds every proof to a registry, a chain, a submitter and a nonce: prove with `--model ID --rpc-url URL` (or use `zkinfer oracle`)".into())),
         (Some(_), false) => return Err(Error::Binding("this build has no binding instance: rebuild with --binding to submit its proofs to a PredictionRegistry".into())),
         (Some(b), true) => {
@@ -1182,42 +1265,78 @@ pub fn prove(
         }
         (None, false) => {}
     }
-    if let Some(pred) = &build.settings.circuit.predicate {
-        if secrets.predicate_params.len() != pred.params().len() {
-            return Err(Error::Predicate(format!(
-                "'{pred}' needs {}: give each with --param NAME=VALUE",
-                pred.params().join(", ")
-            )));
+    let name = |i: usize| {
+        if batch > 1 {
+            format!("sample {i} (line {}): ", i + 1)
+        } else {
+            String::new()
         }
-        let (_, v, _) = pred
-            .locate(&build.model)
-            .ok_or_else(|| Error::Predicate(format!("'{pred}' names no output of the model")))?;
-        let y = &trace.values[v];
-        if !pred
-            .holds(y, &secrets.predicate_params)
-            .map_err(Error::Predicate)?
-        {
-            // No values: the outputs (and the score the predicate reads) may be private.
-            return Err(Error::Predicate(format!(
-                "'{pred}' is false for this input, and a false predicate cannot be proven"
-            )));
+    };
+    let mut traces = Vec::with_capacity(samples.len());
+    for (i, sample) in samples.iter().enumerate() {
+        let trace = build.model.eval(&sample.inputs).map_err(|e| {
+            if batch > 1 {
+                Error::Batch(format!("{}{e}", name(i)))
+            } else {
+                e.into()
+            }
+        })?;
+        if let Some(pred) = &shape.predicate {
+            let params = &sample.secrets.predicate_params;
+            if params.len() != pred.params().len() {
+                return Err(Error::Predicate(format!(
+                    "{}'{pred}' needs {}: give each with --param NAME=VALUE",
+                    name(i),
+                    pred.params().join(", ")
+                )));
+            }
+            let (_, v, _) = pred.locate(&build.model).ok_or_else(|| {
+                Error::Predicate(format!("'{pred}' names no output of the model"))
+            })?;
+            if !pred
+                .holds(&trace.values[v], params)
+                .map_err(Error::Predicate)?
+            {
+                // No values: the outputs (and the score the predicate reads) may be private.
+                return Err(Error::Predicate(format!(
+                    "{}'{pred}' is false for this input, and a false predicate cannot be proven",
+                    name(i)
+                )));
+            }
         }
+        traces.push(trace);
     }
     let params = step(p, "loading SRS", || build.params())?;
     let pk = step(p, "loading proving key", || {
         Ok(proof::read_pk(
             &build.dir.path(BuildDir::PK),
-            build.settings.circuit.params.clone(),
+            shape.params.clone(),
         )?)
     })?;
     let t = Instant::now();
+    let idle = Secrets::default();
+    let slots: Vec<circuit::Slot> = (0..batch)
+        .map(|i| match (traces.get(i), samples.get(i)) {
+            (Some(trace), Some(sample)) => circuit::Slot {
+                trace,
+                secrets: &sample.secrets,
+                used: true,
+            },
+            // An unused slot: any valid witness of the model; it is exposed as zeros.
+            _ => circuit::Slot {
+                trace: &traces[0],
+                secrets: &idle,
+                used: false,
+            },
+        })
+        .collect();
     let (instances, proof_bytes) = step(p, "proving", || {
-        let builder = circuit::build(
+        let builder = circuit::build_batch(
             CircuitBuilderStage::Prover,
-            &build.settings.circuit,
+            shape,
             &build.model,
-            &trace,
-            secrets,
+            &slots,
+            binding,
         )?;
         let instances = builder.instances();
         let proof = proof::prove(&params, &pk, builder, &instances)?;
@@ -1252,15 +1371,20 @@ pub fn prove(
                 }
             })
             .collect(),
-        binding: secrets.binding.clone(),
+        binding: binding.cloned(),
         proof: format!("0x{}", hex::encode(&proof_bytes)),
     };
     write_json_atomic(out, &pf).map_err(|source| Error::Io {
         path: out.to_path_buf(),
         source,
     })?;
+    let sample_outputs: Vec<Vec<Vec<f64>>> = traces
+        .iter()
+        .map(|t| build.model.output_floats(t))
+        .collect();
     Ok(ProveReport {
-        outputs: build.model.output_floats(&trace),
+        outputs: sample_outputs[0].clone(),
+        sample_outputs,
         proof_bytes: proof_bytes.len(),
         proof: pf,
         prove_secs,

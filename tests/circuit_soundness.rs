@@ -617,7 +617,10 @@ fn batch_slots_are_separate_statements_and_an_unused_slot_claims_nothing() {
                 ..lying
             };
             let (ok, inst) = run(&[slot(0, true), idle, slot(2, true)], None);
-            assert!(ok, "{what}: a false predicate in an unused slot must not matter");
+            assert!(
+                ok,
+                "{what}: a false predicate in an unused slot must not matter"
+            );
             assert!((0..per).all(|j| inst[at(1, j)] == Fr::zero()), "{what}");
         }
     }

@@ -424,3 +424,170 @@ fn an_edited_circuit_description_is_refused_on_open() {
         "{e}"
     );
 }
+
+/// Batch builds (`--batch`): one proof for several samples. On the credit shape (hashed input,
+/// private output, `y[0] >= T`) with 4 slots and 3 samples: the proof verifies natively and on
+/// the EVM, names each instance with its sample, exposes zeros for the unused slot; each
+/// sample's instances changed, and two samples swapped, are rejected natively and on the EVM; a
+/// fifth sample and a false predicate are refused by `prove`, naming the sample. On iris_logreg
+/// with public outputs (no predicate: a used-bit instance leads each slot) a full batch verifies.
+#[test]
+fn a_batch_proof_states_each_sample_and_nothing_for_unused_slots() {
+    use zkinfer::artifacts::read_calibration;
+    use zkinfer::pipeline::{BuildOptions, Sample};
+    use zkinfer::visibility::{Vis, Visibility};
+    let tmp = tempfile::tempdir().unwrap();
+    let name = "breast_cancer_mlp";
+    let mut opts = BuildOptions::new(
+        fixture(name, "model.onnx"),
+        fixture(name, "calibration.jsonl"),
+        tmp.path().join("credit4"),
+    );
+    opts.visibility = Visibility {
+        input: Vis::Hashed,
+        params: Vis::Fixed,
+        output: Vis::Private,
+        binding: false,
+    };
+    opts.predicate = Some("y[0] >= T".parse().unwrap());
+    opts.batch = 4;
+    pipeline::build(&opts, &Quiet).unwrap();
+    let build = zkinfer::pipeline::Build::open(&opts.out).unwrap();
+    assert_eq!(build.settings.circuit.batch, 4);
+    assert_eq!(build.settings.instances.len(), 12);
+    let calib = read_calibration(&fixture(name, "calibration.jsonl")).unwrap();
+    let threshold = build.predicate_params(&[("T".into(), -20.0)]).unwrap();
+    let sample = |i: usize| Sample {
+        inputs: calib[i].clone(),
+        secrets: zkinfer::circuit::Secrets {
+            input_salt: zkinfer::circuit::Fr::from(0x5eed_0000 + i as u64),
+            predicate_params: threshold.clone(),
+            ..Default::default()
+        },
+    };
+    let path = tmp.path().join("batch.json");
+    let samples: Vec<Sample> = (0..3).map(sample).collect();
+    pipeline::prove_batch(&build, &samples, None, &path, &Quiet).unwrap();
+    let pf = ProofFile::read(&path).unwrap();
+    assert!(pipeline::verify(&build, &pf, &path).unwrap().is_ok());
+    for (i, inst) in pf.instances.iter().enumerate() {
+        assert_eq!(inst.info.sample, Some(i / 3), "instance {i}");
+        assert!(inst.info.name.starts_with(&format!("sample {}: ", i / 3)));
+    }
+    // Each real slot: its own commitment (the input and salt's, as `zkinfer hash` computes
+    // it), the used bit 1, its threshold; the unused slot: zeros.
+    for s in 0..3 {
+        let expected = zkinfer::circuit::commit::input_commitment(
+            &build.model,
+            &calib[s],
+            zkinfer::circuit::Fr::from(0x5eed_0000 + s as u64),
+        )
+        .unwrap();
+        assert_eq!(
+            pf.instances[3 * s].field,
+            format!(
+                "0x{}",
+                hex::encode(zkinfer::verifier::instance_word(&expected))
+            )
+        );
+        assert_eq!(pf.instances[3 * s + 1].integer.as_deref(), Some("1"));
+    }
+    assert!(pf.instances[9..]
+        .iter()
+        .all(|i| i.field == format!("0x{}", "0".repeat(64))));
+
+    let (words, proof) = pipeline::verify_calldata(&pf, &path).unwrap();
+    let hexw = |w: [u8; 32]| format!("0x{}", hex::encode(w));
+    let mut tampered = vec![];
+    for i in 0..words.len() {
+        let mut w = words.clone();
+        w[i][31] ^= 1;
+        tampered.push(w);
+    }
+    let mut swapped = words.clone();
+    for j in 0..3 {
+        swapped.swap(j, 3 + j);
+    }
+    tampered.push(swapped);
+    let calls: Vec<Vec<u8>> = std::iter::once(&words)
+        .chain(&tampered)
+        .map(|w| encode_verify_call(w, &proof))
+        .collect();
+    let run = pipeline::verify_in_evm(&build, &calls).unwrap();
+    let got: Vec<bool> = run.calls.iter().map(|c| c.accepted).collect();
+    let expect: Vec<bool> = (0..calls.len()).map(|i| i == 0).collect();
+    assert_eq!(got, expect, "EVM verdicts (honest first)");
+    for (n, w) in tampered.iter().enumerate() {
+        let mut bad = pf.clone();
+        for (inst, word) in bad.instances.iter_mut().zip(w) {
+            inst.field = hexw(*word);
+            let f = zkinfer::circuit::field_to_i128(&{
+                let mut le = *word;
+                le.reverse();
+                Option::<zkinfer::circuit::Fr>::from(
+                    <zkinfer::circuit::Fr as zkinfer::circuit::halo2_proofs::halo2curves::ff::PrimeField>::from_repr(le),
+                )
+                .unwrap()
+            });
+            if inst.info.is_numeric() {
+                inst.integer = f.map(|q| q.to_string());
+                inst.value = f.map(|q| zkinfer::quant::to_float(q, inst.info.exp));
+            }
+        }
+        assert_eq!(
+            pipeline::verify(&build, &bad, &path).unwrap(),
+            Err("the proof does not verify".to_string()),
+            "tampering {n}"
+        );
+    }
+
+    // More samples than slots, and a false predicate, are refused by name.
+    let five: Vec<Sample> = (0..5).map(sample).collect();
+    let e = pipeline::prove_batch(&build, &five, None, &path, &Quiet)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("5 samples") && e.contains("1 to 4"), "{e}");
+    let mut lying = vec![sample(0), sample(1)];
+    lying[1].secrets.predicate_params = build.predicate_params(&[("T".into(), 1000.0)]).unwrap();
+    let e = pipeline::prove_batch(&build, &lying, None, &path, &Quiet)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("sample 1") && e.contains("false"), "{e}");
+
+    // Public outputs, no predicate: a used bit leads each slot; a full batch.
+    let name = "iris_logreg";
+    let mut opts = BuildOptions::new(
+        fixture(name, "model.onnx"),
+        fixture(name, "calibration.jsonl"),
+        tmp.path().join("iris3"),
+    );
+    opts.batch = 3;
+    pipeline::build(&opts, &Quiet).unwrap();
+    let build = zkinfer::pipeline::Build::open(&opts.out).unwrap();
+    let calib = read_calibration(&fixture(name, "calibration.jsonl")).unwrap();
+    let per = build.settings.instances.len() / 3;
+    assert_eq!(build.settings.instances[0].kind, "slot");
+    let samples: Vec<Sample> = (0..3)
+        .map(|i| Sample {
+            inputs: calib[i].clone(),
+            ..Default::default()
+        })
+        .collect();
+    let r = pipeline::prove_batch(&build, &samples, None, &path, &Quiet).unwrap();
+    let pf = ProofFile::read(&path).unwrap();
+    assert!(pipeline::verify(&build, &pf, &path).unwrap().is_ok());
+    for s in 0..3 {
+        assert_eq!(pf.instances[s * per].integer.as_deref(), Some("1"));
+        // The outputs exposed are each sample's own.
+        let exposed: Vec<f64> = pf
+            .instances
+            .iter()
+            .filter(|i| i.info.sample == Some(s) && i.info.kind == "output")
+            .map(|i| i.value.unwrap())
+            .collect();
+        assert_eq!(exposed, r.sample_outputs[s].concat(), "sample {s}");
+    }
+    let (words, proof) = pipeline::verify_calldata(&pf, &path).unwrap();
+    let run = pipeline::verify_in_evm(&build, &[encode_verify_call(&words, &proof)]).unwrap();
+    assert!(run.calls[0].accepted);
+}

@@ -227,26 +227,29 @@ pub fn assign(
     let param_cells: Vec<Vec<AssignedValue<Fr>>> = match shared_params {
         Some(shared) if params != Vis::Fixed => shared.to_vec(),
         _ => node_params
-        .iter()
-        .map(|p| {
-            if params == Vis::Fixed {
-                return vec![];
-            }
-            p.values
-                .iter()
-                .map(|&v| {
-                    let c = ctx.load_witness(field(v));
-                    if params != Vis::Hashed {
-                        range_check_signed(range, ctx, c, pbits);
-                    }
-                    c
-                })
-                .collect()
-        })
-        .collect(),
+            .iter()
+            .map(|p| {
+                if params == Vis::Fixed {
+                    return vec![];
+                }
+                p.values
+                    .iter()
+                    .map(|&v| {
+                        let c = ctx.load_witness(field(v));
+                        if params != Vis::Hashed {
+                            range_check_signed(range, ctx, c, pbits);
+                        }
+                        c
+                    })
+                    .collect()
+            })
+            .collect(),
     };
     if param_cells.len() != node_params.len() {
-        return Err(witness_err("(parameters)", "shared parameter cells of another model"));
+        return Err(witness_err(
+            "(parameters)",
+            "shared parameter cells of another model",
+        ));
     }
     for (node, (np, pc)) in model.nodes.iter().zip(node_params.iter().zip(&param_cells)) {
         let prm = Params {

@@ -84,6 +84,11 @@ pub struct BuildArgs {
     /// model's shape.
     #[arg(long)]
     pub allow_unbound_params: bool,
+    /// Prove N inferences of the model per proof (one verification and, later, one registry
+    /// transaction for up to N predictions). `prove --input` then takes JSON lines, one sample
+    /// per line; a proof may carry fewer samples (unused slots expose only zeros)
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub batch: usize,
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
@@ -117,6 +122,7 @@ pub fn run(a: BuildArgs) -> anyhow::Result<Exit> {
         min_agreement: a.min_agreement,
         target: a.target.parse::<Target>().map_err(anyhow::Error::msg)?,
         optimize: a.optimize_for.parse().map_err(anyhow::Error::msg)?,
+        batch: a.batch,
         visibility: {
             let v = Visibility {
                 input: a.input_visibility.parse().map_err(anyhow::Error::msg)?,
@@ -147,6 +153,7 @@ pub fn run(a: BuildArgs) -> anyhow::Result<Exit> {
             "out": a.out,
             "vk_digest": s.vk_digest,
             "logrows": s.circuit.params.base.k,
+            "batch": s.circuit.batch,
             "advice_columns": s.circuit.params.base.num_advice_per_phase,
             "lookup_bits": s.circuit.params.base.lookup_bits,
             "function_tables": s.circuit.params.tables.len(),
@@ -172,6 +179,13 @@ pub fn run(a: BuildArgs) -> anyhow::Result<Exit> {
             s.circuit.params.base.lookup_bits,
             s.macs
         );
+        if s.circuit.batch > 1 {
+            println!(
+                "  batch: {} samples per proof ({} public instances)",
+                s.circuit.batch,
+                s.instances.len()
+            );
+        }
         println!("  vk digest: {}", s.vk_digest);
         println!(
             "  calibration (target {:?}), candidates tried:",

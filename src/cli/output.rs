@@ -51,28 +51,43 @@ pub fn floats(v: &[f64]) -> String {
 }
 
 /// One line per public instance of a proof file: its name, then its value (the float, with
-/// the integer when they differ in form) or its field element.
+/// the integer when they differ in form) or its field element. An unused batch slot (its used
+/// bit, the `slot` or `predicate` instance, is 0) gets one line instead of its zeros.
 pub fn instance_lines(instances: &[zkinfer::artifacts::ProofInstance]) -> Vec<String> {
-    instances
+    let unused: std::collections::BTreeSet<usize> = instances
         .iter()
-        .map(|i| {
-            let value = match (&i.value, &i.integer) {
-                (Some(v), Some(q)) if i.info.exp != 0 => {
-                    format!("{v} (fixed point {q} / 2^{})", i.info.exp)
-                }
-                (Some(v), _) => format!("{v}"),
-                _ => i.field.clone(),
-            };
-            let what = if i.info.kind == "predicate" {
-                if i.integer.as_deref() == Some("1") {
-                    " (holds)".to_string()
-                } else {
-                    " (does not hold)".to_string()
-                }
-            } else {
-                String::new()
-            };
-            format!("{:<18} {} = {value}{what}", i.info.kind, i.info.name)
-        })
-        .collect()
+        .filter(|i| matches!(i.info.kind.as_str(), "slot" | "predicate"))
+        .filter(|i| i.integer.as_deref() == Some("0"))
+        .filter_map(|i| i.info.sample)
+        .collect();
+    let mut said = std::collections::BTreeSet::new();
+    let mut out = vec![];
+    for i in instances {
+        if let Some(s) = i.info.sample.filter(|s| unused.contains(s)) {
+            if said.insert(s) {
+                out.push(format!(
+                    "{:<18} sample {s}: unused (its instances are 0: it claims nothing)",
+                    "slot"
+                ));
+            }
+            continue;
+        }
+        let value = match (&i.value, &i.integer) {
+            (Some(v), Some(q)) if i.info.exp != 0 => {
+                format!("{v} (fixed point {q} / 2^{})", i.info.exp)
+            }
+            (Some(v), _) => format!("{v}"),
+            _ => i.field.clone(),
+        };
+        let what = match i.info.kind.as_str() {
+            "predicate" if i.integer.as_deref() == Some("1") => " (holds)",
+            "predicate" => " (does not hold)",
+            _ => "",
+        };
+        out.push(format!(
+            "{:<18} {} = {value}{what}",
+            i.info.kind, i.info.name
+        ));
+    }
+    out
 }

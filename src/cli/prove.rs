@@ -95,9 +95,70 @@ fn binding(a: &ProveArgs) -> anyhow::Result<Option<zkinfer::visibility::binding:
     Ok(Some(b))
 }
 
+/// The samples of a batch build's `--input` (JSON lines): each line's own salts and predicate
+/// parameters (`--param` fills a parameter a line does not give; `--salt` is refused: a salt
+/// shared by samples would let one sample's guesses test the others').
+fn batch_samples(a: &ProveArgs, build: &Build) -> anyhow::Result<Vec<pipeline::Sample>> {
+    if a.salt.is_some() || a.output_salt.is_some() {
+        anyhow::bail!(
+            "this build proves {} samples per proof: give each sample's salt in its line of {} (\"salt\", \"output_salt\"), not --salt/--output-salt",
+            build.settings.circuit.batch,
+            a.input.display()
+        );
+    }
+    let lines = zkinfer::artifacts::read_batch_input(&a.input)?;
+    let mut out = Vec::with_capacity(lines.len());
+    for (i, line) in lines.into_iter().enumerate() {
+        let at = |e: String| {
+            anyhow::anyhow!("{}: sample {} (line {}): {e}", a.input.display(), i, i + 1)
+        };
+        let salt = |s: &Option<String>| -> anyhow::Result<Option<zkinfer::circuit::Fr>> {
+            s.as_deref()
+                .map(zkinfer::circuit::commit::parse_salt)
+                .transpose()
+                .map_err(at)
+        };
+        let (input_salt, output_salt) = (salt(&line.salt)?, salt(&line.output_salt)?);
+        pipeline::check_salts(
+            build,
+            input_salt,
+            output_salt,
+            a.allow_unsalted,
+            ("\"salt\"", "\"output_salt\""),
+        )
+        .map_err(|e| at(e.to_string()))?;
+        if let Some(w) = pipeline::weak_salt_warning(input_salt, "\"salt\"")
+            .or_else(|| pipeline::weak_salt_warning(output_salt, "\"output_salt\""))
+        {
+            eprintln!("zkinfer: sample {i}: {w}");
+        }
+        let mut given: Vec<(String, f64)> = line.params.into_iter().collect();
+        for (n, v) in &a.params {
+            if !given.iter().any(|(g, _)| g == n) {
+                given.push((n.clone(), *v));
+            }
+        }
+        out.push(pipeline::Sample {
+            inputs: line.input_data,
+            secrets: Secrets {
+                input_salt: input_salt.unwrap_or_default(),
+                output_salt: output_salt.unwrap_or_default(),
+                predicate_params: build
+                    .predicate_params(&given)
+                    .map_err(|e| at(e.to_string()))?,
+                binding: None,
+            },
+        });
+    }
+    Ok(out)
+}
+
 /// Runs `prove`.
 pub fn run(a: ProveArgs) -> anyhow::Result<Exit> {
     let build = Build::open(&a.dir)?;
+    if build.settings.circuit.batch > 1 {
+        return run_batch(a, build);
+    }
     let inputs = read_input(&a.input)?;
     pipeline::check_salts(
         &build,
@@ -143,6 +204,43 @@ pub fn run(a: ProveArgs) -> anyhow::Result<Exit> {
         println!(
             "proof: {} ({} bytes, {:.2} s)",
             a.out.display(),
+            r.proof_bytes,
+            r.prove_secs
+        );
+    }
+    Ok(Exit::Ok)
+}
+
+/// `prove` on a batch build: every line of `--input` one sample, one proof.
+fn run_batch(a: ProveArgs, build: Build) -> anyhow::Result<Exit> {
+    let samples = batch_samples(&a, &build)?;
+    let b = binding(&a)?;
+    let r = pipeline::prove_batch(&build, &samples, b.as_ref(), &a.out, &Bar)?;
+    let show = a.show_outputs
+        || build.settings.circuit.visibility.output == zkinfer::visibility::Vis::Public;
+    let outputs = if show { Some(&r.sample_outputs) } else { None };
+    let batch = build.settings.circuit.batch;
+    if a.json {
+        print_json(&json!({
+            "proof": a.out,
+            "samples": samples.len(),
+            "batch": batch,
+            "outputs": outputs,
+            "instances": r.proof.instances,
+            "proof_bytes": r.proof_bytes,
+            "prove_secs": r.prove_secs,
+            "vk_digest": r.proof.vk_digest,
+        }));
+    } else {
+        for (s, sample) in outputs.into_iter().flatten().enumerate() {
+            for (i, o) in sample.iter().enumerate() {
+                println!("sample {s} output {i}: {}", floats(o));
+            }
+        }
+        println!(
+            "proof: {} ({} of {batch} slots used; {} bytes, {:.2} s)",
+            a.out.display(),
+            samples.len(),
             r.proof_bytes,
             r.prove_secs
         );

@@ -19,6 +19,9 @@ pub fn kind_code(kind: &str) -> Option<u8> {
         "predicate" => 6,
         "predicate_param" => 7,
         "binding" => 8,
+        // A batch slot's used bit. Registries of this release know no batches: they refuse
+        // this kind (`BadKind`), and a batch with a predicate has several (`PredicateLayoutMismatch`).
+        "slot" => 9,
         _ => return None,
     })
 }
