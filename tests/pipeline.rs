@@ -156,8 +156,9 @@ fn valid_proofs_verify_natively_and_in_the_evm_and_tampering_is_rejected() {
 /// The instance-flat verifier on a build with `k` public instances (one per output of a Gemm
 /// 8 -> k): the honest proof verifies natively, through the wrapper, and in the halo2 verifier
 /// alone; each instance changed, or raised by the modulus, is rejected by all three; a byte
-/// flipped in each 32-byte word of the proof is rejected by both contracts (and natively for a
-/// sample of them).
+/// flipped in each 32-byte word of the proof, and each word plus the modulus, are rejected by
+/// both contracts (and natively for a sample of them); the same values in a non-standard ABI
+/// encoding of the same length are rejected by the wrapper.
 fn every_tampering_is_rejected_with_instances(k: usize) {
     let name = format!("wide_gemm_{k}@gas");
     let tmp = tempfile::tempdir().unwrap();
@@ -184,6 +185,14 @@ fn every_tampering_is_rejected_with_instances(k: usize) {
         let mut bad = proof.clone();
         bad[w + (w / 32) % 32usize.min(proof.len() - w)] ^= 0x10;
         tampered.push((words.clone(), bad));
+        // The same word plus the scalar modulus: a proof scalar `s + r` must not pass for `s`
+        // (a point coordinate so changed is another point, or none).
+        if w + 32 <= proof.len() {
+            let mut plus = proof.clone();
+            let word: [u8; 32] = plus[w..w + 32].try_into().unwrap();
+            plus[w..w + 32].copy_from_slice(&add_be(word, R));
+            tampered.push((words.clone(), plus));
+        }
     }
     // Instances in another order: the same values, each in another's slot.
     if k > 1 {
@@ -202,6 +211,24 @@ fn every_tampering_is_rejected_with_instances(k: usize) {
         .chain(tampered.iter().cloned())
         .map(|(w, p)| raw(&w, &p))
         .collect();
+    // The proof's bytes before the instances' (offsets swapped to match): the same values and
+    // length, a valid ABI encoding, but not the standard one.
+    let standard = encode_verify_call(&words, &proof);
+    let word = |x: usize| {
+        let mut w = [0u8; 32];
+        w[24..].copy_from_slice(&(x as u64).to_be_bytes());
+        w
+    };
+    let proof_part = &standard[4 + 0x40 + 32 * (1 + k)..];
+    let instances_part = &standard[4 + 0x40..4 + 0x40 + 32 * (1 + k)];
+    let mut swapped = standard[..4].to_vec();
+    swapped.extend(word(0x40 + proof_part.len()));
+    swapped.extend(word(0x40));
+    swapped.extend(proof_part);
+    swapped.extend(instances_part);
+    assert_eq!(swapped.len(), standard.len());
+    let mut calls = calls;
+    calls.push(swapped);
     let expect: Vec<bool> = (0..calls.len()).map(|i| i == 0).collect();
     let run = zkinfer::verifier::evm_verify(&contracts, &calls).unwrap();
     let got: Vec<bool> = run.calls.iter().map(|c| c.accepted).collect();
@@ -209,7 +236,8 @@ fn every_tampering_is_rejected_with_instances(k: usize) {
     let run = zkinfer::verifier::evm_verify_halo2(&contracts, &raw_calls).unwrap();
     let got: Vec<bool> = run.iter().map(|c| c.accepted).collect();
     assert_eq!(
-        got, expect,
+        got,
+        expect[..raw_calls.len()],
         "{name}: halo2 verifier verdicts (honest first)"
     );
     // Natively: every changed instance, and every 8th tampered proof.

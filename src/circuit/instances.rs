@@ -24,6 +24,9 @@ use crate::predicate::{ClassRef, CmpOp, Predicate};
 use crate::quant::QuantModel;
 use crate::visibility::{tag, Vis, Visibility};
 
+/// One slot's instances: those before the parameters in the one-sample order, and after.
+type SlotCells = (Vec<AssignedValue<Fr>>, Vec<AssignedValue<Fr>>);
+
 /// Collects the instances of a proof, sample by sample.
 pub(super) struct Arranger<'a> {
     model: &'a QuantModel,
@@ -32,7 +35,7 @@ pub(super) struct Arranger<'a> {
     batched: bool,
     hasher: Option<PoseidonHasher<Fr, { commit::T }, { commit::RATE }>>,
     params: Option<Vec<AssignedValue<Fr>>>,
-    samples: Vec<(Vec<AssignedValue<Fr>>, Vec<AssignedValue<Fr>>)>,
+    samples: Vec<SlotCells>,
 }
 
 impl<'a> Arranger<'a> {

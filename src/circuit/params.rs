@@ -126,6 +126,7 @@ fn usable_rows(k: u32) -> usize {
     (1usize << k) - BLINDING_ROWS - 1
 }
 
+#[allow(clippy::too_many_arguments)] // the whole sizing context, passed once
 fn trial(
     k: u32,
     dots: bool,

@@ -24,11 +24,15 @@
 //!    whose evaluation it computes as `X·L_0(z)`; the loop writes `X = num·(z - 1)/den`, so
 //!    that `X·L_0(z) = (zⁿ - 1)/n · num/den` is exactly the sum above.
 //!
-//! Both replacements are located by the exact text snark-verifier writes for them (its calldata
+//! 3. **The proof's scalars.** snark-verifier reduces each one modulo `r` as it loads it, so
+//!    `s + r` passed for `s`, where the native verifier refuses a non-canonical scalar: each
+//!    load now fails the verification instead.
+//!
+//! The first two replacements are located by the exact text snark-verifier writes for them (its calldata
 //! loads, and a load from a placeholder offset no calldata reaches); a generator whose output
 //! does not match is an error, never a silently unrolled verifier. The result is checked as the
 //! unrolled verifier was: valid proofs accepted, every tampered proof byte or instance rejected
-//! (tests/pipeline.rs, tests/instances.rs).
+//! (tests/pipeline.rs, tests/anvil.rs).
 
 use std::rc::Rc;
 
@@ -83,13 +87,14 @@ pub fn halo2_verifier_source(
             .filter(|q| q.poly == instance_poly)
             .map(|q| q.rotation)
             .collect();
-        if protocol.num_instance.len() != 1
+        let columns = vk.cs().num_instance_columns();
+        if columns != 1
             || protocol.instance_committing_key.is_some()
+            || !protocol.accumulator_indices.is_empty()
             || instance_rotations.iter().any(|r| r.0 != 0)
         {
             return Err(Error::Generate(format!(
-                "the instance loop needs one instance column queried at the current row; this circuit has {} instance column(s) queried at rotations {:?}",
-                protocol.num_instance.len(),
+                "the instance loop needs one instance column queried at the current row and no accumulator; this circuit has {columns} instance column(s) queried at rotations {:?}",
                 instance_rotations.iter().map(|r| r.0).collect::<Vec<_>>()
             )));
         }
@@ -196,7 +201,34 @@ fn rewrite(
         s5 = s(0xa0),
     );
     let line = code[line_start..at + marker.len()].to_string();
-    replace_once(&code, &line, &eval, "the instance-evaluation placeholder")
+    let code = replace_once(&code, &line, &eval, "the instance-evaluation placeholder")?;
+    Ok(canonical_scalars(&code))
+}
+
+/// snark-verifier loads each scalar of the proof as `mstore(p, mod(calldataload(o), f_q))`: a
+/// word `s + k·r` would pass as `s`, where the native verifier refuses a non-canonical scalar.
+/// Every such load (only the proof's scalars are left) becomes a check that the word is below
+/// the modulus, then the store.
+fn canonical_scalars(code: &str) -> String {
+    let mut out = String::with_capacity(code.len() + code.len() / 8);
+    for line in code.split_inclusive('\n') {
+        let t = line.trim();
+        let parsed = t
+            .strip_prefix("mstore(")
+            .and_then(|r| r.strip_suffix(", f_q))"))
+            .and_then(|r| r.split_once(", mod(calldataload("))
+            .and_then(|(ptr, rest)| Some((ptr, rest.strip_suffix(')')?)));
+        match parsed {
+            Some((ptr, offset)) if !ptr.contains('(') && !offset.contains('(') => {
+                let indent = &line[..line.len() - line.trim_start().len()];
+                out.push_str(&format!(
+                    "{indent}{{ let s := calldataload({offset}) success := and(success, lt(s, f_q)) mstore({ptr}, s) }}\n"
+                ));
+            }
+            _ => out.push_str(line),
+        }
+    }
+    out
 }
 
 /// The byte offset of the only occurrence of `needle` in `code`.
@@ -236,6 +268,7 @@ mod tests {
             ));
         }
         code.push_str("mstore(0x1260, mulmod(mload(0x1234), mload(0x1000), f_q))\n");
+        code.push_str("mstore(0x1280, mod(calldataload(0x840), f_q))\n");
         code
     }
 
@@ -247,8 +280,11 @@ mod tests {
         assert!(!out.contains(&format!("{PLACEHOLDER_OFFSET:#x}")), "{out}");
         assert!(out.contains("lt(p, 0xe0)"), "{out}");
         assert!(out.contains("mstore(0x1234, mulmod(mulmod(num,"), "{out}");
-        // What came after the placeholder is untouched.
-        assert!(out.ends_with("mstore(0x1260, mulmod(mload(0x1234), mload(0x1000), f_q))\n"));
+        // What came after the placeholder is untouched, but for the proof scalar's load,
+        // which now requires a canonical word.
+        assert!(out.contains("mstore(0x1260, mulmod(mload(0x1234), mload(0x1000), f_q))\n"));
+        assert!(out.ends_with("{ let s := calldataload(0x840) success := and(success, lt(s, f_q)) mstore(0x1280, s) }\n"), "{out}");
+        assert!(!out.contains("mod(calldataload"), "{out}");
     }
 
     /// A generator whose output differs from what the rewrite expects is an error, never an

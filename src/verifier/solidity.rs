@@ -107,7 +107,9 @@ contract ZkinferVerifier {{
         // few opcodes per instance (the same in Solidity costs ten times as much unoptimised).
         assembly {{
             let bytesIn := mul(instances.length, 0x20)
-            let canonical := 1
+            // The standard encoding only (the length check alone leaves offsets free): the
+            // instances right after the head, the proof right after them.
+            let canonical := and(eq(instances.offset, 0x64), eq(proof.offset, add(0x84, bytesIn)))
             for {{ let p := instances.offset }} lt(p, add(instances.offset, bytesIn)) {{ p := add(p, 0x20) }} {{
                 canonical := and(canonical, lt(calldataload(p), SCALAR_MODULUS))
             }}
