@@ -379,13 +379,14 @@ pub fn read_batch_input(path: &Path) -> Result<Vec<BatchLine>> {
             reason: format!(
                 "line {}: expected {{\"input_data\": [[...]], \"salt\": \"0x..\", \"output_salt\": \"0x..\", \"params\": {{\"NAME\": number}}}} (salts and params where the build needs them): {}",
                 i + 1,
-                // serde's message may quote the offending text (a salt): then only its position.
-                match e.to_string() {
-                    m if m.contains('"') => format!(
-                        "a value of the wrong type or form (column {})",
+                // Never serde's text: it can quote the offending value (a salt, a private input).
+                match e.classify() {
+                    serde_json::error::Category::Syntax | serde_json::error::Category::Eof =>
+                        format!("not valid JSON (column {})", e.column()),
+                    _ => format!(
+                        "a missing or unknown field, or a value of the wrong type (column {})",
                         e.column()
                     ),
-                    m => m,
                 }
             ),
         })
@@ -446,4 +447,35 @@ pub fn read_calibration(path: &Path) -> Result<Vec<Vec<Vec<f64>>>> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A batch input line with a wrong value names the line, never the value (it may be a
+    /// salt or a private input).
+    #[test]
+    fn batch_input_errors_do_not_echo_values() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("in.jsonl");
+        let good = r#"{"input_data": [[1.5, 2.0]], "salt": "0x5eed", "params": {"T": 0.5}}"#;
+        for bad in [
+            r#"{"input_data": [[1.5, 2.0]], "salt": 987654321987}"#,
+            r#"{"input_data": [["314159.26"]], "salt": "0x5eed"}"#,
+            r#"{"input_data": [[1.5]], "salt": "0x5eed", "secret": "271828182"}"#,
+            r#"{"input_data": [[1.5, 2.0]], "salt": "0x5eed", "params": {"T": "0x161803398"}}"#,
+        ] {
+            std::fs::write(&path, format!("{good}\n{bad}\n")).expect("write");
+            let e = read_batch_input(&path)
+                .expect_err("bad line accepted")
+                .to_string();
+            assert!(e.contains("line 2"), "{e}");
+            for secret in ["987654321987", "314159", "271828182", "161803398", "5eed"] {
+                assert!(!e.contains(secret), "{e}");
+            }
+        }
+        std::fs::write(&path, format!("{good}\n{good}\n")).expect("write");
+        assert_eq!(read_batch_input(&path).expect("two good lines").len(), 2);
+    }
 }

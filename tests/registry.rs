@@ -1192,3 +1192,63 @@ fn weights_predicates_srs_and_keys_on_anvil() {
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     assert!(String::from_utf8_lossy(&r.stderr).contains("visible to every local user"));
 }
+
+/// This registry knows no batches: a batch verifier cannot be registered, so a batch proof can
+/// never be submitted as a single one. With a predicate its layout has a predicate per slot
+/// (`PredicateLayoutMismatch`); without one, a used-bit kind it does not know (`BadKind`).
+#[test]
+fn batch_verifiers_are_refused_by_this_registry() {
+    use zkinfer::pipeline::BuildOptions;
+    use zkinfer::visibility::{Vis, Visibility};
+    let tmp = tempfile::tempdir().unwrap();
+    let batch_build = |name: &str, out: &str, predicate: Option<&str>| {
+        let mut opts = BuildOptions::new(
+            fixture(name, "model.onnx"),
+            fixture(name, "calibration.jsonl"),
+            tmp.path().join(out),
+        );
+        opts.visibility = Visibility {
+            input: Vis::Hashed,
+            params: Vis::Fixed,
+            output: if predicate.is_some() {
+                Vis::Private
+            } else {
+                Vis::Public
+            },
+            binding: true,
+        };
+        opts.predicate = predicate.map(|p| p.parse().unwrap());
+        opts.batch = 2;
+        pipeline::build(&opts, &Quiet).unwrap();
+        Build::open(&opts.out).unwrap()
+    };
+    let with_predicate = batch_build("breast_cancer_mlp", "credit2", Some("y[0] >= T"));
+    let without = batch_build("iris_logreg", "iris2", None);
+    let anvil = zkinfer::chain::spawn_anvil().expect("anvil (run scripts/setup.sh)");
+    let key = hex::encode(anvil.first_key().to_bytes());
+    block_on(async {
+        let chain = Chain::connect(&anvil.endpoint(), Some(&key)).await.unwrap();
+        let registry = chain.deploy_registry().await.unwrap().address;
+        for (b, id, expected) in [
+            (&with_predicate, "credit2", "PredicateLayoutMismatch"),
+            (&without, "iris2", "BadKind"),
+        ] {
+            let pair = zkinfer::chain::deploy_pair(&chain, &b.contracts().unwrap())
+                .await
+                .unwrap();
+            let e = chain
+                .register_model(
+                    registry,
+                    parse_model_id(id).unwrap(),
+                    pair.wrapper.address,
+                    [0; 32],
+                    [0; 32],
+                    &b.settings.instances,
+                    "",
+                )
+                .await
+                .unwrap_err();
+            assert_eq!(e.revert_name(), Some(expected), "{id}: {e}");
+        }
+    });
+}

@@ -108,6 +108,7 @@ fn batch_samples(a: &ProveArgs, build: &Build) -> anyhow::Result<Vec<pipeline::S
     }
     let lines = zkinfer::artifacts::read_batch_input(&a.input)?;
     let mut out = Vec::with_capacity(lines.len());
+    let mut salts_seen = std::collections::BTreeSet::new();
     for (i, line) in lines.into_iter().enumerate() {
         let at = |e: String| {
             anyhow::anyhow!("{}: sample {} (line {}): {e}", a.input.display(), i, i + 1)
@@ -119,6 +120,12 @@ fn batch_samples(a: &ProveArgs, build: &Build) -> anyhow::Result<Vec<pipeline::S
                 .map_err(at)
         };
         let (input_salt, output_salt) = (salt(&line.salt)?, salt(&line.output_salt)?);
+        // A salt used twice links the records it salts (and one leaked opens both).
+        for s in [input_salt, output_salt].into_iter().flatten() {
+            if s != zkinfer::circuit::Fr::zero() && !salts_seen.insert(s.to_bytes()) {
+                return Err(at("its salt is used by another sample (or twice in this line): draw a fresh one for every record".into()));
+            }
+        }
         pipeline::check_salts(
             build,
             input_salt,
