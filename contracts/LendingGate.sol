@@ -119,7 +119,7 @@ contract LendingGate {
         address attestedTo = registry.attestedTo(commitment);
         if (attestedTo != account) revert NotAttestedTo(commitment, attestedTo, account);
         if (!registry.hasPredictionFor(modelId, commitment)) revert NoVerifiedScore(commitment);
-        PredictionRegistry.Prediction memory p;
+        PredictionRegistry.Stored memory p;
         (p, age) = registry.latestFor(modelId, commitment);
         if (age > maxAge) revert ScoreTooOld(age, maxAge);
         provenThreshold = p.values[thresholdValue];

@@ -22,18 +22,28 @@ interface IZkinferVerifier {
 /// @notice Where verified model predictions live on-chain. The owner registers models (a zkinfer
 ///         verifier, its code hash, the layout of its public instances, how the weights are
 ///         pinned, the output predicate); data providers attest whose data an input commitment
-///         stands for; anyone submits a proof, which is checked and stored; contracts read the
-///         latest prediction per model or per input commitment.
+///         stands for; anyone submits a proof of one sample or of a batch of samples, which is
+///         checked once and stored as one prediction per real sample; contracts read the latest
+///         prediction per model and input commitment.
 /// @dev Every proof carries a binding instance: keccak256(abi.encode(chainid, registry,
 ///      submitter, modelId, nonce)) mod r, with the submitter's next per-model nonce. A proof is
 ///      thus valid for one submitter, on one chain, in one registry, once; replays are detected
 ///      by statement (model and instances), not by proof bytes.
+///
+///      Storage is one record per input commitment (or key, see `PredictionStored`), holding
+///      only what a contract reads: the proven values (outputs and predicate parameters), the
+///      output commitment where the model has one, and the block time. When the values fit
+///      (`VALUE_BITS` bits shared among them, each a signed integer) the whole record is one
+///      storage slot; otherwise each value takes its own. Everything else about a prediction
+///      (submitter, nonce, statement, slot in its batch) is in the `PredictionStored` and
+///      `StatementSubmitted` events.
 contract PredictionRegistry {
     /// @notice The BN254 scalar field modulus: every instance must be below it.
     uint256 public constant SCALAR_MODULUS =
         21888242871839275222246405745257275088548364400416034343698204186575808495617;
-    /// @notice Most predictions one `history` call returns.
-    uint256 public constant MAX_PAGE = 32;
+    /// @notice Bits of a record's slot shared by its values when they fit (the other 41 hold
+    ///         the block time and whether the values are stored apart).
+    uint256 public constant VALUE_BITS = 215;
 
     /// @notice What a public instance is (the build's settings.json `instances[].kind`).
     uint8 public constant KIND_INPUT = 0;
@@ -45,6 +55,9 @@ contract PredictionRegistry {
     uint8 public constant KIND_PREDICATE = 6;
     uint8 public constant KIND_PREDICATE_PARAM = 7;
     uint8 public constant KIND_BINDING = 8;
+    /// A batch slot's used bit, for models without a predicate (with one, the predicate's
+    /// result is the used bit): 1 for a real sample, 0 for an unused slot.
+    uint8 public constant KIND_SLOT = 9;
 
     /// @notice How a model's proofs pin its weights (the verifier's `WEIGHTS()`).
     /// Fixed: the weights are circuit constants, bound by the verifying key.
@@ -66,6 +79,9 @@ contract PredictionRegistry {
     uint8 public constant PREDICATE_LT = 4;
     uint8 public constant PREDICATE_ARGMAX = 5;
 
+    /// Marks a position a model's samples do not have.
+    uint32 internal constant NONE = type(uint32).max;
+
     /// @notice A registered model.
     struct Model {
         /// The zkinfer verifier (the checking wrapper).
@@ -86,8 +102,10 @@ contract PredictionRegistry {
         bytes32 weightsHash;
         /// Exact proof length in bytes.
         uint256 proofLength;
-        /// Position of the binding instance.
+        /// Position of the binding instance (always the last).
         uint256 bindingIndex;
+        /// Samples per proof: 1, or the batch size the verifier was built for.
+        uint256 batch;
         /// Kind of each public instance (KIND_*), in order.
         uint8[] kinds;
         /// Fixed-point exponent of each instance: a value v means v * 2^-exp.
@@ -96,25 +114,59 @@ contract PredictionRegistry {
         string uri;
     }
 
-    /// @notice A verified prediction.
-    struct Prediction {
-        /// The input commitment, keccak256 of the public inputs, or 0 (private inputs).
-        bytes32 inputKey;
+    /// @notice Where each instance of a model's proofs is, decoded from its layout at
+    ///         registration so that a submission reads two storage slots instead of the layout.
+    ///         Positions inside a sample are relative to the sample's first instance; NONE
+    ///         where a sample has no such instance. Ranges are [start, end).
+    struct Plan {
+        uint32 instances;
+        uint32 batch;
+        /// The first sample's first instance, and instances per sample.
+        uint32 base;
+        uint32 width;
+        /// The weight instances (public weights, or the one commitment), absolute.
+        uint32 paramStart;
+        uint32 paramEnd;
+        /// The used bit: the slot instance, or the predicate's result; NONE for one-sample
+        /// models without a predicate (their sample is always real).
+        uint32 used;
+        uint32 inputCommitment;
+        uint32 inputStart;
+        uint32 inputEnd;
+        uint32 outputCommitment;
+        uint32 outputStart;
+        uint32 outputEnd;
+        uint32 paramsStart;
+        uint32 paramsEnd;
+        uint32 proofLength;
+    }
+
+    /// @notice A stored prediction, as `latestFor` returns it.
+    struct Stored {
+        /// Outputs and predicate parameters as signed fixed-point integers, in instance order;
+        /// `valueExps` of the model gives their scales.
+        int256[] values;
         /// The output commitment (hashed outputs), or 0.
         uint256 outputCommitment;
-        /// Who submitted it.
-        address submitter;
-        /// Block time of the submission.
+        /// Block time of the submission that stored it.
         uint64 timestamp;
-        /// Block number of the submission.
+    }
+
+    /// @notice One accepted proof (statement): who submitted it, in which block, and how many
+    ///         predictions it stored. Zero for a statement never accepted.
+    struct Submission {
+        address submitter;
         uint64 blockNumber;
-        /// The submitter's nonce the proof was bound to.
-        uint64 nonce;
-        /// keccak256(abi.encode(modelId, instances)).
-        bytes32 statement;
-        /// Outputs and predicate parameters as signed fixed-point integers, in instance order;
-        /// `valueExps` of the model give their scales.
-        int256[] values;
+        uint32 stored;
+    }
+
+    /// A prediction's storage: `head` is the block time (bits 0-39), whether the values are
+    /// stored apart in `wide` (bit 40), and otherwise the values packed from bit 41, each in
+    /// VALUE_BITS / count bits, two's complement.
+    struct Record {
+        uint256 head;
+        uint256 outputCommitment;
+        mapping(uint256 => int256) wide;
     }
 
     /// @notice Who a data provider says an input commitment belongs to. It counts only while
@@ -136,14 +188,17 @@ contract PredictionRegistry {
     mapping(bytes32 => mapping(address => uint64)) public nonces;
     /// Attestation of an input commitment, valid or not (see `attestation`, `attestedTo`).
     mapping(bytes32 => Attestation) internal attestations;
-    /// @notice Index + 1 of the prediction a statement produced (0: never submitted).
-    mapping(bytes32 => uint256) public statementIndex;
+    /// @notice The accepted proof of a statement, keccak256(abi.encode(modelId, instances)):
+    ///         an oracle restarting after a crash asks it whether its proof landed.
+    mapping(bytes32 => Submission) public submissions;
     /// @notice Number of `requestPrediction` calls so far.
     uint256 public requestCount;
 
     mapping(bytes32 => Model) internal models;
-    mapping(bytes32 => Prediction[]) internal predictions;
-    mapping(bytes32 => mapping(bytes32 => uint256)) internal latestByInput;
+    mapping(bytes32 => Plan) internal plans;
+    mapping(bytes32 => mapping(bytes32 => Record)) internal records;
+    /// The input key of each model's newest stored prediction.
+    mapping(bytes32 => bytes32) internal newestKey;
 
     event OwnershipTransferred(address indexed previousOwner, address indexed newOwner);
     event ProviderSet(address indexed provider, bool allowed);
@@ -154,8 +209,21 @@ contract PredictionRegistry {
     event InputAttested(bytes32 indexed commitment, address indexed account, address indexed provider);
     event AttestationRevoked(bytes32 indexed commitment, address indexed account);
     event PredictionRequested(uint256 indexed requestId, bytes32 indexed modelId, address indexed requester, string inputRef);
-    event PredictionSubmitted(
-        bytes32 indexed modelId, uint256 indexed index, bytes32 indexed inputKey, address submitter, uint64 nonce, bytes32 statement, int256[] values
+    /// @notice A proof was accepted: `stored` predictions, each in a `PredictionStored` event
+    ///         of the same transaction with the same statement.
+    event StatementSubmitted(
+        bytes32 indexed modelId, bytes32 indexed statement, address indexed submitter, uint64 nonce, uint256 stored
+    );
+    /// @notice A prediction was stored: the full record. `inputKey` is the input commitment,
+    ///         keccak256 of the sample's public inputs (packed), or 0 (private inputs); `slot`
+    ///         is the sample's place in its proof.
+    event PredictionStored(
+        bytes32 indexed modelId,
+        bytes32 indexed inputKey,
+        bytes32 indexed statement,
+        uint256 slot,
+        uint256 outputCommitment,
+        int256[] values
     );
 
     error NotOwner(address caller);
@@ -168,6 +236,9 @@ contract PredictionRegistry {
     error NotTheVerifiersLayout(bytes32 verifierLayout, bytes32 given);
     error BadKind(uint256 index, uint8 kind);
     error NeedsOneBinding(uint256 found);
+    /// The instances are not in an order zkinfer builds (binding last, weights together and
+    /// first in a batch, equal samples, each group contiguous): `index` is the first misplaced.
+    error BadLayout(uint256 index);
     error WeightCommitmentMismatch(bool hashedWeights, uint256 weightCommitment);
     error UnboundWeights(bytes32 modelId);
     error BadWeights(uint8 weights);
@@ -185,13 +256,19 @@ contract PredictionRegistry {
     error NonCanonicalInstance(uint256 index);
     error WrongWeightCommitment(uint256 expected, uint256 given);
     error WrongWeights(bytes32 expected, bytes32 given);
-    error Replay(bytes32 statement, uint256 index);
+    /// The statement was accepted before, in `blockNumber`.
+    error Replay(bytes32 statement, uint256 blockNumber);
     error BindingMismatch(uint256 expected, uint256 given);
+    /// A used bit (or one-sample predicate result) that is neither 0 nor 1.
+    error BadUsedBit(uint256 slot, uint256 value);
+    /// Two real samples of one proof with the same input key (or, without one, the same
+    /// instances).
+    error RepeatedSample(uint256 slot, bytes32 inputKey);
+    /// The proof's samples are all unused: nothing to store.
+    error NothingToStore();
     error InvalidProof();
     error NoPrediction(bytes32 modelId);
     error NoPredictionForInput(bytes32 modelId, bytes32 inputKey);
-    error IndexOutOfRange(uint256 index, uint256 count);
-    error PageTooLarge(uint256 requested, uint256 max);
 
     modifier onlyOwner() {
         if (msg.sender != owner) revert NotOwner(msg.sender);
@@ -222,11 +299,13 @@ contract PredictionRegistry {
 
     /// @notice Registers a model. `kinds` and `exps` describe each public instance in order
     ///         (the build's settings.json) and must hash to the verifier's `LAYOUT()`; exactly
-    ///         one is the binding. How the weights are
-    ///         pinned and the output predicate are read from the verifier (`WEIGHTS()`,
-    ///         `PREDICATE_*()`) and must agree with the layout. `weightCommitment` is required
-    ///         iff the weights are hashed, `weightsHash` (keccak256 of the weight instances,
-    ///         packed) iff they are public; a verifier whose weights nothing pins is refused.
+    ///         one is the binding, the last. A batch verifier's layout is the weights once, then
+    ///         its samples, each the same run of kinds with one used bit, then the binding. How
+    ///         the weights are pinned and the output predicate are read from the verifier
+    ///         (`WEIGHTS()`, `PREDICATE_*()`) and must agree with the layout. `weightCommitment`
+    ///         is required iff the weights are hashed, `weightsHash` (keccak256 of the weight
+    ///         instances, packed) iff they are public; a verifier whose weights nothing pins is
+    ///         refused.
     function registerModel(
         bytes32 modelId,
         address verifier,
@@ -240,7 +319,8 @@ contract PredictionRegistry {
         if (verifier.code.length == 0) revert NoVerifierCode(verifier);
         IZkinferVerifier v = IZkinferVerifier(verifier);
         _checkLayout(v, kinds, exps);
-        uint256 bindingIndex = _checkKinds(modelId, v, kinds, weightCommitment, weightsHash);
+        _checkWeights(modelId, v, kinds, weightCommitment, weightsHash);
+        Plan memory p = _savePlan(modelId, v, kinds, exps);
         Model storage m = models[modelId];
         m.verifier = verifier;
         m.weights = v.WEIGHTS();
@@ -250,12 +330,27 @@ contract PredictionRegistry {
         m.codeHash = verifier.codehash;
         m.weightCommitment = weightCommitment;
         m.weightsHash = weightsHash;
-        m.proofLength = v.PROOF_LENGTH();
-        m.bindingIndex = bindingIndex;
+        m.proofLength = p.proofLength;
+        m.bindingIndex = kinds.length - 1;
+        m.batch = p.batch;
         m.kinds = kinds;
         m.exps = exps;
         m.uri = uri;
         emit ModelRegistered(modelId, verifier, m.codeHash, m.weights, m.predicateOp, uri);
+    }
+
+    /// Decodes and keeps the layout's `Plan`; checks the predicate and the proof length.
+    function _savePlan(bytes32 modelId, IZkinferVerifier v, uint8[] calldata kinds, int16[] calldata exps)
+        internal
+        returns (Plan memory p)
+    {
+        uint8 op = v.PREDICATE_OP();
+        if (op > PREDICATE_ARGMAX) revert BadPredicate(op);
+        p = _plan(kinds, exps, op);
+        uint256 proofLength = v.PROOF_LENGTH();
+        if (proofLength >= NONE) revert WrongProofLength(NONE, proofLength);
+        p.proofLength = uint32(proofLength);
+        plans[modelId] = p;
     }
 
     /// The layout decides which instances are weights, outputs and thresholds, and their
@@ -267,32 +362,24 @@ contract PredictionRegistry {
         if (layout != v.LAYOUT()) revert NotTheVerifiersLayout(v.LAYOUT(), layout);
     }
 
-    /// The layout's kinds against the verifier's weights and predicate; returns the binding's
-    /// position.
-    function _checkKinds(
+    /// The layout's kinds against the verifier's weights: one binding, and the weight
+    /// instances the verifier's `WEIGHTS()` implies.
+    function _checkWeights(
         bytes32 modelId,
         IZkinferVerifier v,
         uint8[] calldata kinds,
         uint256 weightCommitment,
         bytes32 weightsHash
-    ) internal view returns (uint256 bindingIndex) {
+    ) internal view {
         uint256 bindings;
         uint256 paramCommitments;
         uint256 params;
-        uint256 predicates;
         for (uint256 i = 0; i < kinds.length; ++i) {
             uint8 k = kinds[i];
-            if (k > KIND_BINDING) revert BadKind(i, k);
-            if (k == KIND_BINDING) {
-                ++bindings;
-                bindingIndex = i;
-            } else if (k == KIND_PARAM_COMMITMENT) {
-                ++paramCommitments;
-            } else if (k == KIND_PARAM) {
-                ++params;
-            } else if (k == KIND_PREDICATE) {
-                ++predicates;
-            }
+            if (k > KIND_SLOT) revert BadKind(i, k);
+            if (k == KIND_BINDING) ++bindings;
+            else if (k == KIND_PARAM_COMMITMENT) ++paramCommitments;
+            else if (k == KIND_PARAM) ++params;
         }
         if (bindings != 1) revert NeedsOneBinding(bindings);
         uint8 w = v.WEIGHTS();
@@ -307,9 +394,78 @@ contract PredictionRegistry {
             revert WeightCommitmentMismatch(hashed, weightCommitment);
         }
         if (pub != (weightsHash != bytes32(0))) revert WeightsHashMismatch(pub, weightsHash);
-        uint8 op = v.PREDICATE_OP();
-        if (op > PREDICATE_ARGMAX) revert BadPredicate(op);
-        if (predicates != (op == PREDICATE_NONE ? 0 : 1)) revert PredicateLayoutMismatch(op, predicates);
+    }
+
+    /// Decodes a layout into a `Plan`, refusing any order zkinfer does not build.
+    function _plan(uint8[] calldata kinds, int16[] calldata exps, uint8 op) internal pure returns (Plan memory p) {
+        uint256 n = kinds.length;
+        if (kinds[n - 1] != KIND_BINDING) revert BadLayout(n - 1);
+        uint256 slots;
+        uint256 predicates;
+        bool weights;
+        for (uint256 i = 0; i < n; ++i) {
+            uint8 k = kinds[i];
+            if (k == KIND_SLOT) ++slots;
+            else if (k == KIND_PREDICATE) ++predicates;
+            else if (k == KIND_PARAM || k == KIND_PARAM_COMMITMENT) {
+                if (!weights) p.paramStart = uint32(i);
+                else if (i != p.paramEnd) revert BadLayout(i);
+                weights = true;
+                p.paramEnd = uint32(i + 1);
+            }
+        }
+        if (slots != 0 && predicates != 0) revert PredicateLayoutMismatch(op, predicates);
+        uint256 batch = slots != 0 ? slots : (predicates != 0 ? predicates : 1);
+        uint256 base;
+        uint256 width = n - 1;
+        if (batch > 1) {
+            // The weights once, first; then equal samples.
+            if (p.paramStart != 0) revert BadLayout(p.paramStart);
+            base = p.paramEnd;
+            width = (n - 1 - base) / batch;
+            if (width * batch != n - 1 - base) revert BadLayout(n - 1);
+            for (uint256 i = base + width; i < n - 1; ++i) {
+                if (kinds[i] != kinds[i - width] || exps[i] != exps[i - width]) revert BadLayout(i);
+            }
+        }
+        p.instances = uint32(n);
+        p.batch = uint32(batch);
+        p.base = uint32(base);
+        p.width = uint32(width);
+        p.used = NONE;
+        p.inputCommitment = NONE;
+        p.outputCommitment = NONE;
+        uint256 samplePredicates;
+        for (uint32 j = 0; j < width; ++j) {
+            uint8 k = kinds[base + j];
+            if (k == KIND_SLOT || k == KIND_PREDICATE) {
+                if (p.used != NONE) revert BadLayout(base + j);
+                p.used = j;
+                if (k == KIND_PREDICATE) ++samplePredicates;
+            } else if (k == KIND_INPUT_COMMITMENT) {
+                if (p.inputCommitment != NONE) revert BadLayout(base + j);
+                p.inputCommitment = j;
+            } else if (k == KIND_OUTPUT_COMMITMENT) {
+                if (p.outputCommitment != NONE) revert BadLayout(base + j);
+                p.outputCommitment = j;
+            } else if (k == KIND_INPUT) {
+                (p.inputStart, p.inputEnd) = _grow(p.inputStart, p.inputEnd, j, base);
+            } else if (k == KIND_OUTPUT) {
+                (p.outputStart, p.outputEnd) = _grow(p.outputStart, p.outputEnd, j, base);
+            } else if (k == KIND_PREDICATE_PARAM) {
+                (p.paramsStart, p.paramsEnd) = _grow(p.paramsStart, p.paramsEnd, j, base);
+            } else if (k == KIND_BINDING) {
+                revert BadLayout(base + j);
+            }
+        }
+        if (samplePredicates != (op == PREDICATE_NONE ? 0 : 1)) revert PredicateLayoutMismatch(op, samplePredicates);
+    }
+
+    /// Adds position `j` to the contiguous range [start, end) (empty when start == end).
+    function _grow(uint32 start, uint32 end, uint32 j, uint256 base) internal pure returns (uint32, uint32) {
+        if (start == end) return (j, j + 1);
+        if (j != end) revert BadLayout(base + j);
+        return (start, j + 1);
     }
 
     // ---------------------------------------------------------------- data providers
@@ -371,41 +527,54 @@ contract PredictionRegistry {
         binding = bindingFor(modelId, submitter, nonce);
     }
 
-    /// @notice Verifies a proof and stores its prediction. Reverts with a custom error on any
-    ///         mismatch; stores nothing then.
+    /// @notice Verifies a proof of one sample or of a batch and stores a prediction for each
+    ///         real sample (used bit 1; a one-sample proof without a predicate always has one).
+    ///         Reverts with a custom error on any mismatch and stores nothing then; returns how
+    ///         many predictions it stored.
+    function submitBatch(bytes32 modelId, uint256[] calldata instances, bytes calldata proof)
+        external
+        returns (uint256 stored)
+    {
+        return _submit(modelId, instances, proof);
+    }
+
+    /// @notice The same as `submitBatch`, under the name one-sample clients know.
     function submit(bytes32 modelId, uint256[] calldata instances, bytes calldata proof)
         external
-        returns (uint256 index)
+        returns (uint256 stored)
+    {
+        return _submit(modelId, instances, proof);
+    }
+
+    function _submit(bytes32 modelId, uint256[] calldata instances, bytes calldata proof)
+        internal
+        returns (uint256 stored)
     {
         Model storage m = models[modelId];
-        (bytes32 statement, uint64 nonce) = _check(modelId, m, instances, proof);
-        Prediction storage p = predictions[modelId].push();
-        index = predictions[modelId].length - 1;
-        _fill(m, p, instances);
+        Plan memory p = plans[modelId];
+        (bytes32 statement, uint64 nonce) = _check(modelId, m, p, instances, proof);
         if (!IZkinferVerifier(m.verifier).verify(instances, proof)) revert InvalidProof();
-        p.submitter = msg.sender;
-        p.timestamp = uint64(block.timestamp);
-        p.blockNumber = uint64(block.number);
-        p.nonce = nonce;
-        p.statement = statement;
+        stored = _store(modelId, p, statement, instances);
+        if (stored == 0) revert NothingToStore();
         nonces[modelId][msg.sender] = nonce + 1;
-        statementIndex[statement] = index + 1;
-        if (p.inputKey != bytes32(0)) latestByInput[modelId][p.inputKey] = index + 1;
-        emit PredictionSubmitted(modelId, index, p.inputKey, msg.sender, nonce, statement, p.values);
+        submissions[statement] = Submission(msg.sender, uint64(block.number), uint32(stored));
+        emit StatementSubmitted(modelId, statement, msg.sender, nonce, stored);
     }
 
     /// Every check before the proof itself: registration, lengths, encoding, canonical
-    /// instances, replay, binding, verifier code.
-    function _check(bytes32 modelId, Model storage m, uint256[] calldata instances, bytes calldata proof)
-        internal
-        view
-        returns (bytes32 statement, uint64 nonce)
-    {
+    /// instances, replay, binding, verifier code, weights.
+    function _check(
+        bytes32 modelId,
+        Model storage m,
+        Plan memory p,
+        uint256[] calldata instances,
+        bytes calldata proof
+    ) internal view returns (bytes32 statement, uint64 nonce) {
         address verifier = m.verifier;
         if (verifier == address(0)) revert UnknownModel(modelId);
-        uint256 n = m.kinds.length;
+        uint256 n = p.instances;
         if (instances.length != n) revert WrongInstanceCount(n, instances.length);
-        if (proof.length != m.proofLength) revert WrongProofLength(m.proofLength, proof.length);
+        if (proof.length != p.proofLength) revert WrongProofLength(p.proofLength, proof.length);
         uint256 expectedLength = 4 + 5 * 32 + 32 * n + ((proof.length + 31) / 32) * 32;
         if (msg.data.length != expectedLength) revert WrongCalldataLength(expectedLength, msg.data.length);
         if (uint256(bytes32(msg.data[36:68])) != 0x60 || uint256(bytes32(msg.data[68:100])) != 0x80 + 32 * n) {
@@ -415,45 +584,126 @@ contract PredictionRegistry {
             if (instances[i] >= SCALAR_MODULUS) revert NonCanonicalInstance(i);
         }
         statement = keccak256(abi.encode(modelId, instances));
-        uint256 seen = statementIndex[statement];
-        if (seen != 0) revert Replay(statement, seen - 1);
+        uint256 seen = submissions[statement].blockNumber;
+        if (seen != 0) revert Replay(statement, seen);
         nonce = nonces[modelId][msg.sender];
         uint256 expected = bindingFor(modelId, msg.sender, nonce);
-        uint256 given = instances[m.bindingIndex];
+        uint256 given = instances[n - 1];
         if (given != expected) revert BindingMismatch(expected, given);
         if (verifier.codehash != m.codeHash) revert VerifierCodeChanged(modelId, m.codeHash, verifier.codehash);
+        _checkWeightInstances(m, p, instances);
     }
 
-    /// Decodes the instances into `p` per the layout; checks the weight commitment and the
-    /// public weights.
-    function _fill(Model storage m, Prediction storage p, uint256[] calldata instances) internal {
-        uint256 n = instances.length;
-        bytes memory publicInputs;
-        bytes memory publicWeights;
-        bool hasInputCommitment;
-        for (uint256 i = 0; i < n; ++i) {
-            uint8 k = m.kinds[i];
-            uint256 v = instances[i];
-            if (k == KIND_OUTPUT || k == KIND_PREDICATE_PARAM) {
-                p.values.push(_signed(v));
-            } else if (k == KIND_INPUT_COMMITMENT) {
-                p.inputKey = bytes32(v);
-                hasInputCommitment = true;
-            } else if (k == KIND_INPUT) {
-                publicInputs = abi.encodePacked(publicInputs, v);
-            } else if (k == KIND_OUTPUT_COMMITMENT) {
-                p.outputCommitment = v;
-            } else if (k == KIND_PARAM_COMMITMENT) {
-                if (v != m.weightCommitment) revert WrongWeightCommitment(m.weightCommitment, v);
-            } else if (k == KIND_PARAM) {
-                publicWeights = abi.encodePacked(publicWeights, v);
+    /// The weight commitment, or the public weights, must be the registered ones.
+    function _checkWeightInstances(Model storage m, Plan memory p, uint256[] calldata instances) internal view {
+        uint8 w = m.weights;
+        if (w == WEIGHTS_HASHED) {
+            uint256 c = instances[p.paramStart];
+            if (c != m.weightCommitment) revert WrongWeightCommitment(m.weightCommitment, c);
+        } else if (w == WEIGHTS_PUBLIC) {
+            bytes32 h = keccak256(abi.encodePacked(instances[p.paramStart:p.paramEnd]));
+            if (h != m.weightsHash) revert WrongWeights(m.weightsHash, h);
+        }
+    }
+
+    /// Stores each real sample of a verified proof: its record under its input key, and the
+    /// full record in a `PredictionStored` event. Returns how many it stored.
+    function _store(bytes32 modelId, Plan memory p, bytes32 statement, uint256[] calldata instances)
+        internal
+        returns (uint256 stored)
+    {
+        // Identities of this proof's real samples so far: an open-addressing set in memory.
+        uint256 size = 2;
+        while (size < 2 * uint256(p.batch)) size <<= 1;
+        bytes32[] memory seen = new bytes32[](size);
+        bytes32 key;
+        for (uint256 s = 0; s < p.batch; ++s) {
+            uint256 at = p.base + s * p.width;
+            if (!_used(p, instances, at, s)) continue;
+            key = _inputKey(p, instances, at);
+            _claim(seen, key == 0 ? keccak256(abi.encodePacked(instances[at:at + p.width])) : key, s, key);
+            int256[] memory values = _values(p, instances, at);
+            uint256 oc = p.outputCommitment == NONE ? 0 : instances[at + p.outputCommitment];
+            _write(records[modelId][key], values, p.outputCommitment != NONE, oc);
+            emit PredictionStored(modelId, key, statement, s, oc, values);
+            ++stored;
+        }
+        if (stored != 0) newestKey[modelId] = key;
+    }
+
+    /// Whether the sample at `at` is real: its used bit is 1 (0: an unused slot; anything
+    /// else is refused). A one-sample proof without a predicate has no bit and is real.
+    function _used(Plan memory p, uint256[] calldata instances, uint256 at, uint256 slot)
+        internal
+        pure
+        returns (bool)
+    {
+        if (p.used == NONE) return true;
+        uint256 bit = instances[at + p.used];
+        if (bit > 1) revert BadUsedBit(slot, bit);
+        return bit == 1;
+    }
+
+    /// The sample's outputs and predicate parameters, signed.
+    function _values(Plan memory p, uint256[] calldata instances, uint256 at)
+        internal
+        pure
+        returns (int256[] memory values)
+    {
+        values = new int256[]((p.outputEnd - p.outputStart) + (p.paramsEnd - p.paramsStart));
+        uint256 v;
+        for (uint256 i = p.outputStart; i < p.outputEnd; ++i) values[v++] = _signed(instances[at + i]);
+        for (uint256 i = p.paramsStart; i < p.paramsEnd; ++i) values[v++] = _signed(instances[at + i]);
+    }
+
+    /// A sample's input key: its input commitment, keccak256 of its public inputs (packed), or
+    /// 0 when its inputs are private.
+    function _inputKey(Plan memory p, uint256[] calldata instances, uint256 at) internal pure returns (bytes32) {
+        if (p.inputCommitment != NONE) return bytes32(instances[at + p.inputCommitment]);
+        if (p.inputEnd != p.inputStart) {
+            return keccak256(abi.encodePacked(instances[at + p.inputStart:at + p.inputEnd]));
+        }
+        return 0;
+    }
+
+    /// Adds a sample's identity to the proof's set; refuses one already there.
+    function _claim(bytes32[] memory seen, bytes32 id, uint256 slot, bytes32 key) internal pure {
+        uint256 mask = seen.length - 1;
+        uint256 h = uint256(id) & mask;
+        while (seen[h] != 0) {
+            if (seen[h] == id) revert RepeatedSample(slot, key);
+            h = (h + 1) & mask;
+        }
+        seen[h] = id;
+    }
+
+    /// Writes a record: packed in its head when every value fits its share of VALUE_BITS,
+    /// else each value apart. The output commitment only when the model has one.
+    function _write(Record storage r, int256[] memory values, bool hasOc, uint256 oc) internal {
+        uint256 head = block.timestamp;
+        bool fits = true;
+        uint256 bits = values.length == 0 ? 0 : VALUE_BITS / values.length;
+        if (bits != 0) {
+            int256 lim = int256(1 << (bits - 1));
+            uint256 mask = (1 << bits) - 1;
+            for (uint256 i = 0; i < values.length; ++i) {
+                int256 v = values[i];
+                if (v < -lim || v >= lim) {
+                    fits = false;
+                    break;
+                }
+                head |= (uint256(v) & mask) << (41 + i * bits);
             }
+        } else {
+            fits = values.length == 0;
         }
-        if (m.weights == WEIGHTS_PUBLIC) {
-            bytes32 given = keccak256(publicWeights);
-            if (given != m.weightsHash) revert WrongWeights(m.weightsHash, given);
+        if (fits) {
+            r.head = head;
+        } else {
+            r.head = block.timestamp | (1 << 40);
+            for (uint256 i = 0; i < values.length; ++i) r.wide[i] = values[i];
         }
-        if (!hasInputCommitment && publicInputs.length != 0) p.inputKey = keccak256(publicInputs);
+        if (hasOc) r.outputCommitment = oc;
     }
 
     function _signed(uint256 v) internal pure returns (int256) {
@@ -469,65 +719,56 @@ contract PredictionRegistry {
         return m;
     }
 
-    /// @notice Scales of `Prediction.values`: the exponents of the outputs and predicate
+    /// @notice Where each instance of a model's proofs is (see `Plan`).
+    function plan(bytes32 modelId) external view returns (Plan memory) {
+        if (models[modelId].verifier == address(0)) revert UnknownModel(modelId);
+        return plans[modelId];
+    }
+
+    /// @notice Scales of `Stored.values`: the exponents of one sample's outputs and predicate
     ///         parameters, in order (a value v means v * 2^-exp).
     function valueExps(bytes32 modelId) external view returns (int16[] memory exps) {
         Model storage m = models[modelId];
         if (m.verifier == address(0)) revert UnknownModel(modelId);
-        uint256 count;
-        for (uint256 i = 0; i < m.kinds.length; ++i) {
-            if (m.kinds[i] == KIND_OUTPUT || m.kinds[i] == KIND_PREDICATE_PARAM) ++count;
-        }
-        exps = new int16[](count);
-        count = 0;
-        for (uint256 i = 0; i < m.kinds.length; ++i) {
-            if (m.kinds[i] == KIND_OUTPUT || m.kinds[i] == KIND_PREDICATE_PARAM) exps[count++] = m.exps[i];
-        }
+        Plan memory p = plans[modelId];
+        exps = new int16[]((p.outputEnd - p.outputStart) + (p.paramsEnd - p.paramsStart));
+        uint256 v;
+        for (uint256 i = p.outputStart; i < p.outputEnd; ++i) exps[v++] = m.exps[p.base + i];
+        for (uint256 i = p.paramsStart; i < p.paramsEnd; ++i) exps[v++] = m.exps[p.base + i];
     }
 
-    /// @notice Number of predictions stored for a model.
-    function predictionCount(bytes32 modelId) external view returns (uint256) {
-        return predictions[modelId].length;
-    }
-
-    /// @notice The prediction at `index` (0 = first ever).
-    function predictionAt(bytes32 modelId, uint256 index) external view returns (Prediction memory) {
-        uint256 count = predictions[modelId].length;
-        if (index >= count) revert IndexOutOfRange(index, count);
-        return predictions[modelId][index];
-    }
-
-    /// @notice The newest prediction of a model and its age in seconds.
-    function latest(bytes32 modelId) external view returns (Prediction memory p, uint256 age) {
-        uint256 count = predictions[modelId].length;
-        if (count == 0) revert NoPrediction(modelId);
-        p = predictions[modelId][count - 1];
-        age = block.timestamp - p.timestamp;
-    }
-
-    /// @notice Whether a prediction exists for `inputKey`.
+    /// @notice Whether a prediction is stored for `inputKey`.
     function hasPredictionFor(bytes32 modelId, bytes32 inputKey) external view returns (bool) {
-        return latestByInput[modelId][inputKey] != 0;
+        return records[modelId][inputKey].head != 0;
     }
 
-    /// @notice The newest prediction of a model for one input commitment and its age.
-    function latestFor(bytes32 modelId, bytes32 inputKey) external view returns (Prediction memory p, uint256 age) {
-        uint256 i = latestByInput[modelId][inputKey];
-        if (i == 0) revert NoPredictionForInput(modelId, inputKey);
-        p = predictions[modelId][i - 1];
+    /// @notice The newest prediction of a model for one input key and its age in seconds.
+    function latestFor(bytes32 modelId, bytes32 inputKey) public view returns (Stored memory p, uint256 age) {
+        Record storage r = records[modelId][inputKey];
+        uint256 head = r.head;
+        if (head == 0) revert NoPredictionForInput(modelId, inputKey);
+        Plan memory pl = plans[modelId];
+        uint256 count = (pl.outputEnd - pl.outputStart) + (pl.paramsEnd - pl.paramsStart);
+        p.values = new int256[](count);
+        if ((head >> 40) & 1 == 1) {
+            for (uint256 i = 0; i < count; ++i) p.values[i] = r.wide[i];
+        } else if (count != 0) {
+            uint256 bits = VALUE_BITS / count;
+            uint256 mask = (1 << bits) - 1;
+            for (uint256 i = 0; i < count; ++i) {
+                uint256 x = (head >> (41 + i * bits)) & mask;
+                p.values[i] = int256(x << (256 - bits)) >> (256 - bits);
+            }
+        }
+        p.outputCommitment = r.outputCommitment;
+        p.timestamp = uint64(head & 0xFFFFFFFFFF);
         age = block.timestamp - p.timestamp;
     }
 
-    /// @notice Up to `count` (at most MAX_PAGE) predictions, newest first, skipping the `skip`
-    ///         newest.
-    function history(bytes32 modelId, uint256 skip, uint256 count) external view returns (Prediction[] memory page) {
-        if (count > MAX_PAGE) revert PageTooLarge(count, MAX_PAGE);
-        uint256 total = predictions[modelId].length;
-        uint256 available = skip >= total ? 0 : total - skip;
-        if (count > available) count = available;
-        page = new Prediction[](count);
-        for (uint256 i = 0; i < count; ++i) {
-            page[i] = predictions[modelId][total - skip - 1 - i];
-        }
+    /// @notice The newest prediction of a model (of whichever input), its input key and age.
+    function latest(bytes32 modelId) external view returns (bytes32 inputKey, Stored memory p, uint256 age) {
+        inputKey = newestKey[modelId];
+        if (records[modelId][inputKey].head == 0) revert NoPrediction(modelId);
+        (p, age) = latestFor(modelId, inputKey);
     }
 }

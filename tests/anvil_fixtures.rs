@@ -78,7 +78,7 @@ fn fixture_chain_matches_a_fresh_build_and_accepts_the_next_proof() {
         );
         // The stored prediction and the gate's view of it.
         let p = chain
-            .read_latest(registry, model, Some(commitment))
+            .read_latest(registry, model, Some(commitment), 0)
             .await
             .unwrap();
         assert_eq!(p.floats, vec![fx["threshold"].as_f64().unwrap()]);
@@ -106,13 +106,13 @@ fn fixture_chain_matches_a_fresh_build_and_accepts_the_next_proof() {
         let (w, proof) = pipeline::verify_calldata(&pf, &path).unwrap();
         chain.submit(registry, model, &w, &proof).await.unwrap();
         let p = chain
-            .read_latest(registry, model, Some(commitment))
+            .read_latest(registry, model, Some(commitment), 0)
             .await
             .unwrap();
         assert_eq!(
             p.floats,
             vec![0.6f64.mul_add(65536.0, 0.0).round() / 65536.0]
         );
-        assert_eq!(chain.prediction_count(registry, model).await.unwrap(), 2);
+        assert_eq!(chain.stored_count(registry, model).await.unwrap(), 2);
     });
 }

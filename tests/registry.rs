@@ -402,7 +402,7 @@ fn registry_flow_and_every_rejection_on_anvil() {
             .unwrap();
         assert_eq!(binding.nonce, 1);
         let (words, proof) = prove_bound(binding.clone());
-        let before = chain.prediction_count(registry, model).await.unwrap();
+        let before = chain.stored_count(registry, model).await.unwrap();
         let call = |w: &[[u8; 32]], p: &[u8]| Chain::submit_calldata(model, w, p);
 
         // The proof binds its binding instance: a front-runner who swaps in the binding for
@@ -508,7 +508,7 @@ fn registry_flow_and_every_rejection_on_anvil() {
             "the tampered submission must revert"
         );
         assert_eq!(
-            chain.prediction_count(registry, model).await.unwrap(),
+            chain.stored_count(registry, model).await.unwrap(),
             before,
             "nothing stored"
         );
@@ -539,7 +539,7 @@ fn registry_flow_and_every_rejection_on_anvil() {
         .expect("a nonce gap stalled the submission")
         .unwrap();
         assert_eq!(
-            chain.prediction_count(registry, model).await.unwrap(),
+            chain.stored_count(registry, model).await.unwrap(),
             before + 1
         );
 
@@ -1193,22 +1193,29 @@ fn weights_predicates_srs_and_keys_on_anvil() {
     assert!(String::from_utf8_lossy(&r.stderr).contains("visible to every local user"));
 }
 
-/// This registry knows no batches: a batch verifier cannot be registered, so a batch proof can
-/// never be submitted as a single one. With a predicate its layout has a predicate per slot
-/// (`PredicateLayoutMismatch`); without one, a used-bit kind it does not know (`BadKind`).
+/// Batch proofs in the registry (issue 13): a partial batch stores exactly its real samples,
+/// each under its own commitment and readable by `latestFor` and the gate; an unused slot
+/// cannot be made to store one; a replayed batch or one that repeats a sample is refused and
+/// stores nothing; a later batch restating a stored sample refreshes its age.
 #[test]
-fn batch_verifiers_are_refused_by_this_registry() {
-    use zkinfer::pipeline::BuildOptions;
+fn batch_proofs_store_each_real_sample_once() {
+    use zkinfer::artifacts::read_calibration;
+    use zkinfer::circuit::{commit::input_commitment, Fr};
+    use zkinfer::pipeline::{BuildOptions, Sample};
     use zkinfer::visibility::{Vis, Visibility};
     let tmp = tempfile::tempdir().unwrap();
-    let batch_build = |name: &str, out: &str, predicate: Option<&str>| {
+    let batch_build = |name: &str, out: &str, predicate: Option<&str>, batch: usize| {
         let mut opts = BuildOptions::new(
             fixture(name, "model.onnx"),
             fixture(name, "calibration.jsonl"),
             tmp.path().join(out),
         );
         opts.visibility = Visibility {
-            input: Vis::Hashed,
+            input: if predicate.is_some() {
+                Vis::Hashed
+            } else {
+                Vis::Public
+            },
             params: Vis::Fixed,
             output: if predicate.is_some() {
                 Vis::Private
@@ -1218,28 +1225,44 @@ fn batch_verifiers_are_refused_by_this_registry() {
             binding: true,
         };
         opts.predicate = predicate.map(|p| p.parse().unwrap());
-        opts.batch = 2;
+        opts.batch = batch;
         pipeline::build(&opts, &Quiet).unwrap();
         Build::open(&opts.out).unwrap()
     };
-    let with_predicate = batch_build("breast_cancer_mlp", "credit2", Some("y[0] >= T"));
-    let without = batch_build("iris_logreg", "iris2", None);
+    let credit = batch_build("breast_cancer_mlp", "credit4", Some("y[0] >= T"), 4);
+    let iris = batch_build("iris_logreg", "iris2", None, 2);
+    let calib = read_calibration(&fixture("breast_cancer_mlp", "calibration.jsonl")).unwrap();
+    let iris_calib = read_calibration(&fixture("iris_logreg", "calibration.jsonl")).unwrap();
+    let threshold = credit.predicate_params(&[("T".into(), -20.0)]).unwrap();
+    let sample = |i: usize| Sample {
+        inputs: calib[i].clone(),
+        secrets: zkinfer::circuit::Secrets {
+            input_salt: Fr::from(0x5eed_0000 + i as u64),
+            predicate_params: threshold.clone(),
+            ..Default::default()
+        },
+    };
+    let key_of = |i: usize| {
+        zkinfer::verifier::instance_word(
+            &input_commitment(&credit.model, &calib[i], Fr::from(0x5eed_0000 + i as u64)).unwrap(),
+        )
+    };
     let anvil = zkinfer::chain::spawn_anvil().expect("anvil (run scripts/setup.sh)");
     let key = hex::encode(anvil.first_key().to_bytes());
+    let me = anvil.addresses()[0];
     block_on(async {
         let chain = Chain::connect(&anvil.endpoint(), Some(&key)).await.unwrap();
         let registry = chain.deploy_registry().await.unwrap().address;
-        for (b, id, expected) in [
-            (&with_predicate, "credit2", "PredicateLayoutMismatch"),
-            (&without, "iris2", "BadKind"),
-        ] {
+        let mut ids = vec![];
+        for (b, id) in [(&credit, "credit4"), (&iris, "iris2")] {
             let pair = zkinfer::chain::deploy_pair(&chain, &b.contracts().unwrap())
                 .await
                 .unwrap();
-            let e = chain
+            let model = parse_model_id(id).unwrap();
+            chain
                 .register_model(
                     registry,
-                    parse_model_id(id).unwrap(),
+                    model,
                     pair.wrapper.address,
                     [0; 32],
                     [0; 32],
@@ -1247,8 +1270,154 @@ fn batch_verifiers_are_refused_by_this_registry() {
                     "",
                 )
                 .await
-                .unwrap_err();
-            assert_eq!(e.revert_name(), Some(expected), "{id}: {e}");
+                .unwrap();
+            assert_eq!(chain.model_info(registry, model).await.unwrap().batch, b.settings.circuit.batch as u64);
+            ids.push(model);
         }
+        let (credit_id, iris_id) = (ids[0], ids[1]);
+        let prove = |b: &Build, model: [u8; 32], samples: Vec<Sample>, nonce: u64, name: &str| {
+            let binding = zkinfer::visibility::binding::Binding {
+                chain_id: chain.chain_id,
+                registry: format!("{registry:#x}"),
+                submitter: format!("{me:#x}"),
+                model_id: format!("0x{}", hex::encode(model)),
+                nonce,
+            };
+            let out = tmp.path().join(name);
+            tokio::task::block_in_place(|| {
+                pipeline::prove_batch(b, &samples, Some(&binding), &out, &Quiet).unwrap()
+            });
+            let pf = ProofFile::read(&out).unwrap();
+            pipeline::verify_calldata(&pf, &out).unwrap()
+        };
+
+        // A partial batch: 3 real samples in 4 slots.
+        let (words, proof) = prove(&credit, credit_id, (0..3).map(sample).collect(), 0, "b0.json");
+        // The unused slot claims nothing: setting its used bit (instance 10) fails the proof.
+        let mut forged = words.clone();
+        forged[10] = zkinfer::verifier::instance_word(&Fr::from(1));
+        let call = |w: &[[u8; 32]], p: &[u8]| Chain::submit_calldata(credit_id, w, p);
+        expect_revert(&chain, registry, &call(&forged, &proof), "InvalidProof").await;
+        // Each real sample's instances tampered in turn: refused.
+        for i in 0..9 {
+            let mut w = words.clone();
+            w[i][31] ^= 1;
+            expect_revert(&chain, registry, &call(&w, &proof), "InvalidProof").await;
+        }
+        let mined = chain.submit(registry, credit_id, &words, &proof).await.unwrap();
+        assert_eq!(mined.predictions, 3);
+        eprintln!(
+            "GAS batch of 4 with 3 real samples: {} ({} per prediction)",
+            mined.gas_used,
+            mined.gas_used / 3
+        );
+        assert_eq!(chain.stored_count(registry, credit_id).await.unwrap(), 3);
+        for i in 0..3 {
+            let p = chain
+                .read_latest(registry, credit_id, Some(key_of(i)), 0)
+                .await
+                .unwrap();
+            assert_eq!(p.floats, vec![-20.0], "sample {i}");
+            assert_eq!(p.slot, Some(i as u64));
+            assert_eq!(p.nonce, Some(0));
+        }
+        let e = chain
+            .read_latest(registry, credit_id, Some([0; 32]), 0)
+            .await
+            .unwrap_err();
+        assert_eq!(e.revert_name(), Some("NoPredictionForInput"), "the unused slot stored nothing");
+        // Replayed: refused.
+        expect_revert(&chain, registry, &call(&words, &proof), "Replay").await;
+
+        // A batch repeating a sample (same input, same salt: same commitment) is refused and
+        // stores nothing, although its proof is valid.
+        let (rw, rp) = prove(&credit, credit_id, vec![sample(3), sample(4), sample(3)], 1, "b1.json");
+        expect_revert(&chain, registry, &call(&rw, &rp), "RepeatedSample").await;
+        assert_eq!(chain.stored_count(registry, credit_id).await.unwrap(), 3);
+        // Public inputs without a commitment: the key is their hash; a repeat is refused too.
+        let iris_sample = |i: usize| Sample {
+            inputs: iris_calib[i].clone(),
+            secrets: Default::default(),
+        };
+        let (iw, ip) = prove(&iris, iris_id, vec![iris_sample(0), iris_sample(0)], 0, "i0.json");
+        expect_revert(
+            &chain,
+            registry,
+            &Chain::submit_calldata(iris_id, &iw, &ip),
+            "RepeatedSample",
+        )
+        .await;
+        let (iw, ip) = prove(&iris, iris_id, vec![iris_sample(0), iris_sample(1)], 0, "i1.json");
+        assert_eq!(chain.submit(registry, iris_id, &iw, &ip).await.unwrap().predictions, 2);
+        let newest = chain.read_latest(registry, iris_id, None, 0).await.unwrap();
+        assert_eq!(newest.slot, Some(1));
+        let outputs = iris
+            .settings
+            .instances
+            .iter()
+            .filter(|i| i.kind == "output" && i.sample == Some(0))
+            .count();
+        assert!(outputs > 0);
+        assert_eq!(newest.values.len(), outputs, "iris: its public outputs");
+
+        // An hour later, a batch restating sample 0 refreshes its age; sample 1 keeps its own.
+        use alloy::providers::Provider;
+        let raw = alloy::providers::ProviderBuilder::new()
+            .connect_http(anvil.endpoint().parse().unwrap());
+        let _: serde_json::Value = raw
+            .raw_request("evm_increaseTime".into(), (3700u64,))
+            .await
+            .unwrap();
+        let _: serde_json::Value = raw.raw_request("evm_mine".into(), ()).await.unwrap();
+        let (w2, p2) = prove(&credit, credit_id, vec![sample(0), sample(5)], 1, "b2.json");
+        assert_eq!(chain.submit(registry, credit_id, &w2, &p2).await.unwrap().predictions, 2);
+        let age = |i: usize| {
+            let chain = &chain;
+            async move {
+                chain
+                    .read_latest(registry, credit_id, Some(key_of(i)), 0)
+                    .await
+                    .unwrap()
+                    .age
+                    .unwrap()
+            }
+        };
+        assert!(age(0).await < 60, "restated: fresh");
+        assert!(age(1).await >= 3600, "not restated: an hour old");
+        let history = chain
+            .read_history(registry, credit_id, Some(key_of(0)), 0, 10)
+            .await
+            .unwrap();
+        assert_eq!(history.len(), 2, "both statements of sample 0 are in the events");
+        assert_eq!(history[0].nonce, Some(1));
+        assert_eq!(history[1].nonce, Some(0));
+
+        // The gate reads a batched prediction as a single one.
+        let provider = anvil.addresses()[1];
+        let borrower = anvil.addresses()[2];
+        chain.set_provider(registry, me, true).await.unwrap();
+        chain.attest(registry, key_of(5), borrower).await.unwrap();
+        let gate = chain
+            .deploy_gate(
+                registry,
+                credit_id,
+                zkinfer::chain::registry::GateSpec {
+                    output: 0,
+                    direction: zkinfer::chain::registry::GateDirection::AtLeast,
+                    bound: zkinfer::quant::to_fixed(-30.0, credit.settings.instances[2].exp),
+                    exp: credit.settings.instances[2].exp as i16,
+                    max_age: 3600,
+                },
+            )
+            .await
+            .unwrap()
+            .address;
+        let (proven, _) = chain.gate_check(gate, borrower, key_of(5)).await.unwrap();
+        assert_eq!(proven, zkinfer::quant::to_fixed(-20.0, credit.settings.instances[2].exp));
+        let e = chain.gate_check(gate, provider, key_of(5)).await.unwrap_err();
+        assert_eq!(e.revert_name(), Some("NotAttestedTo"));
+        chain.attest(registry, key_of(1), borrower).await.unwrap();
+        let e = chain.gate_check(gate, borrower, key_of(1)).await.unwrap_err();
+        assert_eq!(e.revert_name(), Some("ScoreTooOld"), "sample 1 is an hour old");
     });
 }

@@ -124,41 +124,46 @@ pub struct Mined {
     pub block: u64,
     /// Gas used.
     pub gas_used: u64,
+    /// Predictions the transaction stored (`PredictionStored` events it emitted).
+    pub predictions: u64,
 }
 
-/// A stored prediction, decoded.
+/// A stored prediction, decoded: what the registry keeps (values, output commitment, time)
+/// and, where read from its `PredictionStored` and `StatementSubmitted` events, the rest of the
+/// record.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct StoredPrediction {
-    /// Index among the model's predictions.
-    pub index: Option<u64>,
     /// Input commitment (or keccak of public inputs, or zero).
     pub input_key: String,
     /// Output commitment, or zero.
     pub output_commitment: String,
-    /// Submitter.
-    pub submitter: String,
-    /// Block time.
+    /// Block time of the submission.
     pub timestamp: u64,
-    /// Block number.
-    pub block: u64,
-    /// The submitter's nonce it was bound to.
-    pub nonce: u64,
-    /// keccak256(abi.encode(modelId, instances)).
-    pub statement: String,
     /// Signed fixed-point values (outputs and predicate parameters), as decimal strings.
     pub values: Vec<String>,
     /// Their scales (a value v means v * 2^-exp).
     pub exps: Vec<i32>,
     /// The values as floats.
     pub floats: Vec<f64>,
-    /// Age in seconds when read.
+    /// Age in seconds when read (storage reads only).
     pub age: Option<u64>,
+    /// Who submitted it (from the events).
+    pub submitter: Option<String>,
+    /// The submitter's nonce its proof was bound to (from the events).
+    pub nonce: Option<u64>,
+    /// keccak256(abi.encode(modelId, instances)) of its proof (from the events).
+    pub statement: Option<String>,
+    /// Its sample's place in its proof (from the events).
+    pub slot: Option<u64>,
+    /// Block number of the submission (from the events).
+    pub block: Option<u64>,
+    /// Transaction hash of the submission (from the events).
+    pub tx_hash: Option<String>,
 }
 
 impl StoredPrediction {
-    fn new(p: PredictionRegistry::Prediction, exps: &[i32], age: Option<u64>) -> Self {
-        let floats = p
-            .values
+    fn new(key: B256, values: &[I256], output_commitment: U256, timestamp: u64, exps: &[i32]) -> Self {
+        let floats = values
             .iter()
             .zip(exps)
             .map(|(v, &e)| {
@@ -167,19 +172,38 @@ impl StoredPrediction {
             })
             .collect();
         Self {
-            index: None,
-            input_key: format!("{:#x}", p.inputKey),
-            output_commitment: format!("{:#066x}", p.outputCommitment),
-            submitter: format!("{:#x}", p.submitter),
-            timestamp: p.timestamp,
-            block: p.blockNumber,
-            nonce: p.nonce,
-            statement: format!("{:#x}", p.statement),
-            values: p.values.iter().map(I256::to_string).collect(),
+            input_key: format!("{key:#x}"),
+            output_commitment: format!("{output_commitment:#066x}"),
+            timestamp,
+            values: values.iter().map(I256::to_string).collect(),
             exps: exps.to_vec(),
             floats,
-            age,
+            age: None,
+            submitter: None,
+            nonce: None,
+            statement: None,
+            slot: None,
+            block: None,
+            tx_hash: None,
         }
+    }
+
+    /// Fills in what the events say.
+    fn with_event(
+        mut self,
+        ev: &PredictionRegistry::PredictionStored,
+        log: &alloy::rpc::types::Log,
+        submission: Option<&(Address, u64)>,
+    ) -> Self {
+        self.statement = Some(format!("{:#x}", ev.statement));
+        self.slot = Some(ev.slot.saturating_to::<u64>());
+        self.block = log.block_number;
+        self.tx_hash = log.transaction_hash.map(|h| format!("{h:#x}"));
+        if let Some((submitter, nonce)) = submission {
+            self.submitter = Some(format!("{submitter:#x}"));
+            self.nonce = Some(*nonce);
+        }
+        self
     }
 }
 
@@ -211,6 +235,8 @@ pub struct ModelInfo {
     pub predicate_output: u32,
     /// The threshold's fixed-point exponent.
     pub predicate_exp: i32,
+    /// Samples per proof (1, or the batch size).
+    pub batch: u64,
     /// Instance kinds, in order.
     pub kinds: Vec<u8>,
     /// Where the model is described.
@@ -314,10 +340,18 @@ impl Chain {
             }
             .into());
         }
+        use alloy::sol_types::SolEvent;
+        let predictions = receipt
+            .inner
+            .logs()
+            .iter()
+            .filter(|l| l.topic0() == Some(&PredictionRegistry::PredictionStored::SIGNATURE_HASH))
+            .count() as u64;
         Ok(Mined {
             tx_hash: format!("{:#x}", receipt.transaction_hash),
             block: receipt.block_number.unwrap_or_default(),
             gas_used: receipt.gas_used,
+            predictions,
         })
     }
 
@@ -434,6 +468,7 @@ impl Chain {
             predicate_op: m.predicateOp,
             predicate_output: m.predicateOutput,
             predicate_exp: i32::from(m.predicateExp),
+            batch: m.batch.saturating_to::<u64>(),
             kinds: m.kinds,
             uri: m.uri,
         })
@@ -551,10 +586,10 @@ impl Chain {
         Ok(b)
     }
 
-    /// The calldata of `submit(model, instances, proof)`.
+    /// The calldata of `submitBatch(model, instances, proof)` (one sample or a batch).
     pub fn submit_calldata(model: [u8; 32], instances: &[[u8; 32]], proof: &[u8]) -> Vec<u8> {
         use alloy::sol_types::SolCall;
-        PredictionRegistry::submitCall {
+        PredictionRegistry::submitBatchCall {
             modelId: B256::from(model),
             instances: instances.iter().map(|w| U256::from_be_bytes(*w)).collect(),
             proof: Bytes::copy_from_slice(proof),
@@ -688,30 +723,21 @@ impl Chain {
         alloy::primitives::keccak256((B256::from(model), inst).abi_encode_params()).0
     }
 
-    /// Where a statement was stored, if it was: `(index, block)`. This settles a submission
-    /// even when the node no longer has its receipt (a restarted or pruned node).
+    /// Whether a statement (one proof) was accepted: `(predictions stored, block)`. This
+    /// settles a submission even when the node no longer has its receipt (a restarted or
+    /// pruned node).
     pub async fn find_statement(
         &self,
         registry: Address,
-        model: [u8; 32],
         statement: [u8; 32],
     ) -> Result<Option<(u64, u64)>> {
-        let r = self.registry(registry);
-        let i = r
-            .statementIndex(B256::from(statement))
-            .call()
-            .await
-            .map_err(|e| self.rpc(e))?
-            .to::<u64>();
-        if i == 0 {
-            return Ok(None);
-        }
-        let p = r
-            .predictionAt(B256::from(model), U256::from(i - 1))
+        let s = self
+            .registry(registry)
+            .submissions(B256::from(statement))
             .call()
             .await
             .map_err(|e| self.rpc(e))?;
-        Ok(Some((i - 1, p.blockNumber)))
+        Ok((s.blockNumber != 0).then_some((u64::from(s.stored), s.blockNumber)))
     }
 
     /// The latest block number.
@@ -761,7 +787,7 @@ impl Chain {
             .map_err(|e| self.rpc(e))
     }
 
-    /// Submits a proof and waits for the receipt.
+    /// Submits a proof (one sample or a batch: `submitBatch`) and waits for the receipt.
     pub async fn submit(
         &self,
         registry: Address,
@@ -770,7 +796,7 @@ impl Chain {
         proof: &[u8],
     ) -> std::result::Result<Mined, CallError> {
         let r = self.registry(registry);
-        let call = r.submit(
+        let call = r.submitBatch(
             B256::from(model),
             instances.iter().map(|w| U256::from_be_bytes(*w)).collect(),
             Bytes::copy_from_slice(proof),
@@ -793,23 +819,25 @@ impl Chain {
         Ok(e.into_iter().map(i32::from).collect())
     }
 
-    /// The newest prediction of a model, or of a model for one input commitment.
+    /// The newest prediction of a model, or of a model for one input key, from storage, with
+    /// the rest of its record from its events (searched from block `from_block`).
     pub async fn read_latest(
         &self,
         registry: Address,
         model: [u8; 32],
         commitment: Option<[u8; 32]>,
+        from_block: u64,
     ) -> std::result::Result<StoredPrediction, CallError> {
         let exps = self.value_exps(registry, model).await?;
         let r = self.registry(registry);
-        let (p, age) = match commitment {
+        let (key, p, age) = match commitment {
             None => {
                 let out = r
                     .latest(B256::from(model))
                     .call()
                     .await
                     .map_err(|e| self.call_err("latest", e))?;
-                (out.p, out.age)
+                (out.inputKey, out.p, out.age)
             }
             Some(c) => {
                 let out = r
@@ -817,42 +845,103 @@ impl Chain {
                     .call()
                     .await
                     .map_err(|e| self.call_err("latestFor", e))?;
-                (out.p, out.age)
+                (B256::from(c), out.p, out.age)
             }
         };
-        Ok(StoredPrediction::new(p, &exps, Some(age.to::<u64>())))
+        let mut s = StoredPrediction::new(key, &p.values, p.outputCommitment, p.timestamp, &exps);
+        s.age = Some(age.saturating_to::<u64>());
+        // The newest event for this key is the stored record's.
+        let events = self.stored_events(registry, model, Some(key.0), from_block).await?;
+        if let Some((ev, log)) = events.last() {
+            let subs = self.submissions_of(registry, model, from_block).await?;
+            s = s.with_event(ev, log, subs.get(&ev.statement));
+        }
+        Ok(s)
     }
 
-    /// Up to `count` predictions, newest first, after skipping `skip`.
+    /// Up to `count` stored predictions of a model (or of one input key), newest first, from
+    /// the registry's events since block `from_block`: every restatement, not only the latest.
     pub async fn read_history(
         &self,
         registry: Address,
         model: [u8; 32],
-        skip: u64,
-        count: u64,
+        commitment: Option<[u8; 32]>,
+        from_block: u64,
+        count: usize,
     ) -> std::result::Result<Vec<StoredPrediction>, CallError> {
         let exps = self.value_exps(registry, model).await?;
+        let events = self.stored_events(registry, model, commitment, from_block).await?;
+        let subs = self.submissions_of(registry, model, from_block).await?;
+        let mut times: std::collections::HashMap<u64, u64> = Default::default();
+        let mut out = vec![];
+        for (ev, log) in events.iter().rev().take(count) {
+            let block = log.block_number.unwrap_or_default();
+            let timestamp = match (log.block_timestamp, times.get(&block)) {
+                (Some(t), _) | (None, Some(&t)) => t,
+                (None, None) => {
+                    let t = self.block_time(block).await?;
+                    times.insert(block, t);
+                    t
+                }
+            };
+            let s = StoredPrediction::new(ev.inputKey, &ev.values, ev.outputCommitment, timestamp, &exps);
+            out.push(s.with_event(ev, log, subs.get(&ev.statement)));
+        }
+        Ok(out)
+    }
+
+    /// `PredictionStored` events of a model (and input key), oldest first.
+    async fn stored_events(
+        &self,
+        registry: Address,
+        model: [u8; 32],
+        key: Option<[u8; 32]>,
+        from_block: u64,
+    ) -> Result<Vec<(PredictionRegistry::PredictionStored, alloy::rpc::types::Log)>> {
         let r = self.registry(registry);
-        let total = r
-            .predictionCount(B256::from(model))
-            .call()
+        let filter = r
+            .PredictionStored_filter()
+            .topic1(B256::from(model))
+            .from_block(from_block);
+        let filter = match key {
+            Some(k) => filter.topic2(B256::from(k)),
+            None => filter,
+        };
+        filter.query().await.map_err(|e| self.rpc(e))
+    }
+
+    /// Submitter and nonce of each statement of a model accepted since `from_block`.
+    async fn submissions_of(
+        &self,
+        registry: Address,
+        model: [u8; 32],
+        from_block: u64,
+    ) -> Result<std::collections::HashMap<B256, (Address, u64)>> {
+        let logs = self
+            .registry(registry)
+            .StatementSubmitted_filter()
+            .topic1(B256::from(model))
+            .from_block(from_block)
+            .query()
             .await
-            .map_err(|e| self.call_err("predictionCount", e))?
-            .to::<u64>();
-        let page = r
-            .history(B256::from(model), U256::from(skip), U256::from(count))
-            .call()
-            .await
-            .map_err(|e| self.call_err("history", e))?;
-        Ok(page
+            .map_err(|e| self.rpc(e))?;
+        Ok(logs
             .into_iter()
-            .enumerate()
-            .map(|(i, p)| {
-                let mut s = StoredPrediction::new(p, &exps, None);
-                s.index = Some(total - skip - 1 - i as u64);
-                s
-            })
+            .map(|(ev, _)| (ev.statement, (ev.submitter, ev.nonce)))
             .collect())
+    }
+
+    async fn block_time(&self, block: u64) -> Result<u64> {
+        let b = self
+            .provider
+            .get_block_by_number(block.into())
+            .await
+            .map_err(|e| self.rpc(e))?
+            .ok_or_else(|| Error::Tx {
+                what: "reading a block's time".into(),
+                reason: format!("the node has no block {block}"),
+            })?;
+        Ok(b.header.timestamp)
     }
 
     /// Gas of reading the newest prediction for a commitment (`latestFor`), as a contract
@@ -870,14 +959,10 @@ impl Chain {
             .map_err(|e| self.call_err("latestFor", e))
     }
 
-    /// Number of predictions of a model.
-    pub async fn prediction_count(&self, registry: Address, model: [u8; 32]) -> Result<u64> {
-        self.registry(registry)
-            .predictionCount(B256::from(model))
-            .call()
-            .await
-            .map(|c| c.to::<u64>())
-            .map_err(|e| self.rpc(e))
+    /// Number of predictions of a model stored so far (restatements included), counted from
+    /// its `PredictionStored` events.
+    pub async fn stored_count(&self, registry: Address, model: [u8; 32]) -> Result<u64> {
+        Ok(self.stored_events(registry, model, None, 0).await?.len() as u64)
     }
 
     /// A lending gate's verdict for `account` and `commitment`: the proven threshold and age,
@@ -943,6 +1028,7 @@ mod tests {
             "predicate",
             "predicate_param",
             "binding",
+            "slot",
         ] {
             assert!(kind_code(k).is_some(), "{k}");
         }

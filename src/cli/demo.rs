@@ -204,7 +204,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<Exit> {
             .err()
             .and_then(|e| e.revert_name().map(String::from));
         let stored = chain
-            .read_latest(registry.address, model_id, Some(commitment))
+            .read_latest(registry.address, model_id, Some(commitment), 0)
             .await?;
         let gate_exp = credit
             .settings

@@ -17,9 +17,14 @@ pub struct ReadArgs {
     /// Only predictions for this input commitment (0x hex).
     #[arg(long)]
     pub commitment: Option<String>,
-    /// Instead of the newest, list up to N (at most 32) newest first.
+    /// Instead of the newest stored prediction, list up to N predictions newest first, every
+    /// restatement included, from the registry's events.
     #[arg(long, value_name = "N")]
-    pub history: Option<u64>,
+    pub history: Option<usize>,
+    /// Search the registry's events from this block (nodes that limit log queries need one
+    /// near the registry's deployment).
+    #[arg(long, value_name = "BLOCK", default_value_t = 0)]
+    pub from_block: u64,
     #[command(flatten)]
     pub chain: ChainArgs,
 }
@@ -36,23 +41,32 @@ pub fn run(a: ReadArgs) -> anyhow::Result<Exit> {
         let chain = a.chain.connect().await?;
         let registry = a.chain.registry(&chain)?;
         anyhow::Ok(match a.history {
-            Some(n) => chain.read_history(registry, model, 0, n).await?,
-            None => vec![chain.read_latest(registry, model, commitment).await?],
+            Some(n) => {
+                chain
+                    .read_history(registry, model, commitment, a.from_block, n)
+                    .await?
+            }
+            None => vec![
+                chain
+                    .read_latest(registry, model, commitment, a.from_block)
+                    .await?,
+            ],
         })
     })??;
     if a.chain.json {
         print_json(&json!({ "model": a.model, "predictions": preds }));
     } else {
         for p in &preds {
+            let unknown = || "?".to_string();
             println!(
-                "{}values {} (fixed point {:?}, exps {:?}) input {} submitter {} block {}{}",
-                p.index.map(|i| format!("#{i} ")).unwrap_or_default(),
+                "values {} (fixed point {:?}, exps {:?}) input {} submitter {} block {} slot {}{}",
                 floats(&p.floats),
                 p.values,
                 p.exps,
                 p.input_key,
-                p.submitter,
-                p.block,
+                p.submitter.clone().unwrap_or_else(unknown),
+                p.block.map_or_else(unknown, |b| b.to_string()),
+                p.slot.map_or_else(unknown, |s| s.to_string()),
                 p.age.map(|a| format!(", {a} s old")).unwrap_or_default()
             );
         }

@@ -62,12 +62,16 @@ pub fn run(a: SubmitArgs) -> anyhow::Result<Exit> {
         Ok(m) => {
             if a.chain.json {
                 print_json(
-                    &json!({ "stored": true, "tx": m.tx_hash, "block": m.block, "gas_used": m.gas_used, "nonce": binding.nonce }),
+                    &json!({ "stored": true, "predictions": m.predictions, "tx": m.tx_hash, "block": m.block, "gas_used": m.gas_used, "gas_per_prediction": m.gas_used / m.predictions.max(1), "nonce": binding.nonce }),
                 );
             } else {
                 println!(
-                    "stored in block {} (tx {}, gas {})",
-                    m.block, m.tx_hash, m.gas_used
+                    "stored {} prediction(s) in block {} (tx {}, gas {}, {} per prediction)",
+                    m.predictions,
+                    m.block,
+                    m.tx_hash,
+                    m.gas_used,
+                    m.gas_used / m.predictions.max(1)
                 );
             }
             Ok(Exit::Ok)

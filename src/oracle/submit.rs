@@ -233,13 +233,13 @@ impl Oracle<'_> {
                 return Ok(true);
             }
         };
-        let (registry, model) = (self.cfg.registry, self.cfg.model);
-        if let Some((index, block)) = retry_plain("looking up the statement", || {
-            chain.find_statement(registry, model, statement)
+        let registry = self.cfg.registry;
+        if let Some((stored, block)) = retry_plain("looking up the statement", || {
+            chain.find_statement(registry, statement)
         })
         .await?
         {
-            eprintln!("zkinfer oracle: {}: no receipt for {hash_hex}, but the registry stored it as prediction #{index}", row.id);
+            eprintln!("zkinfer oracle: {}: no receipt for {hash_hex}, but the registry accepted its proof in block {block} ({stored} stored)", row.id);
             crash_point("after-receipt");
             self.journal.set_submitted(&row.id, block, 0)?;
             return Ok(true);

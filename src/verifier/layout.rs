@@ -19,8 +19,7 @@ pub fn kind_code(kind: &str) -> Option<u8> {
         "predicate" => 6,
         "predicate_param" => 7,
         "binding" => 8,
-        // A batch slot's used bit. Registries of this release know no batches: they refuse
-        // this kind (`BadKind`), and a batch with a predicate has several (`PredicateLayoutMismatch`).
+        // A batch slot's used bit (models without a predicate; with one, its result is the bit).
         "slot" => 9,
         _ => return None,
     })

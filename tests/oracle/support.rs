@@ -184,7 +184,7 @@ impl Setup {
     pub fn stored(&self) -> u64 {
         block_on(async {
             let c = self.chain(None).await;
-            c.prediction_count(self.registry, self.model).await.unwrap()
+            c.stored_count(self.registry, self.model).await.unwrap()
         })
     }
 }
