@@ -69,7 +69,7 @@ contract LendingGate {
         maxAge = maxAge_;
         PredictionRegistry.Model memory m = registry_.model(modelId_);
         _checkPredicate(registry_, m, output_, direction_, exp_);
-        thresholdValue = _thresholdValue(registry_, m, modelId_);
+        thresholdValue = _thresholdValue(registry_, modelId_);
     }
 
     /// The model must prove `OUT[output] >= T` (or `>`) for AT_LEAST, `<=` (or `<`) for
@@ -92,25 +92,14 @@ contract LendingGate {
         if (m.predicateExp != exp_) revert WrongScale(m.predicateExp, exp_);
     }
 
-    /// The threshold is the first predicate parameter: its place among the stored values.
-    function _thresholdValue(PredictionRegistry r, PredictionRegistry.Model memory m, bytes32 modelId_)
-        internal
-        view
-        returns (uint256 at)
-    {
-        uint256 values;
-        bool found;
-        bool inputCommitment;
-        for (uint256 i = 0; i < m.kinds.length; ++i) {
-            uint8 k = m.kinds[i];
-            if (k == r.KIND_INPUT_COMMITMENT()) inputCommitment = true;
-            if (k == r.KIND_PREDICATE_PARAM() && !found) {
-                found = true;
-                at = values;
-            }
-            if (k == r.KIND_OUTPUT() || k == r.KIND_PREDICATE_PARAM()) ++values;
-        }
-        if (!found || !inputCommitment) revert NotAThresholdModel(modelId_);
+    /// The threshold is the first predicate parameter: its place among the stored values
+    /// (one sample's outputs, then its parameters), from the registry's decoded plan, which
+    /// costs the same whatever the batch size.
+    function _thresholdValue(PredictionRegistry r, bytes32 modelId_) internal view returns (uint256) {
+        PredictionRegistry.Plan memory p = r.plan(modelId_);
+        uint32 none = type(uint32).max;
+        if (p.paramsEnd == p.paramsStart || p.inputCommitment == none) revert NotAThresholdModel(modelId_);
+        return p.outputEnd - p.outputStart;
     }
 
     /// @notice Reverts with the reason `account` may not borrow against `commitment`; returns

@@ -248,6 +248,7 @@ contract PredictionRegistry {
     error PredicateLayoutMismatch(uint8 op, uint256 predicates);
     error AlreadyAttested(bytes32 commitment, address account);
     error NotAttested(bytes32 commitment);
+    error ZeroCommitment();
     error VerifierCodeChanged(bytes32 modelId, bytes32 expected, bytes32 actual);
     error WrongInstanceCount(uint256 expected, uint256 given);
     error WrongProofLength(uint256 expected, uint256 given);
@@ -319,12 +320,13 @@ contract PredictionRegistry {
         if (verifier.code.length == 0) revert NoVerifierCode(verifier);
         IZkinferVerifier v = IZkinferVerifier(verifier);
         _checkLayout(v, kinds, exps);
-        _checkWeights(modelId, v, kinds, weightCommitment, weightsHash);
-        Plan memory p = _savePlan(modelId, v, kinds, exps);
         Model storage m = models[modelId];
-        m.verifier = verifier;
+        // Read once: what is checked is what is stored (a refusal reverts these writes).
         m.weights = v.WEIGHTS();
         m.predicateOp = v.PREDICATE_OP();
+        _checkWeights(modelId, m.weights, kinds, weightCommitment, weightsHash);
+        Plan memory p = _savePlan(modelId, v, m.predicateOp, kinds, exps);
+        m.verifier = verifier;
         m.predicateOutput = v.PREDICATE_OUTPUT();
         m.predicateExp = v.PREDICATE_EXP();
         m.codeHash = verifier.codehash;
@@ -340,11 +342,13 @@ contract PredictionRegistry {
     }
 
     /// Decodes and keeps the layout's `Plan`; checks the predicate and the proof length.
-    function _savePlan(bytes32 modelId, IZkinferVerifier v, uint8[] calldata kinds, int16[] calldata exps)
-        internal
-        returns (Plan memory p)
-    {
-        uint8 op = v.PREDICATE_OP();
+    function _savePlan(
+        bytes32 modelId,
+        IZkinferVerifier v,
+        uint8 op,
+        uint8[] calldata kinds,
+        int16[] calldata exps
+    ) internal returns (Plan memory p) {
         if (op > PREDICATE_ARGMAX) revert BadPredicate(op);
         p = _plan(kinds, exps, op);
         uint256 proofLength = v.PROOF_LENGTH();
@@ -366,11 +370,11 @@ contract PredictionRegistry {
     /// instances the verifier's `WEIGHTS()` implies.
     function _checkWeights(
         bytes32 modelId,
-        IZkinferVerifier v,
+        uint8 w,
         uint8[] calldata kinds,
         uint256 weightCommitment,
         bytes32 weightsHash
-    ) internal view {
+    ) internal pure {
         uint256 bindings;
         uint256 paramCommitments;
         uint256 params;
@@ -382,7 +386,6 @@ contract PredictionRegistry {
             else if (k == KIND_PARAM) ++params;
         }
         if (bindings != 1) revert NeedsOneBinding(bindings);
-        uint8 w = v.WEIGHTS();
         if (w == WEIGHTS_UNBOUND) revert UnboundWeights(modelId);
         if (w > WEIGHTS_UNBOUND) revert BadWeights(w);
         bool hashed = w == WEIGHTS_HASHED;
@@ -475,6 +478,8 @@ contract PredictionRegistry {
     function attest(bytes32 commitment, address account) external {
         if (!isProvider[msg.sender]) revert NotProvider(msg.sender);
         if (account == address(0)) revert ZeroAddress();
+        // 0 is the key under which models with private inputs store: it commits to nothing.
+        if (commitment == 0) revert ZeroCommitment();
         address current = attestedTo(commitment);
         if (current != address(0)) revert AlreadyAttested(commitment, current);
         attestations[commitment] =
@@ -621,7 +626,10 @@ contract PredictionRegistry {
             uint256 at = p.base + s * p.width;
             if (!_used(p, instances, at, s)) continue;
             key = _inputKey(p, instances, at);
-            _claim(seen, key == 0 ? keccak256(abi.encodePacked(instances[at:at + p.width])) : key, s, key);
+            // Samples without an input key (private inputs) share the model's one record: no
+            // identity to repeat, and equal instances are legitimate (two applicants, one
+            // threshold).
+            if (key != 0) _claim(seen, key, s);
             int256[] memory values = _values(p, instances, at);
             uint256 oc = p.outputCommitment == NONE ? 0 : instances[at + p.outputCommitment];
             _write(records[modelId][key], values, p.outputCommitment != NONE, oc);
@@ -667,19 +675,20 @@ contract PredictionRegistry {
     }
 
     /// Adds a sample's identity to the proof's set; refuses one already there.
-    function _claim(bytes32[] memory seen, bytes32 id, uint256 slot, bytes32 key) internal pure {
+    function _claim(bytes32[] memory seen, bytes32 key, uint256 slot) internal pure {
         uint256 mask = seen.length - 1;
-        uint256 h = uint256(id) & mask;
+        uint256 h = uint256(key) & mask;
         while (seen[h] != 0) {
-            if (seen[h] == id) revert RepeatedSample(slot, key);
+            if (seen[h] == key) revert RepeatedSample(slot, key);
             h = (h + 1) & mask;
         }
-        seen[h] = id;
+        seen[h] = key;
     }
 
     /// Writes a record: packed in its head when every value fits its share of VALUE_BITS,
     /// else each value apart. The output commitment only when the model has one.
     function _write(Record storage r, int256[] memory values, bool hasOc, uint256 oc) internal {
+        // Block times fit the head's 40 bits until the year 36812.
         uint256 head = block.timestamp;
         bool fits = true;
         uint256 bits = values.length == 0 ? 0 : VALUE_BITS / values.length;

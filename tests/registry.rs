@@ -568,6 +568,12 @@ fn registry_flow_and_every_rejection_on_anvil() {
             None,
             "granting the role again revives nothing"
         );
+        // Commitment 0 is the key of private-input models' records: it commits to nothing.
+        let e = as_provider
+            .attest(registry, [0u8; 32], borrower_addr)
+            .await
+            .unwrap_err();
+        assert_eq!(e.revert_name(), Some("ZeroCommitment"), "{e}");
         as_provider
             .attest(registry, c, borrower_addr)
             .await
@@ -1204,18 +1210,14 @@ fn batch_proofs_store_each_real_sample_once() {
     use zkinfer::pipeline::{BuildOptions, Sample};
     use zkinfer::visibility::{Vis, Visibility};
     let tmp = tempfile::tempdir().unwrap();
-    let batch_build = |name: &str, out: &str, predicate: Option<&str>, batch: usize| {
+    let batch_build = |name: &str, out: &str, input: Vis, predicate: Option<&str>, batch: usize| {
         let mut opts = BuildOptions::new(
             fixture(name, "model.onnx"),
             fixture(name, "calibration.jsonl"),
             tmp.path().join(out),
         );
         opts.visibility = Visibility {
-            input: if predicate.is_some() {
-                Vis::Hashed
-            } else {
-                Vis::Public
-            },
+            input,
             params: Vis::Fixed,
             output: if predicate.is_some() {
                 Vis::Private
@@ -1229,8 +1231,22 @@ fn batch_proofs_store_each_real_sample_once() {
         pipeline::build(&opts, &Quiet).unwrap();
         Build::open(&opts.out).unwrap()
     };
-    let credit = batch_build("breast_cancer_mlp", "credit4", Some("y[0] >= T"), 4);
-    let iris = batch_build("iris_logreg", "iris2", None, 2);
+    let credit = batch_build(
+        "breast_cancer_mlp",
+        "credit4",
+        Vis::Hashed,
+        Some("y[0] >= T"),
+        4,
+    );
+    let iris = batch_build("iris_logreg", "iris2", Vis::Public, None, 2);
+    // Private inputs: no input key, one shared record; equal instances are two applicants.
+    let private = batch_build(
+        "breast_cancer_mlp",
+        "private2",
+        Vis::Private,
+        Some("y[0] >= T"),
+        2,
+    );
     let calib = read_calibration(&fixture("breast_cancer_mlp", "calibration.jsonl")).unwrap();
     let iris_calib = read_calibration(&fixture("iris_logreg", "calibration.jsonl")).unwrap();
     let threshold = credit.predicate_params(&[("T".into(), -20.0)]).unwrap();
@@ -1254,7 +1270,11 @@ fn batch_proofs_store_each_real_sample_once() {
         let chain = Chain::connect(&anvil.endpoint(), Some(&key)).await.unwrap();
         let registry = chain.deploy_registry().await.unwrap().address;
         let mut ids = vec![];
-        for (b, id) in [(&credit, "credit4"), (&iris, "iris2")] {
+        for (b, id) in [
+            (&credit, "credit4"),
+            (&iris, "iris2"),
+            (&private, "private2"),
+        ] {
             let pair = zkinfer::chain::deploy_pair(&chain, &b.contracts().unwrap())
                 .await
                 .unwrap();
@@ -1271,10 +1291,13 @@ fn batch_proofs_store_each_real_sample_once() {
                 )
                 .await
                 .unwrap();
-            assert_eq!(chain.model_info(registry, model).await.unwrap().batch, b.settings.circuit.batch as u64);
+            assert_eq!(
+                chain.model_info(registry, model).await.unwrap().batch,
+                b.settings.circuit.batch as u64
+            );
             ids.push(model);
         }
-        let (credit_id, iris_id) = (ids[0], ids[1]);
+        let (credit_id, iris_id, private_id) = (ids[0], ids[1], ids[2]);
         let prove = |b: &Build, model: [u8; 32], samples: Vec<Sample>, nonce: u64, name: &str| {
             let binding = zkinfer::visibility::binding::Binding {
                 chain_id: chain.chain_id,
@@ -1292,7 +1315,13 @@ fn batch_proofs_store_each_real_sample_once() {
         };
 
         // A partial batch: 3 real samples in 4 slots.
-        let (words, proof) = prove(&credit, credit_id, (0..3).map(sample).collect(), 0, "b0.json");
+        let (words, proof) = prove(
+            &credit,
+            credit_id,
+            (0..3).map(sample).collect(),
+            0,
+            "b0.json",
+        );
         // The unused slot claims nothing: setting its used bit (instance 10) fails the proof.
         let mut forged = words.clone();
         forged[10] = zkinfer::verifier::instance_word(&Fr::from(1));
@@ -1304,7 +1333,10 @@ fn batch_proofs_store_each_real_sample_once() {
             w[i][31] ^= 1;
             expect_revert(&chain, registry, &call(&w, &proof), "InvalidProof").await;
         }
-        let mined = chain.submit(registry, credit_id, &words, &proof).await.unwrap();
+        let mined = chain
+            .submit(registry, credit_id, &words, &proof)
+            .await
+            .unwrap();
         assert_eq!(mined.predictions, 3);
         eprintln!(
             "GAS batch of 4 with 3 real samples: {} ({} per prediction)",
@@ -1325,13 +1357,23 @@ fn batch_proofs_store_each_real_sample_once() {
             .read_latest(registry, credit_id, Some([0; 32]), 0)
             .await
             .unwrap_err();
-        assert_eq!(e.revert_name(), Some("NoPredictionForInput"), "the unused slot stored nothing");
+        assert_eq!(
+            e.revert_name(),
+            Some("NoPredictionForInput"),
+            "the unused slot stored nothing"
+        );
         // Replayed: refused.
         expect_revert(&chain, registry, &call(&words, &proof), "Replay").await;
 
         // A batch repeating a sample (same input, same salt: same commitment) is refused and
         // stores nothing, although its proof is valid.
-        let (rw, rp) = prove(&credit, credit_id, vec![sample(3), sample(4), sample(3)], 1, "b1.json");
+        let (rw, rp) = prove(
+            &credit,
+            credit_id,
+            vec![sample(3), sample(4), sample(3)],
+            1,
+            "b1.json",
+        );
         expect_revert(&chain, registry, &call(&rw, &rp), "RepeatedSample").await;
         assert_eq!(chain.stored_count(registry, credit_id).await.unwrap(), 3);
         // Public inputs without a commitment: the key is their hash; a repeat is refused too.
@@ -1339,7 +1381,13 @@ fn batch_proofs_store_each_real_sample_once() {
             inputs: iris_calib[i].clone(),
             secrets: Default::default(),
         };
-        let (iw, ip) = prove(&iris, iris_id, vec![iris_sample(0), iris_sample(0)], 0, "i0.json");
+        let (iw, ip) = prove(
+            &iris,
+            iris_id,
+            vec![iris_sample(0), iris_sample(0)],
+            0,
+            "i0.json",
+        );
         expect_revert(
             &chain,
             registry,
@@ -1347,8 +1395,46 @@ fn batch_proofs_store_each_real_sample_once() {
             "RepeatedSample",
         )
         .await;
-        let (iw, ip) = prove(&iris, iris_id, vec![iris_sample(0), iris_sample(1)], 0, "i1.json");
-        assert_eq!(chain.submit(registry, iris_id, &iw, &ip).await.unwrap().predictions, 2);
+        let (iw, ip) = prove(
+            &iris,
+            iris_id,
+            vec![iris_sample(0), iris_sample(1)],
+            0,
+            "i1.json",
+        );
+        assert_eq!(
+            chain
+                .submit(registry, iris_id, &iw, &ip)
+                .await
+                .unwrap()
+                .predictions,
+            2
+        );
+        // Two private-input samples under one threshold state equal instances ([1, T] each):
+        // both are real predictions, stored (under the model's one key 0), not a repeat.
+        let unsalted = |i: usize| Sample {
+            inputs: calib[i].clone(),
+            secrets: zkinfer::circuit::Secrets {
+                predicate_params: threshold.clone(),
+                ..Default::default()
+            },
+        };
+        let (pw, pp) = prove(
+            &private,
+            private_id,
+            vec![unsalted(0), unsalted(1)],
+            0,
+            "p0.json",
+        );
+        assert_eq!(pw.len(), 5, "[used, T] twice, then the binding");
+        assert_eq!(pw[0..2], pw[2..4], "equal per-sample instances");
+        let mined = chain.submit(registry, private_id, &pw, &pp).await.unwrap();
+        assert_eq!(mined.predictions, 2);
+        let p = chain
+            .read_latest(registry, private_id, Some([0; 32]), 0)
+            .await
+            .unwrap();
+        assert_eq!(p.floats, vec![-20.0]);
         let newest = chain.read_latest(registry, iris_id, None, 0).await.unwrap();
         assert_eq!(newest.slot, Some(1));
         let outputs = iris
@@ -1370,7 +1456,14 @@ fn batch_proofs_store_each_real_sample_once() {
             .unwrap();
         let _: serde_json::Value = raw.raw_request("evm_mine".into(), ()).await.unwrap();
         let (w2, p2) = prove(&credit, credit_id, vec![sample(0), sample(5)], 1, "b2.json");
-        assert_eq!(chain.submit(registry, credit_id, &w2, &p2).await.unwrap().predictions, 2);
+        assert_eq!(
+            chain
+                .submit(registry, credit_id, &w2, &p2)
+                .await
+                .unwrap()
+                .predictions,
+            2
+        );
         let age = |i: usize| {
             let chain = &chain;
             async move {
@@ -1388,7 +1481,11 @@ fn batch_proofs_store_each_real_sample_once() {
             .read_history(registry, credit_id, Some(key_of(0)), 0, 10)
             .await
             .unwrap();
-        assert_eq!(history.len(), 2, "both statements of sample 0 are in the events");
+        assert_eq!(
+            history.len(),
+            2,
+            "both statements of sample 0 are in the events"
+        );
         assert_eq!(history[0].nonce, Some(1));
         assert_eq!(history[1].nonce, Some(0));
 
@@ -1413,11 +1510,24 @@ fn batch_proofs_store_each_real_sample_once() {
             .unwrap()
             .address;
         let (proven, _) = chain.gate_check(gate, borrower, key_of(5)).await.unwrap();
-        assert_eq!(proven, zkinfer::quant::to_fixed(-20.0, credit.settings.instances[2].exp));
-        let e = chain.gate_check(gate, provider, key_of(5)).await.unwrap_err();
+        assert_eq!(
+            proven,
+            zkinfer::quant::to_fixed(-20.0, credit.settings.instances[2].exp)
+        );
+        let e = chain
+            .gate_check(gate, provider, key_of(5))
+            .await
+            .unwrap_err();
         assert_eq!(e.revert_name(), Some("NotAttestedTo"));
         chain.attest(registry, key_of(1), borrower).await.unwrap();
-        let e = chain.gate_check(gate, borrower, key_of(1)).await.unwrap_err();
-        assert_eq!(e.revert_name(), Some("ScoreTooOld"), "sample 1 is an hour old");
+        let e = chain
+            .gate_check(gate, borrower, key_of(1))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.revert_name(),
+            Some("ScoreTooOld"),
+            "sample 1 is an hour old"
+        );
     });
 }
