@@ -625,3 +625,42 @@ fn batch_slots_are_separate_statements_and_an_unused_slot_claims_nothing() {
         }
     }
 }
+
+/// The largest batch `build` names when `--batch` needs more rows than there are: at a small
+/// `logrows` cap, the named batch fits in it (shortest layout) and one more slot does not.
+#[test]
+fn the_largest_batch_named_fits_and_one_more_does_not() {
+    use zkinfer::circuit::Optimize;
+    let (model, calib) = common::quantized("breast_cancer_mlp", |_| {});
+    let trace = model.eval(&calib[0]).unwrap();
+    let k_of = |batch: usize| {
+        circuit::choose_batch_params(
+            &model,
+            &trace,
+            Default::default(),
+            None,
+            Optimize::Proving,
+            batch,
+        )
+        .unwrap()
+        .k()
+    };
+    let cap = k_of(1) + 2;
+    let largest =
+        circuit::largest_batch_within(cap, &model, &trace, Default::default(), None, 64).unwrap();
+    assert!(
+        largest >= 2,
+        "a few samples fit in four times the rows of one: {largest}"
+    );
+    assert!(largest < 64);
+    assert!(
+        k_of(largest) <= cap,
+        "batch {largest} needs logrows {}",
+        k_of(largest)
+    );
+    assert!(
+        k_of(largest + 1) > cap,
+        "batch {} also fits in {cap}",
+        largest + 1
+    );
+}

@@ -18,7 +18,9 @@ mod tables;
 pub use chips::{DotJob, DotJobs};
 pub use layout::{field, field_to_i128};
 pub use lookup::{plan_dots, FnLookups, ZkCircuit, ZkParams};
-pub use params::{choose_batch_params, choose_params, CircuitShape, Optimize};
+pub use params::{
+    choose_batch_params, choose_params, largest_batch_within, CircuitShape, Optimize,
+};
 pub use tables::model_tables;
 
 pub use halo2_base::gates::circuit::CircuitBuilderStage;
@@ -73,6 +75,16 @@ pub enum Error {
         cells: usize,
         /// Function-table rows.
         table_rows: usize,
+    },
+    /// A batch's slots need more rows than the largest circuit has.
+    #[error("--batch {batch}: {batch} samples of this model need more than 2^{max_k} rows; the largest batch that fits is {largest} (the verifier's size does not grow with the batch, its rows do)")]
+    BatchTooLarge {
+        /// Slots asked for.
+        batch: usize,
+        /// Largest logrows tried.
+        max_k: u32,
+        /// The largest batch that fits (0: not even one sample).
+        largest: usize,
     },
     /// A function table holds a value outside the activation range.
     #[error("function table of node '{node}': {reason}; requantize the model with this zkinfer (`zkinfer build`), which keeps every table inside the activation range")]

@@ -275,9 +275,77 @@ pub fn choose_batch_params(
         }
         k += 1;
     }
+    if batch > 1 {
+        return Err(Error::BatchTooLarge {
+            batch,
+            max_k: MAX_K,
+            largest: largest_batch(MAX_K, model, trace, &tables, vis, predicate, batch)?,
+        });
+    }
     Err(Error::TooLarge {
         max_k: MAX_K,
         cells,
         table_rows,
     })
+}
+
+/// Whether `batch` slots of the model fit in `2^k` rows (with a dot lane, the shortest
+/// layout), as [`choose_batch_params`] would accept them there.
+fn fits_at(
+    k: u32,
+    model: &QuantModel,
+    trace: &Trace,
+    tables: &[crate::quant::QFunc],
+    vis: Visibility,
+    predicate: Option<&Predicate>,
+    batch: usize,
+) -> Result<bool> {
+    let usable = usable_rows(k);
+    let t = trial(k, true, model, trace, tables, vis, predicate, batch)?;
+    let min_rows: usize = 1 + t
+        .dot_lens
+        .iter()
+        .map(|n| n.div_ceil(MAX_DOT_WIDTH).max(1))
+        .sum::<usize>();
+    let width_fits = t.dot_lens.is_empty()
+        || plan_dots(t.dot_lens.iter().copied(), MAX_DOT_WIDTH, 1, usable).is_some();
+    Ok(min_rows <= usable && width_fits && t.fits(usable))
+}
+
+/// The largest batch below `batch` whose shortest layout fits in `2^k` rows (0: not even one
+/// sample): what `build` names when `--batch` is too large at the largest `logrows`.
+pub fn largest_batch_within(
+    k: u32,
+    model: &QuantModel,
+    trace: &Trace,
+    vis: Visibility,
+    predicate: Option<&Predicate>,
+    batch: usize,
+) -> Result<usize> {
+    let tables = model_tables(model);
+    check_tables(model, &tables)?;
+    largest_batch(k, model, trace, &tables, vis, predicate, batch)
+}
+
+/// [`largest_batch_within`] with the tables at hand, by bisection: rows grow with the number of
+/// slots.
+fn largest_batch(
+    k: u32,
+    model: &QuantModel,
+    trace: &Trace,
+    tables: &[crate::quant::QFunc],
+    vis: Visibility,
+    predicate: Option<&Predicate>,
+    batch: usize,
+) -> Result<usize> {
+    let (mut lo, mut hi) = (0, batch);
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if fits_at(k, model, trace, tables, vis, predicate, mid)? {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(lo)
 }

@@ -84,9 +84,11 @@ pub struct BuildArgs {
     /// model's shape.
     #[arg(long)]
     pub allow_unbound_params: bool,
-    /// Prove N inferences of the model per proof (one verification and, later, one registry
-    /// transaction for up to N predictions). `prove --input` then takes JSON lines, one sample
-    /// per line; a proof may carry fewer samples (unused slots expose only zeros)
+    /// Prove up to N inferences of the model per proof (1 to 1024): one verification and one
+    /// registry transaction (`submitBatch`) for up to N predictions. `prove --input` then
+    /// takes JSON lines, one sample per line; a proof may carry fewer samples (unused slots
+    /// expose only zeros). Refused, naming the largest that fits, when N samples need more
+    /// than 2^26 rows
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub batch: usize,
     /// Print one JSON object on stdout.
