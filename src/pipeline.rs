@@ -661,7 +661,7 @@ pub fn build(opts: &BuildOptions, p: &dyn Progress) -> Result<BuildReport> {
     }
     if !(1..=MAX_BATCH).contains(&opts.batch) {
         return Err(Error::Batch(format!(
-            "--batch {}: a batch holds 1 to {MAX_BATCH} samples",
+            "{} samples per proof: give --batch 1 to {MAX_BATCH}",
             opts.batch
         )));
     }
@@ -1223,6 +1223,48 @@ pub struct Sample {
     pub secrets: Secrets,
 }
 
+/// Checks that `sample` can be proven by the build: its inputs have the model's shapes and
+/// range (the integer evaluator's checks), its predicate parameters are all there and the
+/// predicate holds. Returns its trace. What a batch prover (the oracle) runs on each sample
+/// before forming a batch, so that a bad one fails alone.
+pub fn check_sample(build: &Build, sample: &Sample) -> Result<quant::Trace> {
+    check_sample_named(build, sample, "")
+}
+
+/// [`check_sample`], errors prefixed with `name` (a batch's "sample i (line i+1): ").
+fn check_sample_named(build: &Build, sample: &Sample, name: &str) -> Result<quant::Trace> {
+    let shape = &build.settings.circuit;
+    let trace = build.model.eval(&sample.inputs).map_err(|e| {
+        if name.is_empty() {
+            e.into()
+        } else {
+            Error::Batch(format!("{name}{e}"))
+        }
+    })?;
+    if let Some(pred) = &shape.predicate {
+        let params = &sample.secrets.predicate_params;
+        if params.len() != pred.params().len() {
+            return Err(Error::Predicate(format!(
+                "{name}'{pred}' needs {}: give each with --param NAME=VALUE",
+                pred.params().join(", ")
+            )));
+        }
+        let (_, v, _) = pred
+            .locate(&build.model)
+            .ok_or_else(|| Error::Predicate(format!("'{pred}' names no output of the model")))?;
+        if !pred
+            .holds(&trace.values[v], params)
+            .map_err(Error::Predicate)?
+        {
+            // No values: the outputs (and the score the predicate reads) may be private.
+            return Err(Error::Predicate(format!(
+                "{name}'{pred}' is false for this input, and a false predicate cannot be proven"
+            )));
+        }
+    }
+    Ok(trace)
+}
+
 /// Proves one inference of the build's model on `inputs` (with the commitments' salts in
 /// `secrets`), writing the proof file to `out`. On a batch build the other slots are unused.
 pub fn prove(
@@ -1274,37 +1316,7 @@ pub fn prove_batch(
     };
     let mut traces = Vec::with_capacity(samples.len());
     for (i, sample) in samples.iter().enumerate() {
-        let trace = build.model.eval(&sample.inputs).map_err(|e| {
-            if batch > 1 {
-                Error::Batch(format!("{}{e}", name(i)))
-            } else {
-                e.into()
-            }
-        })?;
-        if let Some(pred) = &shape.predicate {
-            let params = &sample.secrets.predicate_params;
-            if params.len() != pred.params().len() {
-                return Err(Error::Predicate(format!(
-                    "{}'{pred}' needs {}: give each with --param NAME=VALUE",
-                    name(i),
-                    pred.params().join(", ")
-                )));
-            }
-            let (_, v, _) = pred.locate(&build.model).ok_or_else(|| {
-                Error::Predicate(format!("'{pred}' names no output of the model"))
-            })?;
-            if !pred
-                .holds(&trace.values[v], params)
-                .map_err(Error::Predicate)?
-            {
-                // No values: the outputs (and the score the predicate reads) may be private.
-                return Err(Error::Predicate(format!(
-                    "{}'{pred}' is false for this input, and a false predicate cannot be proven",
-                    name(i)
-                )));
-            }
-        }
-        traces.push(trace);
+        traces.push(check_sample_named(build, sample, &name(i))?);
     }
     let params = step(p, "loading SRS", || build.params())?;
     let pk = step(p, "loading proving key", || {

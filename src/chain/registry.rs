@@ -162,7 +162,13 @@ pub struct StoredPrediction {
 }
 
 impl StoredPrediction {
-    fn new(key: B256, values: &[I256], output_commitment: U256, timestamp: u64, exps: &[i32]) -> Self {
+    fn new(
+        key: B256,
+        values: &[I256],
+        output_commitment: U256,
+        timestamp: u64,
+        exps: &[i32],
+    ) -> Self {
         let floats = values
             .iter()
             .zip(exps)
@@ -851,7 +857,9 @@ impl Chain {
         let mut s = StoredPrediction::new(key, &p.values, p.outputCommitment, p.timestamp, &exps);
         s.age = Some(age.saturating_to::<u64>());
         // The newest event for this key is the stored record's.
-        let events = self.stored_events(registry, model, Some(key.0), from_block).await?;
+        let events = self
+            .stored_events(registry, model, Some(key.0), from_block)
+            .await?;
         if let Some((ev, log)) = events.last() {
             let subs = self.submissions_of(registry, model, from_block).await?;
             s = s.with_event(ev, log, subs.get(&ev.statement));
@@ -870,7 +878,9 @@ impl Chain {
         count: usize,
     ) -> std::result::Result<Vec<StoredPrediction>, CallError> {
         let exps = self.value_exps(registry, model).await?;
-        let events = self.stored_events(registry, model, commitment, from_block).await?;
+        let events = self
+            .stored_events(registry, model, commitment, from_block)
+            .await?;
         let subs = self.submissions_of(registry, model, from_block).await?;
         let mut times: std::collections::HashMap<u64, u64> = Default::default();
         let mut out = vec![];
@@ -884,7 +894,13 @@ impl Chain {
                     t
                 }
             };
-            let s = StoredPrediction::new(ev.inputKey, &ev.values, ev.outputCommitment, timestamp, &exps);
+            let s = StoredPrediction::new(
+                ev.inputKey,
+                &ev.values,
+                ev.outputCommitment,
+                timestamp,
+                &exps,
+            );
             out.push(s.with_event(ev, log, subs.get(&ev.statement)));
         }
         Ok(out)

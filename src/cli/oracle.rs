@@ -59,6 +59,14 @@ pub struct OracleArgs {
     /// on local dev chains (ids 31337 and 1337), 12 elsewhere].
     #[arg(long, value_name = "N")]
     pub confirmations: Option<u64>,
+    /// On a batch build (`build --batch N`): prove up to this many pending inputs in one proof
+    /// and submit them in one transaction [default: the build's batch size].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch_size: Option<u64>,
+    /// On a batch build: prove a partial batch once the oldest pending input has waited this
+    /// long (with --once or --stdin, what is pending is proven at once).
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub max_wait: f64,
     #[command(flatten)]
     pub chain: ChainArgs,
 }
@@ -96,12 +104,19 @@ fn print(o: &Outcome, json: bool) {
     if json {
         println!("{}", serde_json::to_string(o).unwrap_or_default());
     } else if o.status == "submitted" {
+        let gas = o.gas_used.unwrap_or_default();
+        let batch = match (o.batch, o.batch_inputs) {
+            (Some(b), Some(n)) => format!(
+                ", batch {b} of {n} input(s): {} gas per input",
+                gas / n.max(1) as u64
+            ),
+            _ => String::new(),
+        };
         println!(
-            "{}: submitted in block {} (tx {}, gas {})",
+            "{}: submitted in block {} (tx {}, gas {gas}{batch})",
             o.id,
             o.block.unwrap_or_default(),
             o.tx.as_deref().unwrap_or("?"),
-            o.gas_used.unwrap_or_default()
         );
     } else {
         println!(
@@ -152,6 +167,13 @@ pub fn run(a: OracleArgs) -> anyhow::Result<Exit> {
             min_interval: Duration::from_secs(a.min_interval),
             max_block_range: a.max_block_range,
             confirmations: a.confirmations,
+            batch_size: a.batch_size.map(|n| n as usize),
+            max_wait: Duration::try_from_secs_f64(a.max_wait).map_err(|_| {
+                anyhow::anyhow!(
+                    "--max-wait {}: give a number of seconds, 0 or more",
+                    a.max_wait
+                )
+            })?,
         };
         let mut bot = Oracle::new(cfg, &chain, Box::new(emit))?;
         bot.run().await?;

@@ -34,6 +34,7 @@
 //! `ZKINFER_ORACLE_LOW_GAS=PERCENT` gives the first submission the process signs that
 //! percentage of its estimated gas, so that it runs out of gas on-chain.
 
+mod batch;
 mod input;
 pub mod journal;
 mod retry;
@@ -116,6 +117,11 @@ pub struct Config {
     /// Blocks behind the head that requests are read up to (events); `None`:
     /// [`default_confirmations`].
     pub confirmations: Option<u64>,
+    /// Inputs per proof on a batch build (`None`: the build's batch size); see [`batch`].
+    pub batch_size: Option<usize>,
+    /// How long the oldest pending input waits for a batch to fill before a partial batch is
+    /// proven (batch builds).
+    pub max_wait: Duration,
 }
 
 /// A final outcome, printed as one JSON line with `--json`.
@@ -137,6 +143,13 @@ pub struct Outcome {
     /// The registry nonce the proof was bound to (submitted).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nonce: Option<u64>,
+    /// The batch it was proven and submitted in (batch builds), and how many inputs that
+    /// batch carried (`gas_used` is the whole transaction's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch: Option<i64>,
+    /// Inputs in its batch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_inputs: Option<usize>,
     /// Why it failed or was skipped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -174,6 +187,8 @@ pub struct Oracle<'a> {
     emit: Box<dyn FnMut(&Outcome) + 'a>,
     salts: SaltRules,
     confirmations: u64,
+    /// Inputs per proof: 1 on a one-sample build.
+    batch_size: usize,
 }
 
 impl<'a> Oracle<'a> {
@@ -197,6 +212,13 @@ impl<'a> Oracle<'a> {
             cfg.registry,
             hex::encode(cfg.model)
         );
+        let slots = cfg.build.settings.circuit.batch.max(1);
+        let batch_size = cfg.batch_size.unwrap_or(slots);
+        if batch_size == 0 || batch_size > slots {
+            return Err(Error::Config(format!(
+                "--batch-size {batch_size}: this build proves {slots} sample(s) per proof; give                  1 to {slots}, or rebuild with `zkinfer build --batch N`"
+            )));
+        }
         let journal = Journal::open(&cfg.journal, &setup)?;
         let salts = SaltRules::of(cfg.build.settings.circuit.visibility, cfg.allow_unsalted);
         let confirmations = cfg
@@ -210,6 +232,7 @@ impl<'a> Oracle<'a> {
             emit,
             salts,
             confirmations,
+            batch_size,
         })
     }
 
@@ -239,6 +262,10 @@ impl<'a> Oracle<'a> {
     fn finish(&mut self, id: &str) -> Result<()> {
         let row = self.journal.get(id)?;
         if let Some(r) = row {
+            let batch_inputs = match r.batch {
+                Some(b) => Some(self.journal.batch_rows(b)?.len()),
+                None => None,
+            };
             let o = Outcome {
                 id: r.id.clone(),
                 status: r.state.clone(),
@@ -251,14 +278,20 @@ impl<'a> Oracle<'a> {
                     .filter(|_| r.state == "submitted"),
                 reason: r.reason.clone(),
                 served_by: None,
+                batch: r.batch,
+                batch_inputs,
             };
             (self.emit)(&o);
         }
         Ok(())
     }
 
-    /// Drives every open row to a final state, in arrival order.
+    /// Drives every open row to a final state, in arrival order (on a batch build, in
+    /// batches: see [`batch`]).
     async fn process_open(&mut self) -> Result<()> {
+        if self.cfg.build.settings.circuit.batch > 1 {
+            return self.process_batches().await;
+        }
         for row in self.journal.open_rows()? {
             self.drive(row.id.clone()).await?;
         }

@@ -22,6 +22,14 @@ use crate::pipeline::{self, Quiet};
 
 use super::journal::Row;
 
+/// How logs name what a row's transaction carries: the input, or its batch.
+pub(super) fn label(row: &Row) -> String {
+    match row.batch {
+        Some(b) => format!("batch {b}"),
+        None => row.id.clone(),
+    }
+}
+
 /// Submissions of one input that may run out of gas before it fails.
 pub const MAX_GAS_RETRIES: i64 = 3;
 
@@ -105,13 +113,13 @@ impl Oracle<'_> {
         if Some(nonce as i64) != row.binding_nonce {
             eprintln!(
                 "zkinfer oracle: {}: registry nonce moved to {nonce}; proving again",
-                row.id
+                label(row)
             );
-            return Ok(self.journal.reprove(&row.id)?);
+            return Ok(self.journal.reprove(row.unit())?);
         }
         let data = match self.calldata(row) {
             Ok((d, _)) => d,
-            Err(reason) => return Ok(self.journal.set_failed(&row.id, &reason)?),
+            Err(reason) => return Ok(self.journal.set_failed(row.unit(), &reason)?),
         };
         let estimate =
             match retry("estimating gas", || chain.estimate_submit(registry, &data)).await? {
@@ -128,10 +136,10 @@ impl Oracle<'_> {
         crash_point("before-journal-write");
         let hash_hex = format!("0x{}", hex::encode(hash));
         self.journal
-            .set_sent(&row.id, &hash_hex, &raw, account_nonce, gas)?;
+            .set_sent(row.unit(), &hash_hex, &raw, account_nonce, gas)?;
         eprintln!(
             "zkinfer oracle: {}: sent {hash_hex} (account nonce {account_nonce}, gas limit {gas})",
-            row.id
+            label(row)
         );
         retry_plain("broadcasting", || chain.broadcast(&raw)).await?;
         crash_point("after-send");
@@ -141,10 +149,10 @@ impl Oracle<'_> {
     /// A revert: a stale binding means prove again, anything else fails the input.
     fn rejected(&mut self, row: &Row, e: &CallError) -> Result<()> {
         match e.revert_name() {
-            Some("BindingMismatch") => Ok(self.journal.reprove(&row.id)?),
+            Some("BindingMismatch") => Ok(self.journal.reprove(row.unit())?),
             _ => Ok(self
                 .journal
-                .set_failed(&row.id, &format!("registry rejected it: {e}"))?),
+                .set_failed(row.unit(), &format!("registry rejected it: {e}"))?),
         }
     }
 
@@ -152,7 +160,7 @@ impl Oracle<'_> {
     async fn reverted(&mut self, row: &Row, block: u64, gas_used: u64) -> Result<()> {
         let data = match self.calldata(row) {
             Ok((d, _)) => d,
-            Err(reason) => return Ok(self.journal.set_failed(&row.id, &reason)?),
+            Err(reason) => return Ok(self.journal.set_failed(row.unit(), &reason)?),
         };
         let chain = self.chain;
         let registry = self.cfg.registry;
@@ -173,15 +181,15 @@ impl Oracle<'_> {
         if row.gas_retries >= MAX_GAS_RETRIES {
             let reason =
                 format!("{what}; gave up after {MAX_GAS_RETRIES} retries with higher gas limits");
-            return Ok(self.journal.set_failed(&row.id, &reason)?);
+            return Ok(self.journal.set_failed(row.unit(), &reason)?);
         }
         eprintln!(
             "zkinfer oracle: {}: {what}: out of gas, not a refusal; sending it again with a \
              higher limit (retry {} of {MAX_GAS_RETRIES})",
-            row.id,
+            label(row),
             row.gas_retries + 1
         );
-        Ok(self.journal.retry_gas(&row.id)?)
+        Ok(self.journal.retry_gas(row.unit())?)
     }
 
     /// Waits for the receipt of a sent row (re-broadcasting a lost transaction).
@@ -197,7 +205,7 @@ impl Oracle<'_> {
             match retry_plain("reading the receipt", || chain.receipt(hash)).await? {
                 Some((true, block, gas)) => {
                     crash_point("after-receipt");
-                    self.journal.set_submitted(&row.id, block, gas)?;
+                    self.journal.set_submitted(row.unit(), block, gas)?;
                     return Ok(());
                 }
                 Some((false, block, gas)) => return self.reverted(row, block, gas).await,
@@ -211,7 +219,7 @@ impl Oracle<'_> {
         }
         Err(Error::Chain(format!(
             "{}: no receipt for {hash_hex} after 120 s; run again to keep waiting",
-            row.id
+            label(row)
         )))
     }
 
@@ -229,7 +237,7 @@ impl Oracle<'_> {
         let statement = match self.calldata(row) {
             Ok((_, s)) => s,
             Err(reason) => {
-                self.journal.set_failed(&row.id, &reason)?;
+                self.journal.set_failed(row.unit(), &reason)?;
                 return Ok(true);
             }
         };
@@ -239,9 +247,9 @@ impl Oracle<'_> {
         })
         .await?
         {
-            eprintln!("zkinfer oracle: {}: no receipt for {hash_hex}, but the registry accepted its proof in block {block} ({stored} stored)", row.id);
+            eprintln!("zkinfer oracle: {}: no receipt for {hash_hex}, but the registry accepted its proof in block {block} ({stored} stored)", label(row));
             crash_point("after-receipt");
-            self.journal.set_submitted(&row.id, block, 0)?;
+            self.journal.set_submitted(row.unit(), block, 0)?;
             return Ok(true);
         }
         let account = retry_plain("reading the account nonce", || chain.account_nonce()).await?;
@@ -249,15 +257,15 @@ impl Oracle<'_> {
             // Its account nonce was used by another transaction: sign again.
             eprintln!(
                 "zkinfer oracle: {}: {hash_hex} was replaced; signing again",
-                row.id
+                label(row)
             );
-            self.journal.unsend(&row.id)?;
+            self.journal.unsend(row.unit())?;
             return Ok(true);
         }
         if std::mem::take(rebroadcast) {
             eprintln!(
                 "zkinfer oracle: {}: {hash_hex} is unknown to the node; broadcasting it again",
-                row.id
+                label(row)
             );
             let raw = row.raw_tx.clone().unwrap_or_default();
             retry_plain("broadcasting", || chain.broadcast(&raw)).await?;

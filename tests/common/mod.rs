@@ -77,6 +77,11 @@ pub fn registry_build(dir: &Path) -> PathBuf {
 
 /// [`registry_build`] on a given SRS file.
 pub fn registry_build_with_srs(dir: &Path, srs: Option<PathBuf>) -> PathBuf {
+    registry_build_batch(dir, srs, 1)
+}
+
+/// [`registry_build`] proving `batch` samples per proof.
+pub fn registry_build_batch(dir: &Path, srs: Option<PathBuf>, batch: usize) -> PathBuf {
     let name = "breast_cancer_mlp";
     let out = dir.join("credit");
     let mut opts = BuildOptions::new(
@@ -92,6 +97,7 @@ pub fn registry_build_with_srs(dir: &Path, srs: Option<PathBuf>) -> PathBuf {
     };
     opts.predicate = Some("y[0] >= T".parse().unwrap());
     opts.srs = srs;
+    opts.batch = batch;
     pipeline::build(&opts, &Quiet).unwrap();
     out
 }

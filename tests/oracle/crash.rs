@@ -114,7 +114,10 @@ fn oracle_survives_crashes_at_every_point() {
         let me = chain.from.unwrap();
         assert_eq!(chain.next_nonce(registry, model, me).await.unwrap(), 18);
         for key in &expected {
-            let k: [u8; 32] = hex::decode(key.trim_start_matches("0x")).unwrap().try_into().unwrap();
+            let k: [u8; 32] = hex::decode(key.trim_start_matches("0x"))
+                .unwrap()
+                .try_into()
+                .unwrap();
             let p = chain.read_latest(registry, model, Some(k), 0).await;
             assert!(p.is_ok(), "good input {key} not stored: {p:?}");
         }

@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use crate::common::{self, block_on, registry_build};
+use crate::common::{self, block_on, registry_build_batch};
 use zkinfer::chain::registry::parse_model_id;
 use zkinfer::chain::Address;
 use zkinfer::pipeline::Build;
@@ -117,9 +117,14 @@ pub struct Setup {
 
 impl Setup {
     pub fn new() -> Self {
+        Self::with_batch(1)
+    }
+
+    /// The same with a build proving `batch` samples per proof.
+    pub fn with_batch(batch: usize) -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let work = tmp.path();
-        let dir = registry_build(work);
+        let dir = registry_build_batch(work, None, batch);
         let build = Build::open(&dir).unwrap();
         let anvil = StatefulAnvil::start(work.join("anvil-state.json"));
         let model = parse_model_id("credit").unwrap();

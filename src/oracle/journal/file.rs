@@ -8,6 +8,8 @@
 //! 2. `inputs` gains `input_key` (SHA-256 of the input, for deduplication; backfilled),
 //!    `gas_retries` and `gas_limit` (out-of-gas retries); a `skipped` table (requests not
 //!    served, and why); an index on `input_key`.
+//! 3. `inputs` gains `batch` (the batch a row was proven in, fixed once proven: see
+//!    [`super::Journal::set_batch_proved`]) and an index on it.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -17,7 +19,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 
 /// The schema version this zkinfer writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Version 1, as journals were first written (kept verbatim: migrations start from it).
 pub(super) const SCHEMA_V1: &str = "
@@ -57,6 +59,11 @@ CREATE TABLE IF NOT EXISTS skipped (
 );
 CREATE INDEX IF NOT EXISTS inputs_by_key ON inputs (input_key);
 ";
+
+/// Columns version 3 adds to `inputs`.
+const V3_COLUMNS: &[(&str, &str)] = &[("batch", "INTEGER")];
+
+const V3_TABLES: &str = "CREATE INDEX IF NOT EXISTS inputs_by_batch ON inputs (batch);";
 
 /// The dedup key of an input: SHA-256 of its text. It stays inside the journal, which holds
 /// the input itself anyway.
@@ -199,6 +206,15 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<(), String> {
             .map_err(e)?;
         }
     }
+    if version < 3 {
+        for (column, ty) in V3_COLUMNS {
+            if !has_column(&tx, "inputs", column).map_err(e)? {
+                tx.execute_batch(&format!("ALTER TABLE inputs ADD COLUMN {column} {ty}"))
+                    .map_err(e)?;
+            }
+        }
+        tx.execute_batch(V3_TABLES).map_err(e)?;
+    }
     tx.execute(
         "INSERT INTO meta (key, value) VALUES ('schema', ?1)
          ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -243,6 +259,10 @@ mod tests {
             .unwrap();
         assert_eq!(key, input_key("{\"x\": 1}"));
         assert_eq!(retries, 0);
+        let batch: Option<i64> = c
+            .query_row("SELECT batch FROM inputs", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(batch, None, "version 3: rows proven alone have no batch");
         let v: String = c
             .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
                 r.get(0)

@@ -4,7 +4,12 @@
 //! States: `pending` (recorded) -> `proved` (proof bound to a registry nonce) -> `sent` (signed
 //! transaction and hash recorded *before* broadcasting) -> `submitted` (receipt seen), or
 //! `failed` (with a reason) from any of them. A sent transaction that ran out of gas goes back
-//! to `proved` (its proof is still good) with `gas_retries` counted. Requests the oracle decides
+//! to `proved` (its proof is still good) with `gas_retries` counted. With a batch build, the
+//! inputs of one proof form a batch (`batch`, a number): they are checked one by one while
+//! `pending` (a bad one fails alone), become `proved` together with the batch's proof, and from
+//! then on move together, each transition one SQL statement over the batch, so that a crash at
+//! any moment leaves every member in the same state; a stale binding proves the same members
+//! again. Requests the oracle decides
 //! not to serve (a duplicate input, a requester not allowed) are not inputs: they are recorded
 //! in a table of their own, `skipped`, with the reason.
 //!
@@ -70,6 +75,50 @@ pub struct Row {
     pub gas_retries: i64,
     /// The gas limit of its last signed transaction.
     pub gas_limit: Option<i64>,
+    /// The batch it was proven in (batch builds), fixed once proven.
+    pub batch: Option<i64>,
+}
+
+impl Row {
+    /// What its state transitions apply to: the row, or every member of its batch.
+    pub fn unit(&self) -> Unit<'_> {
+        match self.batch {
+            Some(b) => Unit::Batch(b),
+            None => Unit::Input(&self.id),
+        }
+    }
+}
+
+/// What a state transition applies to: one input, or every member of a batch (one proof, one
+/// transaction: they move together, in one statement, so a crash never splits them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit<'a> {
+    /// One input, by id.
+    Input(&'a str),
+    /// A batch's members, by batch number.
+    Batch(i64),
+}
+
+impl<'a> From<&'a str> for Unit<'a> {
+    fn from(id: &'a str) -> Self {
+        Unit::Input(id)
+    }
+}
+
+impl<'a> From<&'a String> for Unit<'a> {
+    fn from(id: &'a String) -> Self {
+        Unit::Input(id)
+    }
+}
+
+impl Unit<'_> {
+    /// The SQL condition selecting it (`?1` its key) and the key.
+    fn select(self) -> (&'static str, rusqlite::types::Value) {
+        match self {
+            Unit::Input(id) => ("id = ?1", rusqlite::types::Value::Text(id.to_string())),
+            Unit::Batch(b) => ("batch = ?1", rusqlite::types::Value::Integer(b)),
+        }
+    }
 }
 
 /// An open journal, held by this process alone until dropped.
@@ -81,7 +130,7 @@ pub struct Journal {
     _lock: std::fs::File,
 }
 
-const COLUMNS: &str = "seq, id, input, state, attempts, proof, binding_nonce, tx_hash, raw_tx, account_nonce, block, gas_used, reason, gas_retries, gas_limit";
+const COLUMNS: &str = "seq, id, input, state, attempts, proof, binding_nonce, tx_hash, raw_tx, account_nonce, block, gas_used, reason, gas_retries, gas_limit, batch";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     Ok(Row {
@@ -100,6 +149,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         reason: r.get(12)?,
         gas_retries: r.get(13)?,
         gas_limit: r.get(14)?,
+        batch: r.get(15)?,
     })
 }
 
@@ -216,6 +266,28 @@ impl Journal {
         Ok(())
     }
 
+    /// Runs `sql` (`WHERE {unit} AND ...`, `?1` the unit's key) on one unit: exactly one row
+    /// for an input, at least one for a batch.
+    fn exec_unit(&self, unit: Unit<'_>, sql: &str, rest: &[&dyn rusqlite::ToSql]) -> Result<()> {
+        let (cond, key) = unit.select();
+        let sql = sql.replace("{unit}", cond);
+        let mut p: Vec<&dyn rusqlite::ToSql> = vec![&key];
+        p.extend_from_slice(rest);
+        let n = self
+            .conn
+            .execute(&sql, p.as_slice())
+            .map_err(|e| self.err(e))?;
+        match unit {
+            Unit::Input(_) if n != 1 => {
+                Err(self.err(format!("expected to update one row, updated {n}")))
+            }
+            Unit::Batch(b) if n == 0 => Err(self.err(format!(
+                "batch {b}: no member in the state this step expects"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// `pending` -> `proved`.
     pub fn set_proved(&self, id: &str, proof: &str, binding_nonce: u64) -> Result<()> {
         self.exec(
@@ -225,67 +297,166 @@ impl Journal {
         )
     }
 
-    /// `proved` -> `sent`, before the transaction is broadcast.
-    pub fn set_sent(
+    /// `pending` -> `proved` for a batch's members, in one transaction: the batch (`batch`, or
+    /// a new number) is fixed from here on; a stale binding proves the same members again,
+    /// never another set. Returns the batch number.
+    pub fn set_batch_proved(
         &self,
-        id: &str,
+        ids: &[String],
+        batch: Option<i64>,
+        proof: &str,
+        binding_nonce: u64,
+    ) -> Result<i64> {
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        let b = match batch {
+            Some(b) => b,
+            None => tx
+                .query_row("SELECT COALESCE(MAX(batch), 0) + 1 FROM inputs", [], |r| {
+                    r.get(0)
+                })
+                .map_err(|e| self.err(e))?,
+        };
+        for id in ids {
+            let n = tx
+                .execute(
+                    "UPDATE inputs SET state = 'proved', proof = ?2, binding_nonce = ?3,
+                     attempts = attempts + 1, batch = ?4, updated_at = strftime('%s', 'now')
+                     WHERE id = ?1 AND state = 'pending' AND (batch IS NULL OR batch = ?4)",
+                    params![id, proof, binding_nonce as i64, b],
+                )
+                .map_err(|e| self.err(e))?;
+            if n != 1 {
+                return Err(self.err(format!("{id}: not a pending input of batch {b}")));
+            }
+        }
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(b)
+    }
+
+    /// Batches with open members, oldest first.
+    pub fn open_batches(&self) -> Result<Vec<i64>> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT batch FROM inputs WHERE batch IS NOT NULL
+                 AND state IN ('pending', 'proved', 'sent') GROUP BY batch ORDER BY MIN(seq)",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([], |r| r.get(0))
+            .map_err(|e| self.err(e))?
+            .collect::<rusqlite::Result<Vec<i64>>>()
+            .map_err(|e| self.err(e));
+        rows
+    }
+
+    /// A batch's members, in arrival order.
+    pub fn batch_rows(&self, batch: i64) -> Result<Vec<Row>> {
+        let mut st = self
+            .conn
+            .prepare(&format!(
+                "SELECT {COLUMNS} FROM inputs WHERE batch = ?1 ORDER BY seq"
+            ))
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([batch], row)
+            .map_err(|e| self.err(e))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e));
+        rows
+    }
+
+    /// Pending inputs in no batch yet, in arrival order, and how many seconds the oldest has
+    /// waited.
+    pub fn unbatched(&self) -> Result<(Vec<Row>, i64)> {
+        let rows = self.query(&format!(
+            "SELECT {COLUMNS} FROM inputs WHERE state = 'pending' AND batch IS NULL ORDER BY seq"
+        ))?;
+        let waited: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT CAST(strftime('%s', 'now') AS INTEGER) - MIN(updated_at) FROM inputs
+                 WHERE state = 'pending' AND batch IS NULL",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))?;
+        Ok((rows, waited.unwrap_or(0)))
+    }
+
+    /// `proved` -> `sent`, before the transaction is broadcast.
+    pub fn set_sent<'u>(
+        &self,
+        unit: impl Into<Unit<'u>>,
         tx_hash: &str,
         raw: &[u8],
         account_nonce: u64,
         gas_limit: u64,
     ) -> Result<()> {
-        self.exec(
+        self.exec_unit(
+            unit.into(),
             "UPDATE inputs SET state = 'sent', tx_hash = ?2, raw_tx = ?3, account_nonce = ?4,
-             gas_limit = ?5, updated_at = strftime('%s', 'now') WHERE id = ?1 AND state = 'proved'",
-            params![id, tx_hash, raw, account_nonce as i64, gas_limit as i64],
+             gas_limit = ?5, updated_at = strftime('%s', 'now') WHERE {unit} AND state = 'proved'",
+            &[&tx_hash, &raw, &(account_nonce as i64), &(gas_limit as i64)],
         )
     }
 
     /// `sent` -> `submitted`.
-    pub fn set_submitted(&self, id: &str, block: u64, gas_used: u64) -> Result<()> {
-        self.exec(
+    pub fn set_submitted<'u>(
+        &self,
+        unit: impl Into<Unit<'u>>,
+        block: u64,
+        gas_used: u64,
+    ) -> Result<()> {
+        self.exec_unit(
+            unit.into(),
             "UPDATE inputs SET state = 'submitted', block = ?2, gas_used = ?3,
-             updated_at = strftime('%s', 'now') WHERE id = ?1 AND state = 'sent'",
-            params![id, block as i64, gas_used as i64],
+             updated_at = strftime('%s', 'now') WHERE {unit} AND state = 'sent'",
+            &[&(block as i64), &(gas_used as i64)],
         )
     }
 
     /// Back to `proved` (the signed transaction was lost: sign again).
-    pub fn unsend(&self, id: &str) -> Result<()> {
-        self.exec(
+    pub fn unsend<'u>(&self, unit: impl Into<Unit<'u>>) -> Result<()> {
+        self.exec_unit(
+            unit.into(),
             "UPDATE inputs SET state = 'proved', tx_hash = NULL, raw_tx = NULL, account_nonce = NULL,
-             updated_at = strftime('%s', 'now') WHERE id = ?1 AND state = 'sent'",
-            params![id],
+             updated_at = strftime('%s', 'now') WHERE {unit} AND state = 'sent'",
+            &[],
         )
     }
 
     /// Back to `proved` with one more gas retry (the transaction ran out of gas: the proof is
     /// still good, sign again with a higher limit).
-    pub fn retry_gas(&self, id: &str) -> Result<()> {
-        self.exec(
+    pub fn retry_gas<'u>(&self, unit: impl Into<Unit<'u>>) -> Result<()> {
+        self.exec_unit(
+            unit.into(),
             "UPDATE inputs SET state = 'proved', tx_hash = NULL, raw_tx = NULL, account_nonce = NULL,
              gas_retries = gas_retries + 1, updated_at = strftime('%s', 'now')
-             WHERE id = ?1 AND state = 'sent'",
-            params![id],
+             WHERE {unit} AND state = 'sent'",
+            &[],
         )
     }
 
-    /// Back to `pending` (the proof's binding is stale: prove again).
-    pub fn reprove(&self, id: &str) -> Result<()> {
-        self.exec(
+    /// Back to `pending` (the proof's binding is stale: prove again). A batch keeps its
+    /// members.
+    pub fn reprove<'u>(&self, unit: impl Into<Unit<'u>>) -> Result<()> {
+        self.exec_unit(
+            unit.into(),
             "UPDATE inputs SET state = 'pending', proof = NULL, binding_nonce = NULL, tx_hash = NULL,
              raw_tx = NULL, account_nonce = NULL, updated_at = strftime('%s', 'now')
-             WHERE id = ?1 AND state IN ('proved', 'sent')",
-            params![id],
+             WHERE {unit} AND state IN ('proved', 'sent')",
+            &[],
         )
     }
 
     /// Any open state -> `failed`.
-    pub fn set_failed(&self, id: &str, reason: &str) -> Result<()> {
-        self.exec(
+    pub fn set_failed<'u>(&self, unit: impl Into<Unit<'u>>, reason: &str) -> Result<()> {
+        self.exec_unit(
+            unit.into(),
             "UPDATE inputs SET state = 'failed', reason = ?2, updated_at = strftime('%s', 'now')
-             WHERE id = ?1 AND state IN ('pending', 'proved', 'sent')",
-            params![id, reason],
+             WHERE {unit} AND state IN ('pending', 'proved', 'sent')",
+            &[&reason],
         )
     }
 }

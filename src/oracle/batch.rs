@@ -1,0 +1,204 @@
+//! Batch mode: on a batch build, the oracle proves up to `batch_size` pending inputs in one
+//! proof and submits them in one transaction (`submitBatch`).
+//!
+//! A batch is formed when `batch_size` inputs are pending, when the oldest has waited
+//! `max_wait`, or at once when the run drains its source (`--once`, stdin). Each input is first
+//! checked alone (its JSON, salts, shape and range, predicate parameters and the predicate
+//! itself, as `prove` would): a bad one fails with its reason and never sinks the others. An
+//! input whose salt or data is already in the batch being formed waits for the next one (the
+//! registry refuses a batch that states one commitment twice). Once proven, the batch's
+//! members are fixed in the journal (see [`super::journal::Journal::set_batch_proved`]) and
+//! move together through the same steps as a single input: send, settle, and on a stale
+//! binding, proving the same members again.
+
+use std::collections::HashSet;
+
+use super::journal::{Row, Unit};
+use super::retry::{crash_point, retry_plain};
+use super::{input, Error, Oracle, Result, Source};
+use crate::circuit::{Fr, Secrets};
+use crate::pipeline::{self, Quiet, Sample};
+
+impl Oracle<'_> {
+    /// Batch mode's [`Oracle::process_open`]: finishes the batches already formed, then forms
+    /// and drives new ones while the rule above allows.
+    pub(super) async fn process_batches(&mut self) -> Result<()> {
+        for b in self.journal.open_batches()? {
+            self.drive_batch(b).await?;
+        }
+        let drain = self.cfg.once || matches!(self.cfg.source, Source::Stdin);
+        loop {
+            let (pending, waited) = self.journal.unbatched()?;
+            if pending.is_empty() {
+                return Ok(());
+            }
+            let full = pending.len() >= self.batch_size;
+            if !(full || drain || waited as f64 >= self.cfg.max_wait.as_secs_f64()) {
+                return Ok(());
+            }
+            let mut members: Vec<(Row, Sample)> = vec![];
+            let mut salts = HashSet::new();
+            let mut data = HashSet::new();
+            for row in pending {
+                if members.len() == self.batch_size {
+                    break;
+                }
+                let sample = match self.sample(&row) {
+                    Ok(s) => s,
+                    Err(reason) => {
+                        eprintln!("zkinfer oracle: {}: fails alone: {reason}", row.id);
+                        self.journal.set_failed(&row.id, &reason)?;
+                        self.finish(&row.id)?;
+                        continue;
+                    }
+                };
+                let salt = sample.secrets.input_salt;
+                let key = format!("{:?}", sample.inputs);
+                if (salt != Fr::zero() && salts.contains(&salt)) || data.contains(&key) {
+                    // Same commitment (or a reused salt) as a member: the next batch.
+                    continue;
+                }
+                salts.insert(salt);
+                data.insert(key);
+                members.push((row, sample));
+            }
+            if members.is_empty() {
+                continue;
+            }
+            let Some(b) = self.prove_members(&members, None).await? else {
+                continue;
+            };
+            self.drive_batch(b).await?;
+        }
+    }
+
+    /// The sample of a pending row, checked as `prove` checks it; `Err` is the reason it fails
+    /// (never a value).
+    fn sample(&self, row: &Row) -> std::result::Result<Sample, String> {
+        let input = input::parse(&row.input, self.salts)?;
+        let predicate_params = self
+            .cfg
+            .build
+            .predicate_params(&input.params)
+            .map_err(|e| e.to_string())?;
+        let sample = Sample {
+            inputs: input.data,
+            secrets: Secrets {
+                input_salt: input.salt,
+                output_salt: input.output_salt,
+                predicate_params,
+                binding: None,
+            },
+        };
+        pipeline::check_sample(&self.cfg.build, &sample).map_err(|e| e.to_string())?;
+        Ok(sample)
+    }
+
+    /// Proves `members` as one batch bound to the registry's next nonce and journals it
+    /// (`batch`: the number of a formed batch proven again). `None` when the members failed
+    /// instead (too many stale proofs, or a proving error, which names no input's value).
+    async fn prove_members(
+        &mut self,
+        members: &[(Row, Sample)],
+        batch: Option<i64>,
+    ) -> Result<Option<i64>> {
+        let fail = |o: &mut Self, reason: &str| -> Result<()> {
+            match batch {
+                Some(b) => o.journal.set_failed(Unit::Batch(b), reason)?,
+                None => {
+                    for (row, _) in members {
+                        o.journal.set_failed(&row.id, reason)?;
+                    }
+                }
+            }
+            // A formed batch's members are reported by `drive_batch`.
+            if batch.is_none() {
+                for (row, _) in members {
+                    o.finish(&row.id)?;
+                }
+            }
+            Ok(())
+        };
+        let attempts = members.iter().map(|(r, _)| r.attempts).max().unwrap_or(0);
+        if attempts >= self.cfg.max_attempts {
+            let reason = format!(
+                "gave up after {attempts} proofs went stale (another submitter with this key?)"
+            );
+            fail(self, &reason)?;
+            return Ok(None);
+        }
+        let chain = self.chain;
+        let (registry, model, submitter) = (self.cfg.registry, self.cfg.model, self.submitter);
+        let binding = retry_plain("reading the registry nonce", || {
+            chain.next_binding(registry, model, submitter)
+        })
+        .await?;
+        let nonce = binding.nonce;
+        let ids: Vec<String> = members.iter().map(|(r, _)| r.id.clone()).collect();
+        eprintln!(
+            "zkinfer oracle: proving {} input(s) as one batch (nonce {nonce}): {}",
+            ids.len(),
+            ids.join(", ")
+        );
+        let samples: Vec<Sample> = members.iter().map(|(_, s)| s.clone()).collect();
+        let tmp = tempfile::NamedTempFile::new()
+            .map_err(|e| Error::Source(format!("temporary proof file: {e}")))?;
+        let build = &self.cfg.build;
+        let path = tmp.path().to_path_buf();
+        let proved = tokio::task::block_in_place(|| {
+            pipeline::prove_batch(build, &samples, Some(&binding), &path, &Quiet)
+        });
+        match proved {
+            Ok(r) => {
+                crash_point("after-prove");
+                let text = serde_json::to_string(&r.proof)
+                    .map_err(|e| Error::Source(format!("proof: {e}")))?;
+                let b = self.journal.set_batch_proved(&ids, batch, &text, nonce)?;
+                Ok(Some(b))
+            }
+            Err(e) => {
+                fail(self, &e.to_string())?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Drives a formed batch to a final state; reports each member when it gets there.
+    async fn drive_batch(&mut self, b: i64) -> Result<()> {
+        loop {
+            let rows = self.journal.batch_rows(b)?;
+            let Some(row) = rows
+                .iter()
+                .find(|r| matches!(r.state.as_str(), "pending" | "proved" | "sent"))
+                .cloned()
+            else {
+                for r in &rows {
+                    self.finish(&r.id)?;
+                }
+                return Ok(());
+            };
+            match row.state.as_str() {
+                "pending" => {
+                    // A stale binding: the same members, proven again.
+                    let mut members = vec![];
+                    for r in rows.iter().filter(|r| r.state == "pending") {
+                        match self.sample(r) {
+                            Ok(s) => members.push((r.clone(), s)),
+                            Err(reason) => {
+                                let reason = format!("batch {b} member {}: {reason}", r.id);
+                                self.journal.set_failed(Unit::Batch(b), &reason)?;
+                                members.clear();
+                                break;
+                            }
+                        }
+                    }
+                    if !members.is_empty() {
+                        self.prove_members(&members, Some(b)).await?;
+                    }
+                }
+                "proved" => self.send(&row).await?,
+                _ => self.settle(&row).await?,
+            }
+        }
+    }
+}
