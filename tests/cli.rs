@@ -294,3 +294,25 @@ fn chain_commands_need_a_reachable_rpc() {
     ]);
     assert!(!String::from_utf8_lossy(&r.stderr).contains(&key[2..]));
 }
+
+/// The README's first command: `zkinfer demo` runs the whole flow on the bundled model and a
+/// fresh anvil, single proofs and a batch, and reports what it measured.
+#[test]
+fn the_demo_runs_end_to_end_with_a_batch() {
+    let out = zkinfer(&["demo", "--json"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "stderr: {err}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["valid_on_chain"], true);
+    assert_eq!(v["tampered_output_rejected"], true);
+    let r = &v["registry"];
+    assert_eq!(r["replay_rejected_with"], "Replay");
+    let b = &r["batch"];
+    let n = b["predictions"].as_u64().unwrap();
+    assert!(n >= 2 && n <= b["slots"].as_u64().unwrap(), "{b}");
+    let per = b["gas_per_prediction"].as_u64().unwrap();
+    assert!(
+        per < r["submit_gas"].as_u64().unwrap(),
+        "a batch costs less per prediction than a single submission: {r}"
+    );
+}

@@ -19,6 +19,9 @@ const INPUT: &[u8] = include_bytes!("../../tests/fixtures/models/breast_cancer_m
 const CALIBRATION: &[u8] =
     include_bytes!("../../tests/fixtures/models/breast_cancer_mlp/calibration.jsonl");
 
+/// Samples per proof of the demo's batch.
+const BATCH: usize = 8;
+
 /// Arguments of `demo`.
 #[derive(Args)]
 pub struct DemoArgs {
@@ -126,6 +129,40 @@ pub fn run(a: DemoArgs) -> anyhow::Result<Exit> {
     };
     pipeline::build(&credit_opts, &Bar)?;
     let credit = Build::open(&credit_out)?;
+    // The same credit check, BATCH samples per proof: one verification and one transaction.
+    let batch_out = work.join("credit-batch");
+    pipeline::build(
+        &BuildOptions {
+            batch: BATCH,
+            out: batch_out.clone(),
+            ..credit_opts.clone()
+        },
+        &Bar,
+    )?;
+    let batch_build = Build::open(&batch_out)?;
+    let threshold = batch_build.predicate_params(&[("T".into(), 0.5)])?;
+    // Applicants whose score passes the threshold (a false predicate cannot be proven), each
+    // with its own salt.
+    let batch_samples: Vec<pipeline::Sample> =
+        zkinfer::artifacts::read_calibration(&work.join("calibration.jsonl"))?
+            .into_iter()
+            .enumerate()
+            .map(|(i, inputs)| pipeline::Sample {
+                inputs,
+                secrets: Secrets {
+                    input_salt: Fr::from(0xba7c_0000 + i as u64),
+                    predicate_params: threshold.clone(),
+                    ..Default::default()
+                },
+            })
+            .filter(|s| pipeline::check_sample(&batch_build, s).is_ok())
+            .take(BATCH)
+            .collect();
+    anyhow::ensure!(
+        !batch_samples.is_empty(),
+        "no calibration sample passes the demo's threshold"
+    );
+    let batch_len = batch_samples.len();
     let inputs = read_input(&input)?;
     let salt = Fr::from(0x5eed_u64);
     let commitment = zkinfer::verifier::instance_word(&credit.input_commitment(&inputs, salt)?);
@@ -227,7 +264,46 @@ pub fn run(a: DemoArgs) -> anyhow::Result<Exit> {
             )
             .await?;
         let (proven, _) = chain.gate_check(gate.address, borrower, commitment).await?;
+
+        // A batch: BATCH credit checks in one proof, one `submitBatch`.
+        let batch_contracts = batch_build.contracts()?;
+        let batch_pair = chain::deploy_pair(&chain, &batch_contracts).await?;
+        let batch_id = parse_model_id("credit-batch").map_err(anyhow::Error::msg)?;
+        chain
+            .register_model(
+                registry.address,
+                batch_id,
+                batch_pair.wrapper.address,
+                [0; 32],
+                [0; 32],
+                &batch_build.settings.instances,
+                "zkinfer demo: breast-cancer MLP, y[0] >= T, batches",
+            )
+            .await?;
+        let binding = chain
+            .next_binding(registry.address, batch_id, chain.from.unwrap_or_default())
+            .await?;
+        let batch_path = work.join("credit-batch-proof.json");
+        let batch_proved = tokio::task::block_in_place(|| {
+            pipeline::prove_batch(
+                &batch_build,
+                &batch_samples,
+                Some(&binding),
+                &batch_path,
+                &Bar,
+            )
+            .map_err(anyhow::Error::from)
+        })?;
+        let (bw, bp) = pipeline::verify_calldata(&ProofFile::read(&batch_path)?, &batch_path)?;
+        let batch_mined = chain.submit(registry.address, batch_id, &bw, &bp).await?;
         let registry_report = json!({
+            "batch": {
+                "slots": BATCH,
+                "predictions": batch_mined.predictions,
+                "prove_secs": batch_proved.prove_secs,
+                "submit_gas": batch_mined.gas_used,
+                "gas_per_prediction": batch_mined.gas_used / batch_mined.predictions.max(1),
+            },
             "registry": format!("{:#x}", registry.address),
             "register_gas": registered.gas_used,
             "submit_gas": submitted.gas_used,
@@ -306,11 +382,23 @@ pub fn run(a: DemoArgs) -> anyhow::Result<Exit> {
             registry["gate"].as_str().unwrap_or("?"),
             registry["borrower_allowed_with_threshold"]
         );
+        let b = &registry["batch"];
+        println!(
+            "batch: {} credit checks in one proof ({:.2} s) and one submitBatch: gas {}, {} per prediction (one at a time: {})",
+            b["predictions"],
+            b["prove_secs"].as_f64().unwrap_or_default(),
+            b["submit_gas"],
+            b["gas_per_prediction"],
+            registry["submit_gas"]
+        );
     }
     let replay_rejected = registry["replay_rejected_with"] == "Replay";
-    Ok(if valid && tampered_rejected && replay_rejected {
-        Exit::Ok
-    } else {
-        Exit::Invalid
-    })
+    let batch_stored = registry["batch"]["predictions"] == batch_len as u64;
+    Ok(
+        if valid && tampered_rejected && replay_rejected && batch_stored {
+            Exit::Ok
+        } else {
+            Exit::Invalid
+        },
+    )
 }

@@ -47,7 +47,7 @@ enum Command {
     Eval(eval::EvalArgs),
     /// The Poseidon commitment to an input, as a proof with hashed inputs exposes it.
     Hash(hash::HashArgs),
-    /// Prove one inference; prints the model's outputs.
+    /// Prove one inference (or, on a batch build, up to its batch size); prints the outputs.
     Prove(prove::ProveArgs),
     /// Verify a proof natively.
     Verify(verify::VerifyArgs),

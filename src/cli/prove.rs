@@ -16,7 +16,9 @@ use super::Exit;
 pub struct ProveArgs {
     /// Build directory (from `zkinfer build`).
     pub dir: PathBuf,
-    /// Input JSON: {"input_data": [[...], ...]}, one flattened list per model input.
+    /// Input JSON: {"input_data": [[...], ...]}, one flattened list per model input. On a batch
+    /// build: JSON lines, one sample per line, each with its own "salt" (and "output_salt",
+    /// "params": {"T": 0.5}) where the build needs them; --salt is then refused.
     #[arg(long)]
     pub input: PathBuf,
     /// Where to write the proof file.
