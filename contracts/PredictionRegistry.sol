@@ -585,8 +585,10 @@ contract PredictionRegistry {
         if (uint256(bytes32(msg.data[36:68])) != 0x60 || uint256(bytes32(msg.data[68:100])) != 0x80 + 32 * n) {
             revert NonStandardEncoding();
         }
-        for (uint256 i = 0; i < n; ++i) {
-            if (instances[i] >= SCALAR_MODULUS) revert NonCanonicalInstance(i);
+        unchecked {
+            for (uint256 i = 0; i < n; ++i) {
+                if (_word(instances, i) >= SCALAR_MODULUS) revert NonCanonicalInstance(i);
+            }
         }
         statement = keccak256(abi.encode(modelId, instances));
         uint256 seen = submissions[statement].blockNumber;
@@ -613,76 +615,138 @@ contract PredictionRegistry {
 
     /// Stores each real sample of a verified proof: its record under its input key, and the
     /// full record in a `PredictionStored` event. Returns how many it stored.
+    /// @dev Offsets come from the plan, checked against the layout at registration, and the
+    ///      instance count was checked against the plan: every index below is inside
+    ///      `instances`, so the loop reads them unchecked (this loop is what a batch pays per
+    ///      prediction beyond its storage slot and event).
     function _store(bytes32 modelId, Plan memory p, bytes32 statement, uint256[] calldata instances)
         internal
         returns (uint256 stored)
     {
-        // Identities of this proof's real samples so far: an open-addressing set in memory.
-        uint256 size = 2;
-        while (size < 2 * uint256(p.batch)) size <<= 1;
-        bytes32[] memory seen = new bytes32[](size);
+        // Input keys of this proof's real samples so far: an open-addressing set in memory.
+        bytes32[] memory seen = new bytes32[](_setSize(p.batch));
+        // One buffer for every sample's values, inside the event's data (see `_emitStored`).
+        int256[] memory values = _eventBuffer((p.outputEnd - p.outputStart) + (p.paramsEnd - p.paramsStart));
+        mapping(bytes32 => Record) storage recs = records[modelId];
         bytes32 key;
-        for (uint256 s = 0; s < p.batch; ++s) {
-            uint256 at = p.base + s * p.width;
-            if (!_used(p, instances, at, s)) continue;
-            key = _inputKey(p, instances, at);
-            // Samples without an input key (private inputs) share the model's one record: no
-            // identity to repeat, and equal instances are legitimate (two applicants, one
-            // threshold).
-            if (key != 0) _claim(seen, key, s);
-            int256[] memory values = _values(p, instances, at);
-            uint256 oc = p.outputCommitment == NONE ? 0 : instances[at + p.outputCommitment];
-            _write(records[modelId][key], values, p.outputCommitment != NONE, oc);
-            emit PredictionStored(modelId, key, statement, s, oc, values);
-            ++stored;
+        unchecked {
+            for (uint256 s = 0; s < p.batch; ++s) {
+                uint256 at = p.base + s * p.width;
+                if (p.used != NONE) {
+                    uint256 bit = _word(instances, at + p.used);
+                    if (bit != 1) {
+                        if (bit != 0) revert BadUsedBit(s, bit);
+                        continue;
+                    }
+                }
+                key = _inputKey(p, instances, at);
+                // Samples without an input key (private inputs) share the model's one record:
+                // no identity to repeat, and equal instances are legitimate (two applicants,
+                // one threshold).
+                if (key != 0) _claim(seen, key, s);
+                uint256 oc = p.outputCommitment != NONE ? _word(instances, at + p.outputCommitment) : 0;
+                _write(recs[key], _fill(values, p, instances, at), p.outputCommitment != NONE, oc);
+                _emitStored(modelId, key, statement, s, oc, values);
+                ++stored;
+            }
         }
         if (stored != 0) newestKey[modelId] = key;
     }
 
-    /// Whether the sample at `at` is real: its used bit is 1 (0: an unused slot; anything
-    /// else is refused). A one-sample proof without a predicate has no bit and is real.
-    function _used(Plan memory p, uint256[] calldata instances, uint256 at, uint256 slot)
-        internal
-        pure
-        returns (bool)
-    {
-        if (p.used == NONE) return true;
-        uint256 bit = instances[at + p.used];
-        if (bit > 1) revert BadUsedBit(slot, bit);
-        return bit == 1;
+    /// A values array of `n` words that sits at the end of a `PredictionStored` event's data:
+    ///         [slot][outputCommitment][0x60 (the array's offset)][n][values...]
+    /// so that `_emitStored` logs it in place instead of ABI-encoding a copy per prediction.
+    function _eventBuffer(uint256 n) private pure returns (int256[] memory values) {
+        assembly {
+            let buf := mload(0x40)
+            mstore(add(buf, 0x40), 0x60)
+            values := add(buf, 0x60)
+            mstore(values, n)
+            mstore(0x40, add(values, shl(5, add(n, 1))))
+        }
     }
 
-    /// The sample's outputs and predicate parameters, signed.
-    function _values(Plan memory p, uint256[] calldata instances, uint256 at)
-        internal
-        pure
-        returns (int256[] memory values)
+    /// `emit PredictionStored(modelId, key, statement, slot, oc, values)` for a `values` from
+    /// `_eventBuffer`: the same log, ABI encoding included.
+    function _emitStored(bytes32 modelId, bytes32 key, bytes32 statement, uint256 slot, uint256 oc, int256[] memory values)
+        private
     {
-        values = new int256[]((p.outputEnd - p.outputStart) + (p.paramsEnd - p.paramsStart));
-        uint256 v;
-        for (uint256 i = p.outputStart; i < p.outputEnd; ++i) values[v++] = _signed(instances[at + i]);
-        for (uint256 i = p.paramsStart; i < p.paramsEnd; ++i) values[v++] = _signed(instances[at + i]);
+        bytes32 topic = PredictionStored.selector;
+        assembly {
+            let buf := sub(values, 0x60)
+            mstore(buf, slot)
+            mstore(add(buf, 0x20), oc)
+            log4(buf, add(0x80, shl(5, mload(values))), topic, modelId, key, statement)
+        }
+    }
+
+    /// Slots of the set of a batch's input keys: a power of two, at least twice the batch.
+    function _setSize(uint256 batch) private pure returns (uint256 size) {
+        size = 2;
+        while (size < 2 * batch) size <<= 1;
+    }
+
+    /// `instances[i]`, for an `i` known to be in range.
+    function _word(uint256[] calldata instances, uint256 i) private pure returns (uint256 w) {
+        assembly {
+            w := calldataload(add(instances.offset, shl(5, i)))
+        }
+    }
+
+    /// Fills `values` with the sample's outputs and predicate parameters, signed.
+    function _fill(int256[] memory values, Plan memory p, uint256[] calldata instances, uint256 at)
+        private
+        pure
+        returns (int256[] memory)
+    {
+        unchecked {
+            uint256 v = 1;
+            for (uint256 i = at + p.outputStart; i < at + p.outputEnd; ++i) {
+                int256 x = _signed(_word(instances, i));
+                assembly {
+                    mstore(add(values, shl(5, v)), x)
+                }
+                ++v;
+            }
+            for (uint256 i = at + p.paramsStart; i < at + p.paramsEnd; ++i) {
+                int256 x = _signed(_word(instances, i));
+                assembly {
+                    mstore(add(values, shl(5, v)), x)
+                }
+                ++v;
+            }
+        }
+        return values;
     }
 
     /// A sample's input key: its input commitment, keccak256 of its public inputs (packed), or
     /// 0 when its inputs are private.
     function _inputKey(Plan memory p, uint256[] calldata instances, uint256 at) internal pure returns (bytes32) {
-        if (p.inputCommitment != NONE) return bytes32(instances[at + p.inputCommitment]);
+        if (p.inputCommitment != NONE) return bytes32(_word(instances, at + p.inputCommitment));
         if (p.inputEnd != p.inputStart) {
             return keccak256(abi.encodePacked(instances[at + p.inputStart:at + p.inputEnd]));
         }
         return 0;
     }
 
-    /// Adds a sample's identity to the proof's set; refuses one already there.
+    /// Adds a sample's input key to the proof's set; refuses one already there.
     function _claim(bytes32[] memory seen, bytes32 key, uint256 slot) internal pure {
-        uint256 mask = seen.length - 1;
-        uint256 h = uint256(key) & mask;
-        while (seen[h] != 0) {
-            if (seen[h] == key) revert RepeatedSample(slot, key);
-            h = (h + 1) & mask;
+        unchecked {
+            uint256 mask = seen.length - 1;
+            uint256 h = uint256(key) & mask;
+            while (true) {
+                bytes32 at;
+                assembly {
+                    at := mload(add(seen, shl(5, add(h, 1))))
+                }
+                if (at == 0) break;
+                if (at == key) revert RepeatedSample(slot, key);
+                h = (h + 1) & mask;
+            }
+            assembly {
+                mstore(add(seen, shl(5, add(h, 1))), key)
+            }
         }
-        seen[h] = key;
     }
 
     /// Writes a record: packed in its head when every value fits its share of VALUE_BITS,
@@ -690,33 +754,43 @@ contract PredictionRegistry {
     function _write(Record storage r, int256[] memory values, bool hasOc, uint256 oc) internal {
         // Block times fit the head's 40 bits until the year 36812.
         uint256 head = block.timestamp;
-        bool fits = true;
-        uint256 bits = values.length == 0 ? 0 : VALUE_BITS / values.length;
-        if (bits != 0) {
-            int256 lim = int256(1 << (bits - 1));
-            uint256 mask = (1 << bits) - 1;
-            for (uint256 i = 0; i < values.length; ++i) {
-                int256 v = values[i];
-                if (v < -lim || v >= lim) {
-                    fits = false;
-                    break;
+        uint256 n = values.length;
+        bool fits = n == 0;
+        if (n != 0 && n <= VALUE_BITS) {
+            fits = true;
+            unchecked {
+                uint256 bits = VALUE_BITS / n;
+                int256 lim = int256(1 << (bits - 1));
+                uint256 mask = (1 << bits) - 1;
+                uint256 shift = 41;
+                for (uint256 i = 0; i < n; ++i) {
+                    int256 v;
+                    assembly {
+                        v := mload(add(values, shl(5, add(i, 1))))
+                    }
+                    if (v < -lim || v >= lim) {
+                        fits = false;
+                        break;
+                    }
+                    head |= (uint256(v) & mask) << shift;
+                    shift += bits;
                 }
-                head |= (uint256(v) & mask) << (41 + i * bits);
             }
-        } else {
-            fits = values.length == 0;
         }
         if (fits) {
             r.head = head;
         } else {
             r.head = block.timestamp | (1 << 40);
-            for (uint256 i = 0; i < values.length; ++i) r.wide[i] = values[i];
+            for (uint256 i = 0; i < n; ++i) r.wide[i] = values[i];
         }
         if (hasOc) r.outputCommitment = oc;
     }
 
     function _signed(uint256 v) internal pure returns (int256) {
-        return v > SCALAR_MODULUS / 2 ? -int256(SCALAR_MODULUS - v) : int256(v);
+        // v < SCALAR_MODULUS (checked before), so both results are in range.
+        unchecked {
+            return v > SCALAR_MODULUS / 2 ? -int256(SCALAR_MODULUS - v) : int256(v);
+        }
     }
 
     // ---------------------------------------------------------------- reads

@@ -187,19 +187,45 @@ fn registry_flow_and_every_rejection_on_anvil() {
     // The outputs are private: `prove` keeps them off stdout unless asked.
     let j: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
     assert!(j["outputs"].is_null(), "private outputs printed: {j}");
+    // The salt and the threshold may come with the input, as in a batch line; a salt given
+    // both ways is refused.
+    let mut with_secrets: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(inp).unwrap()).unwrap();
+    with_secrets["salt"] = salt.into();
+    with_secrets["params"] = serde_json::json!({"T": 0.5});
+    let inp2 = tmp.path().join("alice-salted.json");
+    std::fs::write(&inp2, with_secrets.to_string()).unwrap();
+    let inp2 = inp2.to_str().unwrap();
     let shown = tmp.path().join("shown.json");
     let r = run(
         &[
             "prove",
             d,
             "--input",
-            inp,
+            inp2,
             "--out",
             shown.to_str().unwrap(),
             "--salt",
             salt,
-            "--param",
-            "T=0.5",
+            "--model",
+            "credit",
+        ],
+        owner,
+    );
+    assert!(!r.status.success());
+    assert!(
+        String::from_utf8_lossy(&r.stderr).contains("keep the salt in one place"),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    let r = run(
+        &[
+            "prove",
+            d,
+            "--input",
+            inp2,
+            "--out",
+            shown.to_str().unwrap(),
             "--model",
             "credit",
             "--show-outputs",

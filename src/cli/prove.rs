@@ -16,9 +16,9 @@ use super::Exit;
 pub struct ProveArgs {
     /// Build directory (from `zkinfer build`).
     pub dir: PathBuf,
-    /// Input JSON: {"input_data": [[...], ...]}, one flattened list per model input. On a batch
-    /// build: JSON lines, one sample per line, each with its own "salt" (and "output_salt",
-    /// "params": {"T": 0.5}) where the build needs them; --salt is then refused.
+    /// Input JSON: {"input_data": [[...], ...]}, one flattened list per model input, and where
+    /// the build needs them "salt", "output_salt" and "params": {"T": 0.5} (or the flags
+    /// below). On a batch build: JSON lines, one such sample per line; --salt is then refused.
     #[arg(long)]
     pub input: PathBuf,
     /// Where to write the proof file.
@@ -169,6 +169,52 @@ pub fn run(a: ProveArgs) -> anyhow::Result<Exit> {
         return run_batch(a, build);
     }
     let inputs = read_input(&a.input)?;
+    // The input object may carry its salts and parameters as a batch line does (`--param`
+    // wins over the file's; a salt given both ways is refused: one place per secret).
+    let line = zkinfer::artifacts::read_batch_input(&a.input)
+        .ok()
+        .filter(|l| l.len() == 1)
+        .and_then(|mut l| l.pop());
+    let from_file = |flag: Option<zkinfer::circuit::Fr>,
+                     field: Option<&String>,
+                     names: (&str, &str)|
+     -> anyhow::Result<Option<zkinfer::circuit::Fr>> {
+        match (flag, field) {
+            (Some(_), Some(_)) => anyhow::bail!(
+                "{}: the input gives \"{}\" and {} is given too: keep the salt in one place",
+                a.input.display(),
+                names.0,
+                names.1
+            ),
+            (Some(f), None) => Ok(Some(f)),
+            (None, Some(s)) => Ok(Some(parse_salt(s).map_err(|e| {
+                anyhow::anyhow!("{}: \"{}\": {e}", a.input.display(), names.0)
+            })?)),
+            (None, None) => Ok(None),
+        }
+    };
+    let salt = from_file(
+        a.salt,
+        line.as_ref().and_then(|l| l.salt.as_ref()),
+        ("salt", "--salt"),
+    )?;
+    let output_salt = from_file(
+        a.output_salt,
+        line.as_ref().and_then(|l| l.output_salt.as_ref()),
+        ("output_salt", "--output-salt"),
+    )?;
+    let mut params = a.params.clone();
+    for (n, v) in line.map(|l| l.params).unwrap_or_default() {
+        if !params.iter().any(|(g, _)| *g == n) {
+            params.push((n, v));
+        }
+    }
+    let a = ProveArgs {
+        salt,
+        output_salt,
+        params,
+        ..a
+    };
     pipeline::check_salts(
         &build,
         a.salt,
