@@ -12,7 +12,7 @@ cargo build --release --locked
 z="$root/target/release/zkinfer"
 out="$root/anvil-fixtures"
 work=$(mktemp -d)
-trap 'kill -TERM "${anvil_pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap '[ -n "${anvil_pid:-}" ] && kill -TERM "$anvil_pid" 2>/dev/null; rm -rf "$work"' EXIT
 
 fx="$root/tests/fixtures/models/breast_cancer_mlp"
 "$z" srs --logrows 14 --seed 1 --out "$work/srs.bin"

@@ -347,4 +347,72 @@ fn a_200_class_public_softmax_verifies_on_anvil() {
         "{}",
         String::from_utf8_lossy(&r.stderr)
     );
+
+    // In the registry: 200 values get one bit each beside the block time, which no
+    // probability fits, so the record keeps each value in a slot of its own; read back, they
+    // are the proven outputs.
+    let out = tmp.path().join("bound");
+    let mut opts = zkinfer::pipeline::BuildOptions::new(
+        fixture(name, "model.onnx"),
+        fixture(name, "calibration.jsonl"),
+        out.clone(),
+    );
+    opts.visibility.binding = true;
+    zkinfer::pipeline::build(&opts, &zkinfer::pipeline::Quiet).unwrap();
+    let bound = zkinfer::pipeline::Build::open(&out).unwrap();
+    let inputs = zkinfer::artifacts::read_input(&input).unwrap();
+    common::block_on(async {
+        let chain = zkinfer::chain::Chain::connect(&url, Some(&key))
+            .await
+            .unwrap();
+        let me = chain.from.unwrap();
+        let registry = chain.deploy_registry().await.unwrap().address;
+        let pair = zkinfer::chain::deploy_pair(&chain, &bound.contracts().unwrap())
+            .await
+            .unwrap();
+        let model = zkinfer::chain::registry::parse_model_id("softmax-200").unwrap();
+        chain
+            .register_model(
+                registry,
+                model,
+                pair.wrapper.address,
+                [0; 32],
+                [0; 32],
+                &bound.settings.instances,
+                "",
+            )
+            .await
+            .unwrap();
+        let binding = chain.next_binding(registry, model, me).await.unwrap();
+        let path = tmp.path().join("bound-proof.json");
+        let secrets = zkinfer::circuit::Secrets {
+            binding: Some(binding),
+            ..Default::default()
+        };
+        tokio::task::block_in_place(|| {
+            zkinfer::pipeline::prove(&bound, &inputs, &secrets, &path, &zkinfer::pipeline::Quiet)
+                .unwrap()
+        });
+        let pf = zkinfer::artifacts::ProofFile::read(&path).unwrap();
+        let (words, proof) = zkinfer::pipeline::verify_calldata(&pf, &path).unwrap();
+        let mined = chain.submit(registry, model, &words, &proof).await.unwrap();
+        assert_eq!(mined.predictions, 1);
+        let stored = chain
+            .read_latest(registry, model, Some([0; 32]), 0)
+            .await
+            .unwrap();
+        let proven: Vec<i128> = pf
+            .instances
+            .iter()
+            .filter(|i| i.info.kind == "output")
+            .map(|i| i.integer.as_deref().unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(proven.len(), 200);
+        assert!(
+            proven.iter().any(|&v| v > 1),
+            "values that cannot pack in one bit"
+        );
+        let read: Vec<i128> = stored.values.iter().map(|v| v.parse().unwrap()).collect();
+        assert_eq!(read, proven);
+    });
 }

@@ -1402,6 +1402,55 @@ fn batch_proofs_store_each_real_sample_once() {
         );
         expect_revert(&chain, registry, &call(&rw, &rp), "RepeatedSample").await;
         assert_eq!(chain.stored_count(registry, credit_id).await.unwrap(), 3);
+        // A valid proof whose every slot is unused (`prove` refuses to make one; the circuit
+        // allows it) claims nothing: refused, the nonce not spent.
+        let empty = tokio::task::block_in_place(|| {
+            use zkinfer::artifacts::BuildDir;
+            let shape = &credit.settings.circuit;
+            let (params, _) =
+                zkinfer::proof::load_srs(&credit.dir.path(BuildDir::SRS), shape.k()).unwrap();
+            let pk = zkinfer::proof::read_pk(&credit.dir.path(BuildDir::PK), shape.params.clone())
+                .unwrap();
+            let trace = credit.model.eval(&calib[0]).unwrap();
+            let secrets = sample(0).secrets;
+            let slots: Vec<zkinfer::circuit::Slot> = (0..4)
+                .map(|_| zkinfer::circuit::Slot {
+                    trace: &trace,
+                    secrets: &secrets,
+                    used: false,
+                })
+                .collect();
+            let binding = zkinfer::visibility::binding::Binding {
+                chain_id: chain.chain_id,
+                registry: format!("{registry:#x}"),
+                submitter: format!("{me:#x}"),
+                model_id: format!("0x{}", hex::encode(credit_id)),
+                nonce: 1,
+            };
+            let c = zkinfer::circuit::build_batch(
+                zkinfer::circuit::CircuitBuilderStage::Prover,
+                shape,
+                &credit.model,
+                &slots,
+                Some(&binding),
+            )
+            .unwrap();
+            let instances = c.instances();
+            let proof = zkinfer::proof::prove(&params, &pk, c, &instances).unwrap();
+            let words: Vec<[u8; 32]> = instances
+                .iter()
+                .map(zkinfer::verifier::instance_word)
+                .collect();
+            (words, proof)
+        });
+        expect_revert(
+            &chain,
+            registry,
+            &call(&empty.0, &empty.1),
+            "NothingToStore",
+        )
+        .await;
+        assert_eq!(chain.next_nonce(registry, credit_id, me).await.unwrap(), 1);
         // Public inputs without a commitment: the key is their hash; a repeat is refused too.
         let iris_sample = |i: usize| Sample {
             inputs: iris_calib[i].clone(),
