@@ -41,6 +41,17 @@ EXTRA_MODELS = ["wide_mlp", "small_cnn", "logreg_sigmoid"]
 SCALE_MODELS = ["mlp_w64", "mlp_w128", "mlp_w256", "mlp_w512", "mlp_w1024", "mlp_w2048",
                 "cnn_c4", "cnn_c16", "cnn_c64", "cnn_c256"]
 INSTANCE_COUNTS = [1, 16, 64, 256, 1024]
+BATCH_SIZES = [1, 4, 16, 32, 64]
+# The batch study's models: fixture, build flags, predicate parameters of every sample (a
+# threshold far below any score, so the predicate holds), the main benchmark's model for EZKL.
+BATCH_MODELS = {
+    "credit": {"fixture": "breast_cancer_mlp", "params": {"T": -1000},
+               "flags": ["--input-visibility", "hashed", "--output-predicate", "y[0] >= T", "--binding"]},
+    "digits": {"fixture": "digits_mlp", "params": None,
+               "flags": ["--input-visibility", "hashed", "--output-visibility", "public", "--binding"]},
+}
+FRESH_SLOT_GAS = 22100  # SSTORE of a zero slot (20,000) + its cold access (2,100)
+VALUE_BITS = 215  # PredictionRegistry.VALUE_BITS: values packed beside the block time
 EIP170 = 24576
 EIP3860 = 49152
 # anvil's first well-known development key (public; local chain only).
@@ -553,6 +564,231 @@ def instance_md(rows):
     return L
 
 
+def batch_samples(cal_rows, n, params, rng):
+    """n samples for one batch proof: distinct calibration rows, then rows perturbed by a relative
+    1e-3 (fresh inputs), each with its own random salt (so every input commitment is new)."""
+    out, salts = [], set()
+    for i in range(n):
+        x = cal_rows[i % len(cal_rows)]["input_data"]
+        if i >= len(cal_rows):
+            x = [[float(v) * (1 + 1e-3 * rng.standard_normal()) for v in t] for t in x]
+        salt = "0x" + os.urandom(31).hex()
+        assert salt not in salts
+        salts.add(salt)
+        s = {"input_data": x, "salt": salt}
+        if params:
+            s["params"] = params
+        out.append(s)
+    return out
+
+
+def sample_costs(instances):
+    """Per real sample of a proof (prove --json's instances): calldata gas of its instances and
+    fresh storage slots of its record, as PredictionRegistry._write stores it (one slot when the
+    outputs and parameters pack into VALUE_BITS beside the block time, else one more per non-zero
+    value; one more for an output commitment)."""
+    per = {}
+    for ins in instances:
+        k = ins["kind"]
+        if k == "binding" or (k.startswith("weight") or k == "param"):
+            continue
+        per.setdefault(ins.get("sample", 0), []).append(ins)
+    out = []
+    for s, ins in sorted(per.items()):
+        cg = sum(calldata_gas(bytes.fromhex(i["field"][2:].rjust(64, "0"))) for i in ins)
+        vals = [int(i["integer"]) for i in ins if i["kind"] in ("output", "predicate_param") and "integer" in i]
+        bits = VALUE_BITS // len(vals) if vals else 0
+        packs = not vals or (bits > 0 and all(-(1 << (bits - 1)) <= v < (1 << (bits - 1)) for v in vals))
+        slots = 1 + (0 if packs else sum(1 for v in vals if v)) + sum(1 for i in ins if i["kind"] == "output_commitment")
+        out.append({"calldata_gas": cg, "slots": slots, "values": len(vals), "packed": packs})
+    return out
+
+
+def ezkl_verify_gas(out_dir):
+    """EZKL's verify gas for one proof per main-benchmark model (the cheaper EZKL run), from
+    OUT/results.json, else the committed bench/results.json."""
+    for path in (os.path.join(out_dir, "results.json"), os.path.join(ROOT, "bench", "results.json")):
+        if not os.path.exists(path):
+            continue
+        got = {}
+        for mr in json.load(open(path)).get("models", []):
+            gas = [r["verify_gas"] for r in mr["runs"] if r["tool"] == "ezkl" and "error" not in r and r.get("verify_gas")]
+            if gas:
+                got[mr["model"]] = {"verify_gas": min(gas), "source": os.path.relpath(path, ROOT) if path.startswith(ROOT) else path,
+                                    "measured": mr.get("measured")}
+        if got:
+            return got
+    return {}
+
+
+def batch_study(args, anvil):
+    """Cost per verified prediction against the batch size: per model and N, build --batch N,
+    register in a fresh PredictionRegistry on anvil, prove N samples bound to it, submit; prove
+    time and memory, submit gas, split into calldata and execution, and the per-prediction floor
+    (fresh storage, event, calldata) beside it."""
+    rng = np.random.default_rng(0)
+    ezkl = ezkl_verify_gas(args.out)
+    base = os.path.join(WORK, "batches")
+    shutil.rmtree(base, ignore_errors=True)
+    os.makedirs(base)
+    env = dict(os.environ, ZKINFER_PRIVATE_KEY=DEV_KEY, ZKINFER_RPC_URL=anvil.url)
+    deployments = os.path.join(base, "deployments")
+    chain = ["--rpc-url", anvil.url, "--deployments", deployments]
+    log("batches: registry deploy")
+    reg, _, _ = jrun([ZK, "registry", "deploy", *chain, "--json"], env=env)
+    rows = []
+    for model in args.batch_models:
+        spec = BATCH_MODELS[model]
+        src = os.path.join(FIXTURES, spec["fixture"])
+        cal_rows = read_rows(os.path.join(src, "calibration.jsonl"), 10**9)
+        ez = ezkl.get(spec["fixture"], {})
+        for n in args.batch_sizes:
+            row = {"model": model, "fixture": spec["fixture"], "batch": n, "build_flags": " ".join(spec["flags"]),
+                   "registry": reg["registry"], "ezkl_verify_gas": ez.get("verify_gas"), "ezkl_source": ez.get("source")}
+            d = os.path.join(base, f"{model}_b{n}")
+            os.makedirs(d)
+            build = os.path.join(d, "build")
+            mid = f"{model}-b{n}"
+            try:
+                log(f"batches: {model} N={n} build")
+                b, wall, rss = jrun([ZK, "build", os.path.join(src, "model.onnx"), "--calibration", os.path.join(src, "calibration.jsonl"),
+                                     "--out", build, *spec["flags"], *(["--batch", str(n)] if n > 1 else []), "--json"])
+                c = json.load(open(os.path.join(build, "contracts.json")))
+                row.update(logrows=b["logrows"], build_secs=wall, build_rss_mb=rss, keygen_secs=b["keygen_secs"],
+                           verifier_bytes=b["verifier"]["verifier_runtime_bytes"], wrapper_bytes=b["verifier"]["wrapper_runtime_bytes"],
+                           verifier_initcode_bytes=(len(c["verifier"]["bytecode"]) - 2) // 2,
+                           wrapper_initcode_bytes=(len(c["wrapper"]["bytecode"]) - 2) // 2,
+                           proof_bytes=b["verifier"]["proof_bytes"], evm_verify_gas=b.get("evm_verify_gas"))
+                log(f"batches: {model} N={n} register as {mid}")
+                rg, wall, _ = jrun([ZK, "registry", "register", build, "--model", mid, *chain, "--json"], env=env)
+                row.update(model_id=mid, register_gas=rg["gas_used"], register_secs=wall)
+                samples = batch_samples(cal_rows, n + 1, spec["params"], rng)
+                warm, samples = samples[-1:], samples[:-1]
+                # An oracle's steady state: the submitter's nonce slot and the model's newest-key
+                # slot exist after its first submission. A warm-up proof (one real sample, its
+                # own fresh commitment) pays for them; its gas is reported apart.
+                for name, batch in (("warmup", warm), ("input", samples)):
+                    with open(os.path.join(d, f"{name}.jsonl"), "w") as f:
+                        for smp in batch:
+                            f.write(json.dumps(smp) + "\n")
+                log(f"batches: {model} N={n} warm-up proof and submission")
+                jrun([ZK, "prove", build, "--input", os.path.join(d, "warmup.jsonl"), "--out", os.path.join(d, "warmup-proof.json"),
+                      "--model", mid, *chain, "--json"], env=env)
+                w, _, _ = jrun([ZK, "submit", build, os.path.join(d, "warmup-proof.json"), *chain, "--json"], env=env)
+                row.update(first_submit_gas=w["gas_used"])
+                inp = os.path.join(d, "input.jsonl")
+                log(f"batches: {model} N={n} prove")
+                p, wall, rss = jrun([ZK, "prove", build, "--input", inp, "--out", os.path.join(d, "proof.json"),
+                                     "--model", mid, *chain, "--json"], env=env)
+                row.update(prove_secs=p["prove_secs"], prove_process_secs=wall, prove_rss_mb=rss,
+                           prove_secs_per_prediction=p["prove_secs"] / n)
+                costs = sample_costs(p["instances"])
+                log(f"batches: {model} N={n} submit")
+                sub, wall, _ = jrun([ZK, "submit", build, os.path.join(d, "proof.json"), *chain, "--json"], env=env)
+                if not sub.get("stored") or sub.get("predictions") != n:
+                    raise StepFailed(f"submit stored {sub.get('predictions')} predictions of {n}")
+                nb, cg, eg = tx_split(anvil, sub["tx"], sub["gas_used"])
+                rec = anvil.rpc("eth_getTransactionReceipt", sub["tx"])
+                # PredictionStored, one per prediction; the proof's StatementSubmitted comes last.
+                logs = rec["logs"]
+                per = [l for l in logs if l["topics"][0] != logs[-1]["topics"][0]] if len(logs) > 1 else []
+                log_gas = sum(375 * (1 + len(l["topics"])) + 8 * ((len(l["data"]) - 2) // 2) for l in per)
+                row.update(submit_gas=sub["gas_used"], submit_secs=wall, predictions=sub["predictions"],
+                           gas_per_prediction=sub["gas_used"] / n, calldata_bytes=nb, calldata_gas=cg, execution_gas=eg,
+                           calldata_gas_per_prediction=cg / n,
+                           sample_calldata_gas=statistics.mean(x["calldata_gas"] for x in costs),
+                           slots_per_prediction=statistics.mean(x["slots"] for x in costs),
+                           values_packed=all(x["packed"] for x in costs),
+                           event_gas_per_prediction=log_gas / len(per) if per else None)
+            except (StepFailed, subprocess.TimeoutExpired, OSError, KeyError) as e:
+                row["error"] = str(e)[:600]
+            for f in ("pk.bin", "srs.bin"):  # the large files; settings, contracts and the proof stay
+                try:
+                    os.remove(os.path.join(build, f))
+                except OSError:
+                    pass
+            rows.append(row)
+            log(f"batches: {json.dumps({k: v for k, v in row.items() if k not in ('build_flags', 'registry')})}")
+    batch_marginals(rows)
+    return rows
+
+
+def batch_marginals(rows):
+    """Per model, the marginal gas of one more prediction between successive measured sizes
+    ((gas(N) - gas(N')) / (N - N')) and the fixed part it leaves (gas(N) - N * marginal); the
+    smallest size takes the next pair's marginal. Then the floor: fixed / N + fresh slots +
+    event + the sample's calldata."""
+    for model in {r["model"] for r in rows}:
+        ok = sorted((r for r in rows if r["model"] == model and r.get("submit_gas") is not None), key=lambda r: r["batch"])
+        for i, r in enumerate(ok):
+            pair = (ok[i - 1], r) if i > 0 else (r, ok[1]) if len(ok) > 1 else None
+            if not pair:
+                continue
+            a, b = pair
+            m = (b["submit_gas"] - a["submit_gas"]) / (b["batch"] - a["batch"])
+            fixed = r["submit_gas"] - r["batch"] * m
+            r.update(marginal_gas_per_prediction=m, fixed_gas=fixed, fixed_gas_per_prediction=fixed / r["batch"])
+            if r.get("event_gas_per_prediction") is not None:
+                r["floor_gas_per_prediction"] = (fixed / r["batch"] + FRESH_SLOT_GAS * r["slots_per_prediction"]
+                                                 + r["event_gas_per_prediction"] + r["sample_calldata_gas"])
+    return rows
+
+
+def batch_md(rows):
+    """The batch study's section of RESULTS.md."""
+    batch_marginals(rows)
+    L = ["", "## Cost per verified prediction against the batch size", "",
+         "`build --batch N` (one proof for up to N predictions), registered in a PredictionRegistry on anvil, N "
+         "samples proven (bound to the registry) and submitted in one `submitBatch` transaction. "
+         "`credit`: breast_cancer_mlp, hashed input, private output, `y[0] >= T` (T = -1000, so it holds), binding; "
+         "`digits`: digits_mlp, hashed input, 10 public outputs, binding. Every sample has its own random salt, "
+         "so every prediction is a fresh record. Submit gas is an oracle's steady state: each model's first "
+         "submission (a warm-up proof of one sample, which also creates the submitter's nonce slot and the "
+         "model's newest-key slot, about 34,000 gas more) is made before and reported apart (first submit gas, "
+         "one sample). Prove s: in-process proving (witness included) of the "
+         "whole batch; ratio: prove s per prediction over the N = 1 build's. Verifier bytes: the halo2 verifier's "
+         "runtime and creation code (the wrapper does not grow with N). Submit gas: the receipt's; calldata gas "
+         "(4 per zero byte, 16 per other) per prediction is the whole transaction's over N. Marginal: "
+         "(gas(N) - gas(N')) / (N - N') against the previous measured size (the smallest size: the next one); "
+         "fixed = gas(N) - N * marginal. Floor per prediction: fixed / N + 22,100 per fresh storage slot "
+         "(one when the values pack beside the block time, more when they do not, one more for an output "
+         "commitment) + the PredictionStored event (375 per log and topic, 8 per data byte) + the sample's "
+         "instances' calldata: what storing and announcing the prediction costs at least, beside the proof's "
+         "fixed cost shared by the batch. EZKL verify gas (one proof, from the main benchmark): its cheaper "
+         "run's verifier call for the same model at the main benchmark's visibility (private input, public "
+         "output, no registry), i.e. the cost of one prediction verified without batching or storage. "
+         "Generated by `scripts/bench --models '' --update --batches`.", ""]
+    head = ("| model | N | logrows | verifier runtime B | initcode B | prove s | prove s/prediction | ratio to N=1 | "
+            "peak RSS MB | submit gas | gas/prediction | calldata gas/prediction | marginal gas/prediction | "
+            "fixed gas/N | floor gas/prediction | first submit gas (1 sample) | EZKL verify gas (one proof, from the main benchmark) | note |")
+    L += [head, "|" + "---|" * head.count(" | ") + "---|"]
+    notes = []
+    for model in dict.fromkeys(r["model"] for r in rows):
+        rs = sorted((r for r in rows if r["model"] == model), key=lambda r: r["batch"])
+        one = next((r for r in rs if r["batch"] == 1 and r.get("prove_secs")), None)
+        for r in rs:
+            ratio = r["prove_secs_per_prediction"] / one["prove_secs"] if one and r.get("prove_secs_per_prediction") else None
+            note = short(r["error"]) if r.get("error") else ""
+            L.append(f"| {model} | {r['batch']} | {fmt(r.get('logrows'), '{}')} | {fmt(r.get('verifier_bytes'), '{:,}')} | "
+                     f"{fmt(r.get('verifier_initcode_bytes'), '{:,}')} | {fmt(r.get('prove_secs'), '{:.2f}')} | "
+                     f"{fmt(r.get('prove_secs_per_prediction'), '{:.3f}')} | {fmt(ratio, '{:.2f}')} | {fmt(r.get('prove_rss_mb'), '{:.0f}')} | "
+                     f"{fmt(r.get('submit_gas'), '{:,}')} | {fmt(r.get('gas_per_prediction'), '{:,.0f}')} | "
+                     f"{fmt(r.get('calldata_gas_per_prediction'), '{:,.0f}')} | {fmt(r.get('marginal_gas_per_prediction'), '{:,.0f}')} | "
+                     f"{fmt(r.get('fixed_gas_per_prediction'), '{:,.0f}')} | {fmt(r.get('floor_gas_per_prediction'), '{:,.0f}')} | "
+                     f"{fmt(r.get('first_submit_gas'), '{:,}')} | {fmt(r.get('ezkl_verify_gas'), '{:,}')} | {note} |")
+        ok = [r for r in rs if r.get("submit_gas") is not None]
+        refused = [r for r in rs if r.get("error") and r.get("logrows") is None]
+        if ok:
+            big = ok[-1]
+            notes += ["", f"{model}: largest N measured {big['batch']} (logrows {big['logrows']}, prove {big['prove_secs']:.1f} s at "
+                      f"{big['prove_rss_mb']:,.0f} MB peak), {big['gas_per_prediction']:,.0f} gas per prediction against "
+                      f"{ok[0]['gas_per_prediction']:,.0f} at N = {ok[0]['batch']}; {big['slots_per_prediction']:g} fresh slot(s) "
+                      f"and {fmt(big.get('event_gas_per_prediction'), '{:,.0f}')} event gas per prediction"
+                      + (f"; refused from N = {refused[0]['batch']}: {short(refused[0]['error'])}" if refused else "")
+                      + f"; measured {big.get('measured', '?')}."]
+    return L + notes
+
+
 def machine():
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())
     mem = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal"))
@@ -631,6 +867,8 @@ def write_md(path, res):
                      f"{fmt(r.get('verifier_bytes'), '{:.0f}')} | {r.get('error', '')[:160]} |")
     if res.get("instances"):
         L += instance_md(res["instances"])
+    if res.get("batches"):
+        L += batch_md(res["batches"])
     tmp = path + ".tmp"
     open(tmp, "w").write("\n".join(L) + "\n")
     os.replace(tmp, path)
@@ -650,6 +888,11 @@ def main():
     ap.add_argument("--instance-counts", default=",".join(map(str, INSTANCE_COUNTS)))
     ap.add_argument("--label", default="after",
                     help="name of this instance-study run (e.g. before/after a verifier change; ZKINFER_BIN picks the binary)")
+    ap.add_argument("--batches", action="store_true",
+                    help="also run the batch study (cost per verified prediction: prove time, memory and registry gas "
+                         "against build --batch N)")
+    ap.add_argument("--batch-sizes", default=",".join(map(str, BATCH_SIZES)), help="batch sizes N of the batch study")
+    ap.add_argument("--batch-models", default=",".join(BATCH_MODELS), help="models of the batch study: " + ", ".join(BATCH_MODELS))
     ap.add_argument("--out", default=os.path.join(ROOT, "bench"))
     ap.add_argument("--report-only", action="store_true", help="rewrite OUT/RESULTS.md from OUT/results.json")
     ap.add_argument("--update", action="store_true",
@@ -659,6 +902,11 @@ def main():
     args.ezkl_configs = [c for c in args.ezkl_configs.split(",") if c]
     args.scale_models = [m for m in args.scale_models.split(",") if m]
     args.instance_counts = [int(c) for c in args.instance_counts.split(",") if c]
+    args.batch_sizes = sorted({int(c) for c in args.batch_sizes.split(",") if c})
+    args.batch_models = [m for m in args.batch_models.split(",") if m]
+    unknown = [m for m in args.batch_models if m not in BATCH_MODELS]
+    if unknown:
+        ap.error(f"unknown --batch-models {','.join(unknown)} (known: {','.join(BATCH_MODELS)})")
     if args.report_only:
         write_md(os.path.join(args.out, "RESULTS.md"), json.load(open(os.path.join(args.out, "results.json"))))
         return
@@ -675,6 +923,7 @@ def main():
     if args.update and os.path.exists(prev):
         old = json.load(open(prev))
         res["models"], res["scale"], res["instances"] = old["models"], old.get("scale"), old.get("instances")
+        res["batches"] = old.get("batches")
         res["updated"] = res["machine"]
         res["machine"] = old["machine"]
     anvil = Anvil()
@@ -702,6 +951,17 @@ def main():
         for r in rows:
             r["measured"] = f"{stamp['date']} at {stamp['commit']}"
         res["instances"] = [r for r in (res.get("instances") or []) if r["label"] != args.label] + rows
+    if args.batches:
+        anvil = Anvil()
+        try:
+            rows = batch_study(args, anvil)
+        finally:
+            anvil.close()
+        stamp = res.get("updated", res["machine"])
+        for r in rows:
+            r["measured"] = f"{stamp['date']} at {stamp['commit']}"
+        done = {r["model"] for r in rows}
+        res["batches"] = [r for r in (res.get("batches") or []) if r["model"] not in done] + rows
     if args.scale:
         rows = scale(args, srs_dir)
         stamp = res.get("updated", res["machine"])
