@@ -119,6 +119,15 @@ impl Trial {
             && self.base.num_lookup_advice_per_phase[0] <= 1
             && self.n_lookups.div_ceil(usable) <= 1
     }
+
+    /// Rows the dot jobs need at the widest lane, and the lane's start row.
+    fn min_dot_rows(&self) -> usize {
+        1 + self
+            .dot_lens
+            .iter()
+            .map(|n| n.div_ceil(MAX_DOT_WIDTH).max(1))
+            .sum::<usize>()
+    }
 }
 
 /// Rows usable for witnesses at `k`, as the shape is chosen.
@@ -222,11 +231,7 @@ pub fn choose_batch_params(
         cells = t.cells;
         // Dot rows at the widest lane (and its start row) bound k from below whatever the
         // lookup bits.
-        let min_rows: usize = 1 + t
-            .dot_lens
-            .iter()
-            .map(|n| n.div_ceil(MAX_DOT_WIDTH).max(1))
-            .sum::<usize>();
+        let min_rows = t.min_dot_rows();
         if min_rows > usable {
             k = k.max(
                 (min_rows + BLINDING_ROWS + 1)
@@ -302,11 +307,7 @@ fn fits_at(
 ) -> Result<bool> {
     let usable = usable_rows(k);
     let t = trial(k, true, model, trace, tables, vis, predicate, batch)?;
-    let min_rows: usize = 1 + t
-        .dot_lens
-        .iter()
-        .map(|n| n.div_ceil(MAX_DOT_WIDTH).max(1))
-        .sum::<usize>();
+    let min_rows = t.min_dot_rows();
     let width_fits = t.dot_lens.is_empty()
         || plan_dots(t.dot_lens.iter().copied(), MAX_DOT_WIDTH, 1, usable).is_some();
     Ok(min_rows <= usable && width_fits && t.fits(usable))

@@ -14,8 +14,8 @@
 use std::collections::HashSet;
 
 use super::journal::{Row, Unit};
-use super::retry::{crash_point, retry_plain};
-use super::{input, Error, Oracle, Result, Source};
+use super::submit::proof_text;
+use super::{input, Oracle, Result, Source};
 use crate::circuit::{Fr, Secrets};
 use crate::pipeline::{self, Quiet, Sample};
 
@@ -127,12 +127,7 @@ impl Oracle<'_> {
             fail(self, &reason)?;
             return Ok(None);
         }
-        let chain = self.chain;
-        let (registry, model, submitter) = (self.cfg.registry, self.cfg.model, self.submitter);
-        let binding = retry_plain("reading the registry nonce", || {
-            chain.next_binding(registry, model, submitter)
-        })
-        .await?;
+        let binding = self.next_binding().await?;
         let nonce = binding.nonce;
         let ids: Vec<String> = members.iter().map(|(r, _)| r.id.clone()).collect();
         eprintln!(
@@ -141,23 +136,15 @@ impl Oracle<'_> {
             ids.join(", ")
         );
         let samples: Vec<Sample> = members.iter().map(|(_, s)| s.clone()).collect();
-        let tmp = tempfile::NamedTempFile::new()
-            .map_err(|e| Error::Source(format!("temporary proof file: {e}")))?;
         let build = &self.cfg.build;
-        let path = tmp.path().to_path_buf();
-        let proved = tokio::task::block_in_place(|| {
-            pipeline::prove_batch(build, &samples, Some(&binding), &path, &Quiet)
-        });
-        match proved {
-            Ok(r) => {
-                crash_point("after-prove");
-                let text = serde_json::to_string(&r.proof)
-                    .map_err(|e| Error::Source(format!("proof: {e}")))?;
-                let b = self.journal.set_batch_proved(&ids, batch, &text, nonce)?;
-                Ok(Some(b))
-            }
-            Err(e) => {
-                fail(self, &e.to_string())?;
+        match proof_text(|path| {
+            pipeline::prove_batch(build, &samples, Some(&binding), path, &Quiet)
+        })? {
+            Ok(text) => Ok(Some(
+                self.journal.set_batch_proved(&ids, batch, &text, nonce)?,
+            )),
+            Err(reason) => {
+                fail(self, &reason)?;
                 Ok(None)
             }
         }

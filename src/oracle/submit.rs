@@ -30,6 +30,25 @@ pub(super) fn label(row: &Row) -> String {
     }
 }
 
+/// Runs `prove` (a pipeline prover writing its proof file to the path it is given) into a
+/// private temporary file (0600: `prove` replaces it atomically with another one) and returns
+/// the proof file's JSON, or why proving failed. Passes the `after-prove` crash point.
+pub(super) fn proof_text(
+    prove: impl FnOnce(&Path) -> pipeline::Result<pipeline::ProveReport>,
+) -> Result<std::result::Result<String, String>> {
+    let tmp = tempfile::NamedTempFile::new()
+        .map_err(|e| Error::Source(format!("temporary proof file: {e}")))?;
+    match tokio::task::block_in_place(|| prove(tmp.path())) {
+        Ok(r) => {
+            crash_point("after-prove");
+            let text = serde_json::to_string(&r.proof)
+                .map_err(|e| Error::Source(format!("proof: {e}")))?;
+            Ok(Ok(text))
+        }
+        Err(e) => Ok(Err(e.to_string())),
+    }
+}
+
 /// Submissions of one input that may run out of gas before it fails.
 pub const MAX_GAS_RETRIES: i64 = 3;
 
@@ -57,12 +76,7 @@ impl Oracle<'_> {
             Ok(p) => p,
             Err(e) => return Ok(self.journal.set_failed(&row.id, &e.to_string())?),
         };
-        let chain = self.chain;
-        let (registry, model, submitter) = (self.cfg.registry, self.cfg.model, self.submitter);
-        let binding = retry_plain("reading the registry nonce", || {
-            chain.next_binding(registry, model, submitter)
-        })
-        .await?;
+        let binding = self.next_binding().await?;
         let nonce = binding.nonce;
         let secrets = Secrets {
             input_salt: input.salt,
@@ -71,24 +85,22 @@ impl Oracle<'_> {
             binding: Some(binding),
         };
         eprintln!("zkinfer oracle: proving {} (nonce {nonce})", row.id);
-        // A private temporary file (0600): `prove` replaces it atomically with another one.
-        let tmp = tempfile::NamedTempFile::new()
-            .map_err(|e| Error::Source(format!("temporary proof file: {e}")))?;
         let build = &self.cfg.build;
-        let path = tmp.path().to_path_buf();
-        let proved = tokio::task::block_in_place(|| {
-            pipeline::prove(build, &input.data, &secrets, &path, &Quiet)
-        });
-        match proved {
-            Ok(r) => {
-                crash_point("after-prove");
-                let text = serde_json::to_string(&r.proof)
-                    .map_err(|e| Error::Source(format!("proof: {e}")))?;
-                self.journal.set_proved(&row.id, &text, nonce)?;
-            }
-            Err(e) => self.journal.set_failed(&row.id, &e.to_string())?,
+        match proof_text(|path| pipeline::prove(build, &input.data, &secrets, path, &Quiet))? {
+            Ok(text) => self.journal.set_proved(&row.id, &text, nonce)?,
+            Err(reason) => self.journal.set_failed(&row.id, &reason)?,
         }
         Ok(())
+    }
+
+    /// The registry's binding for this submitter's next proof.
+    pub(super) async fn next_binding(&self) -> Result<crate::visibility::binding::Binding> {
+        let chain = self.chain;
+        let (registry, model, submitter) = (self.cfg.registry, self.cfg.model, self.submitter);
+        retry_plain("reading the registry nonce", || {
+            chain.next_binding(registry, model, submitter)
+        })
+        .await
     }
 
     /// The calldata and statement of a journaled proof.

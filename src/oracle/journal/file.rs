@@ -155,6 +155,16 @@ fn has_column(conn: &Connection, table: &str, column: &str) -> rusqlite::Result<
     Ok(names.iter().any(|n| n == column))
 }
 
+/// Adds to `inputs` each of `columns` it does not have yet.
+fn add_columns(conn: &Connection, columns: &[(&str, &str)]) -> rusqlite::Result<()> {
+    for (column, ty) in columns {
+        if !has_column(conn, "inputs", column)? {
+            conn.execute_batch(&format!("ALTER TABLE inputs ADD COLUMN {column} {ty}"))?;
+        }
+    }
+    Ok(())
+}
+
 /// Brings the schema to [`SCHEMA_VERSION`] in one transaction (creating it when new).
 /// `Err` names what is wrong; a journal of a newer zkinfer is refused, not downgraded.
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), String> {
@@ -180,12 +190,7 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<(), String> {
         ));
     }
     if version < 2 {
-        for (column, ty) in V2_COLUMNS {
-            if !has_column(&tx, "inputs", column).map_err(e)? {
-                tx.execute_batch(&format!("ALTER TABLE inputs ADD COLUMN {column} {ty}"))
-                    .map_err(e)?;
-            }
-        }
+        add_columns(&tx, V2_COLUMNS).map_err(e)?;
         tx.execute_batch(V2_TABLES).map_err(e)?;
         let rows: Vec<(i64, String)> = {
             let mut st = tx
@@ -207,12 +212,7 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<(), String> {
         }
     }
     if version < 3 {
-        for (column, ty) in V3_COLUMNS {
-            if !has_column(&tx, "inputs", column).map_err(e)? {
-                tx.execute_batch(&format!("ALTER TABLE inputs ADD COLUMN {column} {ty}"))
-                    .map_err(e)?;
-            }
-        }
+        add_columns(&tx, V3_COLUMNS).map_err(e)?;
         tx.execute_batch(V3_TABLES).map_err(e)?;
     }
     tx.execute(
