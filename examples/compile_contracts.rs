@@ -4,7 +4,7 @@
 fn main() -> anyhow::Result<()> {
     let solc = zkinfer::tools::solc()?;
     let artifacts = zkinfer::chain::contracts::compile(&solc)?;
-    let dir = zkinfer::chain::contracts::artifacts_dir();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("contracts/artifacts");
     zkinfer::chain::contracts::write_artifacts(&dir, &artifacts)?;
     for a in &artifacts {
         eprintln!(

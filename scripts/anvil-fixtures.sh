@@ -20,10 +20,7 @@ fx="$root/tests/fixtures/models/breast_cancer_mlp"
   --input-visibility hashed --output-visibility private --output-predicate 'y[0] >= T' \
   --binding --out "$work/credit" >/dev/null
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$root/.tools/bin/anvil" --port "$port" --dump-state "$work/state.json" >"$work/anvil.log" 2>&1 &
-anvil_pid=$!
-for _ in $(seq 100); do grep -q "Listening on" "$work/anvil.log" && break; sleep 0.1; done
+read -r anvil_pid port < <(bash "$root/scripts/anvil.sh" "$work/anvil.log" --dump-state "$work/state.json")
 
 # anvil's well-known development keys (accounts 0, 1, 2): owner and submitter, data provider,
 # borrower. Public knowledge: for local chains only.
@@ -41,7 +38,9 @@ ZKINFER_PRIVATE_KEY=$owner "$z" registry gate --model credit --output 0 --min-th
 ZKINFER_PRIVATE_KEY=$owner "$z" prove "$work/credit" --input "$fx/input.json" --out "$work/proof.json" --salt 0x5eed --param T=0.5 --model credit >/dev/null
 ZKINFER_PRIVATE_KEY=$owner "$z" submit "$work/credit" "$work/proof.json" >/dev/null
 
-kill -TERM "$anvil_pid"; wait "$anvil_pid" || true
+kill -TERM "$anvil_pid"
+# anvil writes --dump-state as it exits.
+for _ in $(seq 300); do kill -0 "$anvil_pid" 2>/dev/null || break; sleep 0.1; done
 anvil_pid=
 mkdir -p "$out"
 cp "$work/state.json" "$out/state.json"

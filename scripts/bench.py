@@ -19,7 +19,7 @@ import os
 import platform
 import re
 import shutil
-import socket
+import signal
 import statistics
 import subprocess
 import sys
@@ -35,8 +35,8 @@ ZK = os.environ.get("ZKINFER_BIN") or os.path.join(ROOT, "target", "release", "z
 PY = sys.executable
 EZ = os.path.join(ROOT, "scripts", "bench_ezkl.py")
 FIXTURES = os.path.join(ROOT, "tests", "fixtures", "models")
-FIXTURE_MODELS = ["breast_cancer_mlp", "digits_mlp", "breast_cancer_logreg", "iris_logreg", "breast_cancer_tree",
-                  "breast_cancer_gbt", "diabetes_forest", "digits_cnn", "digits_sigmoid_tanh"]
+with open(os.path.join(FIXTURES, "fixtures.txt")) as f:
+    FIXTURE_MODELS = [l.strip() for l in f if l.strip() and not l.startswith("#")]
 EXTRA_MODELS = ["wide_mlp", "small_cnn", "logreg_sigmoid"]
 SCALE_MODELS = ["mlp_w64", "mlp_w128", "mlp_w256", "mlp_w512", "mlp_w1024", "mlp_w2048",
                 "cnn_c4", "cnn_c16", "cnn_c64", "cnn_c256"]
@@ -86,14 +86,10 @@ def jrun(cmd, **kw):
 
 class Anvil:
     def __init__(self):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        self.port = s.getsockname()[1]
-        s.close()
-        self.log = open(os.path.join(WORK, "anvil.log"), "w")
-        self.proc = subprocess.Popen([os.path.join(ROOT, ".tools", "bin", "anvil"), "--port", str(self.port),
-                                      "--disable-code-size-limit", "--gas-limit", "1000000000"],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+        out = subprocess.run(["bash", os.path.join(ROOT, "scripts", "anvil.sh"), os.path.join(WORK, "anvil.log"),
+                              "--disable-code-size-limit", "--gas-limit", "1000000000"],
+                             check=True, capture_output=True, text=True).stdout.split()
+        self.pid, self.port = int(out[0]), int(out[1])
         self.url = f"http://127.0.0.1:{self.port}"
         for _ in range(200):
             try:
@@ -124,8 +120,13 @@ class Anvil:
         raise StepFailed(f"no receipt for {h}")
 
     def close(self):
-        self.proc.terminate()
-        self.proc.wait()
+        os.kill(self.pid, signal.SIGTERM)
+        for _ in range(100):
+            try:
+                os.kill(self.pid, 0)
+            except OSError:
+                break
+            time.sleep(0.05)
 
 
 def solc_compile(sol_path):

@@ -8,11 +8,8 @@ bash scripts/setup.sh
 cargo build --release --locked --quiet
 bin=target/release/zkinfer
 work=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-.tools/bin/anvil --port "$port" > "$work/anvil.log" 2>&1 &
-anvil_pid=$!
+read -r anvil_pid port < <(bash scripts/anvil.sh "$work/anvil.log")
 trap 'kill $anvil_pid 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 100); do grep -q "Listening on" "$work/anvil.log" && break; sleep 0.1; done
 rpc=http://127.0.0.1:$port
 # anvil's first well-known development key (public; local chain only).
 export ZKINFER_PRIVATE_KEY=0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80
@@ -20,7 +17,7 @@ echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores, $(free -g | awk '/Mem:/{p
 echo
 echo "| model | MACs | logrows | build (s) | build peak RSS (MB) | prove (s) | prove peak RSS (MB) | proof (B) | verifier runtime (B) | verify gas (anvil tx) | max abs error vs float |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|"
-models="breast_cancer_mlp digits_mlp breast_cancer_logreg iris_logreg breast_cancer_tree breast_cancer_gbt diabetes_forest digits_cnn digits_sigmoid_tanh"
+models=$(grep -v '^#' tests/fixtures/models/fixtures.txt)
 for m in $models; do
   f=tests/fixtures/models/$m
   /usr/bin/time -f "%e %M" -o "$work/bt" $bin build $f/model.onnx --calibration $f/calibration.jsonl --out "$work/$m" --json > "$work/b.json" 2>/dev/null

@@ -1,86 +1,16 @@
-//! Every on-disk artifact: its name in a build directory, its format, and atomic writes.
+//! The build directory and the proof file: every artifact's name in a build directory and its
+//! format (`settings.json`, `PROOF.json`). File helpers are in [`crate::files`].
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use alloy::primitives::{Bytes, B256};
+use serde::{Deserialize, Serialize};
 
-use crate::circuit::CircuitShape;
+use crate::circuit::{CircuitShape, InstanceInfo};
+use crate::fidelity::{CalibrationReport, FidelityReport};
+use crate::files::{read_json, write_atomic, Error, Result};
 use crate::proof::SrsInfo;
 use crate::quant::QuantConfig;
-
-/// Errors reading or writing artifacts.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// A file could not be read or written.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// A file's content is not what zkinfer expects.
-    #[error("{path}: {reason}")]
-    Format {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong and what to do.
-        reason: String,
-    },
-}
-
-/// Result type of this module.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so a
-/// reader never sees a half-written file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
-}
-
-/// Writes pretty JSON atomically.
-pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
-    write_atomic(path, &json_bytes(value)?)
-}
-
-/// The bytes [`write_json_atomic`] writes: pretty JSON and a newline.
-pub fn json_bytes<T: Serialize>(value: &T) -> std::io::Result<Vec<u8>> {
-    let mut s = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
-    s.push(b'\n');
-    Ok(s)
-}
-
-/// Reads JSON, or `None` when the file does not exist.
-pub fn read_json_opt<T: DeserializeOwned>(path: &Path) -> std::result::Result<Option<T>, String> {
-    match std::fs::read(path) {
-        Ok(b) => serde_json::from_slice(&b)
-            .map(Some)
-            .map_err(|e| e.to_string()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
-/// Reads and parses a JSON artifact, naming the file in errors.
-pub fn read_json<T: DeserializeOwned>(path: &Path, what: &str) -> Result<T> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    serde_json::from_slice(&bytes).map_err(|e| Error::Format {
-        path: path.to_path_buf(),
-        reason: format!("not a valid {what}: {e}"),
-    })
-}
 
 /// The files of a build directory (`zkinfer build --out DIR`).
 #[derive(Clone, Debug)]
@@ -145,33 +75,75 @@ impl BuildDir {
     }
 }
 
-/// The meaning of one public instance.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct InstanceInfo {
-    /// Human name, e.g. `output 0 'logits' [1]`.
-    pub name: String,
-    /// What it is: `input`, `input_commitment`, `param`, `param_commitment`, `output`,
-    /// `output_commitment`, `predicate` (its result; in a batch, the slot's used bit),
-    /// `predicate_param`, `slot` (a batch slot's used bit, when there is no predicate) or
-    /// `binding`.
-    pub kind: String,
-    /// Which model input or output.
-    pub tensor: usize,
-    /// Position inside that output (flattened).
-    pub index: usize,
-    /// Fixed-point exponent: the float is `value * 2^-exp`.
-    pub exp: i32,
-    /// The batch slot the instance belongs to (batch builds; absent for what belongs to the
-    /// proof once: weights, the binding, and every instance of a one-sample build).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sample: Option<usize>,
+/// Everything a build directory holds, as the bytes to write.
+pub struct BuildFiles {
+    /// `settings.json`.
+    pub settings: Vec<u8>,
+    /// `model.quant.json`.
+    pub model: Vec<u8>,
+    /// `model.graph.json`.
+    pub graph: Vec<u8>,
+    /// `srs.bin`.
+    pub srs: Vec<u8>,
+    /// `pk.bin`.
+    pub pk: Vec<u8>,
+    /// `vk.bin`.
+    pub vk: Vec<u8>,
+    /// `Halo2Verifier.sol`.
+    pub verifier_sol: Vec<u8>,
+    /// `ZkinferVerifier.sol`.
+    pub wrapper_sol: Vec<u8>,
+    /// `contracts.json`.
+    pub contracts: Vec<u8>,
 }
 
-impl InstanceInfo {
-    /// Whether the instance encodes a signed integer (inputs, parameters, outputs, predicate
-    /// results and parameters), not a hash (commitments, the binding).
-    pub fn is_numeric(&self) -> bool {
-        !self.kind.ends_with("_commitment") && self.kind != "binding"
+impl BuildDir {
+    /// Writes a whole build directory at `out`: every file into a temporary sibling directory,
+    /// then one rename, so `out` is never half-written. An existing `out` is refused unless
+    /// `force`, and then replaced.
+    pub fn write_new(out: &Path, force: bool, files: &BuildFiles) -> Result<Self> {
+        if out.exists() && !force {
+            return Err(Error::Format {
+                path: out.to_path_buf(),
+                reason: "already exists; pass --force to replace it, or choose another --out"
+                    .into(),
+            });
+        }
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| Error::Io { path, source }
+        };
+        let parent = match out.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&parent).map_err(io(&parent))?;
+        let tmp = tempfile::Builder::new()
+            .prefix(".zkinfer-build-")
+            .tempdir_in(&parent)
+            .map_err(io(&parent))?;
+        let dir = BuildDir::new(tmp.path());
+        for (name, bytes) in [
+            (Self::SRS, &files.srs),
+            (Self::PK, &files.pk),
+            (Self::VK, &files.vk),
+            (Self::VERIFIER_SOL, &files.verifier_sol),
+            (Self::WRAPPER_SOL, &files.wrapper_sol),
+            (Self::CONTRACTS, &files.contracts),
+            (Self::MODEL, &files.model),
+            (Self::GRAPH, &files.graph),
+            // Last: a directory without settings.json is not a build.
+            (Self::SETTINGS, &files.settings),
+        ] {
+            let path = dir.path(name);
+            write_atomic(&path, bytes).map_err(io(&path))?;
+        }
+        let tmp_path = tmp.keep();
+        if out.exists() {
+            std::fs::remove_dir_all(out).map_err(io(out))?;
+        }
+        std::fs::rename(&tmp_path, out).map_err(io(out))?;
+        Ok(BuildDir::new(out))
     }
 }
 
@@ -189,9 +161,6 @@ pub struct VerifierInfo {
     /// EIP-170 limit.
     pub size_limit: usize,
 }
-
-/// Float-vs-quantized comparison over the calibration samples.
-pub use crate::fidelity::FidelityReport;
 
 /// `settings.json`: everything a later command needs to know about a build.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -225,7 +194,7 @@ pub struct Settings {
     /// Quantization fidelity on the calibration data.
     pub fidelity: FidelityReport,
     /// What calibration tried and chose.
-    pub calibration: crate::pipeline::CalibrationReport,
+    pub calibration: CalibrationReport,
 }
 
 impl Settings {
@@ -242,8 +211,8 @@ pub struct ProofInstance {
     /// Its meaning (see [`InstanceInfo`]).
     #[serde(flatten)]
     pub info: InstanceInfo,
-    /// The field element, 32 bytes big-endian hex (as the EVM sees it).
-    pub field: String,
+    /// The field element as the EVM sees it: 32 bytes big-endian, `0x` hex in the file.
+    pub field: B256,
     /// The signed integer it encodes (inputs and outputs; absent for commitments).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub integer: Option<String>,
@@ -268,8 +237,8 @@ pub struct ProofFile {
     /// What the proof is bound to, when the build binds proofs (its last instance).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub binding: Option<crate::visibility::binding::Binding>,
-    /// Proof bytes, `0x` hex.
-    pub proof: String,
+    /// Proof bytes, `0x` hex in the file.
+    pub proof: Bytes,
 }
 
 impl ProofFile {
@@ -294,188 +263,5 @@ impl ProofFile {
             });
         }
         Ok(p)
-    }
-
-    /// The proof bytes.
-    pub fn proof_bytes(&self, path: &Path) -> Result<Vec<u8>> {
-        decode_hex(&self.proof).map_err(|reason| Error::Format {
-            path: path.to_path_buf(),
-            reason: format!("field 'proof': {reason}"),
-        })
-    }
-}
-
-/// Decodes `0x`-prefixed (or bare) hex.
-pub fn decode_hex(s: &str) -> std::result::Result<Vec<u8>, String> {
-    hex::decode(s.strip_prefix("0x").unwrap_or(s)).map_err(|e| format!("not hex: {e}"))
-}
-
-/// Reads model inputs in EZKL's format: `{"input_data": [[...], ...]}`, one flattened list per
-/// model input.
-pub fn read_input(path: &Path) -> Result<Vec<Vec<f64>>> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    parse_input(&text).map_err(|reason| Error::Format {
-        path: path.to_path_buf(),
-        reason,
-    })
-}
-
-#[derive(Deserialize)]
-struct InputJson {
-    input_data: Vec<Vec<f64>>,
-}
-
-fn parse_input(text: &str) -> std::result::Result<Vec<Vec<f64>>, String> {
-    match serde_json::from_str::<InputJson>(text) {
-        Ok(i) => Ok(i.input_data),
-        Err(e) => {
-            if ["NaN", "Infinity", "inf"].iter().any(|t| text.contains(t)) {
-                Err("holds NaN or Infinity: every input value must be a finite number".into())
-            } else {
-                Err(format!(
-                    "expected {{\"input_data\": [[numbers, ...], ...]}} (EZKL's input format): {e}"
-                ))
-            }
-        }
-    }
-}
-
-/// One line of a batch's input file: a sample's inputs, with its own salts and predicate
-/// parameters where the build needs them.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BatchLine {
-    /// One flattened list per model input.
-    pub input_data: Vec<Vec<f64>>,
-    /// Salt of the input commitment (hashed inputs): `0x` + up to 64 hex digits.
-    #[serde(default)]
-    pub salt: Option<String>,
-    /// Salt of the output commitment (hashed outputs).
-    #[serde(default)]
-    pub output_salt: Option<String>,
-    /// The output predicate's parameters by name, e.g. `{"T": 0.5}`.
-    #[serde(default)]
-    pub params: std::collections::BTreeMap<String, f64>,
-}
-
-/// Reads a batch's samples: JSON lines of [`BatchLine`] (a one-sample input object is one
-/// line). Errors name the line, never a salt.
-pub fn read_batch_input(path: &Path) -> Result<Vec<BatchLine>> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let lines: Vec<(usize, &str)> = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .collect();
-    let parse = |i: usize, l: &str| {
-        serde_json::from_str::<BatchLine>(l).map_err(|e| Error::Format {
-            path: path.to_path_buf(),
-            reason: format!(
-                "line {}: expected {{\"input_data\": [[...]], \"salt\": \"0x..\", \"output_salt\": \"0x..\", \"params\": {{\"NAME\": number}}}} (salts and params where the build needs them): {}",
-                i + 1,
-                // Never serde's text: it can quote the offending value (a salt, a private input).
-                match e.classify() {
-                    serde_json::error::Category::Syntax | serde_json::error::Category::Eof =>
-                        format!("not valid JSON (column {})", e.column()),
-                    _ => format!(
-                        "a missing or unknown field, or a value of the wrong type (column {})",
-                        e.column()
-                    ),
-                }
-            ),
-        })
-    };
-    // One object, perhaps spread over several lines, or JSON lines.
-    if let Ok(one) = serde_json::from_str::<BatchLine>(&text) {
-        return Ok(vec![one]);
-    }
-    lines.into_iter().map(|(i, l)| parse(i, l)).collect()
-}
-
-/// One labelled sample of an evaluation set.
-#[derive(Clone, Debug, Deserialize)]
-pub struct LabeledSample {
-    /// The inputs, flattened.
-    pub input_data: Vec<Vec<f64>>,
-    /// The true class (an integer) or target value.
-    pub label: f64,
-}
-
-/// Reads JSON lines of `{"input_data": [[...]], "label": y}`.
-pub fn read_labeled(path: &Path) -> Result<Vec<LabeledSample>> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str::<LabeledSample>(l).map_err(|e| Error::Format {
-                path: path.to_path_buf(),
-                reason: format!(
-                    "line {}: expected {{\"input_data\": [[...]], \"label\": number}}: {e}",
-                    i + 1
-                ),
-            })
-        })
-        .collect()
-}
-
-/// Reads calibration data: one input object (as [`read_input`]) or JSON lines of them.
-pub fn read_calibration(path: &Path) -> Result<Vec<Vec<Vec<f64>>>> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    if let Ok(one) = serde_json::from_str::<InputJson>(&text) {
-        return Ok(vec![one.input_data]);
-    }
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            parse_input(l).map_err(|reason| Error::Format {
-                path: path.to_path_buf(),
-                reason: format!("line {}: {reason}", i + 1),
-            })
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A batch input line with a wrong value names the line, never the value (it may be a
-    /// salt or a private input).
-    #[test]
-    fn batch_input_errors_do_not_echo_values() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("in.jsonl");
-        let good = r#"{"input_data": [[1.5, 2.0]], "salt": "0x5eed", "params": {"T": 0.5}}"#;
-        for bad in [
-            r#"{"input_data": [[1.5, 2.0]], "salt": 987654321987}"#,
-            r#"{"input_data": [["314159.26"]], "salt": "0x5eed"}"#,
-            r#"{"input_data": [[1.5]], "salt": "0x5eed", "secret": "271828182"}"#,
-            r#"{"input_data": [[1.5, 2.0]], "salt": "0x5eed", "params": {"T": "0x161803398"}}"#,
-        ] {
-            std::fs::write(&path, format!("{good}\n{bad}\n")).expect("write");
-            let e = read_batch_input(&path)
-                .expect_err("bad line accepted")
-                .to_string();
-            assert!(e.contains("line 2"), "{e}");
-            for secret in ["987654321987", "314159", "271828182", "161803398", "5eed"] {
-                assert!(!e.contains(secret), "{e}");
-            }
-        }
-        std::fs::write(&path, format!("{good}\n{good}\n")).expect("write");
-        assert_eq!(read_batch_input(&path).expect("two good lines").len(), 2);
     }
 }

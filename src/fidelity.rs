@@ -1,10 +1,11 @@
 //! What quantization did to a model: the float reference against the bit-exact integer
-//! evaluator (which is what the circuit proves), per output, over many samples.
+//! evaluator (which is what the circuit proves), per output, over many samples; and what
+//! calibration tried ([`CalibrationReport`]).
 
 use serde::{Deserialize, Serialize};
 
 use crate::graph::{eval_f64, Graph};
-use crate::quant::QuantModel;
+use crate::quant::{QuantConfig, QuantModel};
 
 /// Errors and agreement of one model output.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -35,6 +36,64 @@ pub struct FidelityReport {
     pub max_abs_error_overall: f64,
     /// Lowest agreement over the outputs that have one.
     pub min_agreement: Option<f64>,
+}
+
+// What calibration tried: the quantization candidates and the one kept.
+
+/// What calibration optimises.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    /// The candidate with the smallest output error (ties: the smaller circuit).
+    Accuracy,
+    /// The smallest circuit whose class agreement matches the best candidate's and whose error
+    /// stays within 10x of the best (or within --max-error / --min-agreement when given).
+    Resources,
+}
+
+impl Target {
+    /// Quantization candidates `(max fractional bits, table bits)` tried for this target.
+    pub fn candidates(self, base: &QuantConfig) -> Vec<QuantConfig> {
+        let grid: &[(i32, u32)] = match self {
+            Target::Accuracy => &[(16, 12), (16, 14)],
+            Target::Resources => &[(8, 8), (10, 10), (12, 10), (12, 12), (16, 12)],
+        };
+        grid.iter()
+            .map(|&(f, l)| QuantConfig {
+                max_act_frac_bits: f,
+                lut_bits: l,
+                ..base.clone()
+            })
+            .collect()
+    }
+}
+
+/// One quantization candidate calibration tried.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    /// Most fractional bits of an activation.
+    pub max_act_frac_bits: i32,
+    /// Most rows of a function table (log2).
+    pub lut_bits: u32,
+    /// Resulting logrows.
+    pub logrows: Option<u32>,
+    /// Max abs error over the calibration set.
+    pub max_abs_error: Option<f64>,
+    /// Lowest class agreement.
+    pub min_agreement: Option<f64>,
+    /// Why the candidate could not be built.
+    pub failure: Option<String>,
+    /// Whether it was kept.
+    pub chosen: bool,
+}
+
+/// What calibration tried and chose.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CalibrationReport {
+    /// The target.
+    pub target: Target,
+    /// Every candidate, in order.
+    pub tried: Vec<Candidate>,
 }
 
 fn argmax(x: &[f64]) -> usize {
@@ -194,7 +253,7 @@ fn predicted(out: &[Vec<f64>], label_output: bool) -> f64 {
 pub fn evaluate(
     graph: &Graph,
     model: &QuantModel,
-    samples: &[crate::artifacts::LabeledSample],
+    samples: &[crate::inputs::LabeledSample],
 ) -> Result<EvalReport, crate::quant::Error> {
     let first = model.outputs.first().copied();
     let label_output = model

@@ -13,12 +13,22 @@
 //!                                      PredictionRegistry client) ──▶ oracle (the bot)
 //! ```
 //!
-//! `artifacts` names and (de)serialises every file; `pipeline` strings the stages together;
-//! `fidelity` measures what quantization changed; `tools` finds solc and anvil.
+//! Leaves every stage uses: `field` (the proving backend and its scalar field), `files` (atomic
+//! writes, JSON reads, the one hex parser), `inputs` (the data users give). Around the stages:
+//! `visibility` and `predicate` (what a proof states), `fidelity` (what quantization changed and
+//! what calibration tried), `artifacts` (the build directory and the proof file), `pipeline`
+//! (build, calibrate, prove, verify: the stages strung together), `tools` (finds solc and anvil),
+//! `demo` (the whole flow on a bundled model, as `zkinfer demo` runs it).
+//! Dependencies point forward only: no module imports one that imports it.
+
+pub mod field;
+pub mod files;
+pub mod inputs;
 
 pub mod artifacts;
 pub mod chain;
 pub mod circuit;
+pub mod demo;
 pub mod fidelity;
 pub mod graph;
 pub mod onnx;

@@ -1,35 +1,57 @@
-//! Finding the external tools (solc, anvil): an environment variable, then the project's
-//! `.tools/bin` (installed by `scripts/setup.sh`), then `PATH`.
+//! Finding the external tools (solc, anvil) without the source tree baked into the binary: an
+//! installed `zkinfer` looks, in order, at
+//!
+//! 1. `ZKINFER_SOLC` / `ZKINFER_ANVIL` (the tool's file);
+//! 2. `ZKINFER_TOOLS` (a directory holding `solc` and `anvil`);
+//! 3. `.tools/bin` of the zkinfer checkout the executable was built in (a directory above the
+//!    executable: what `scripts/setup.sh` installs, for `cargo run` and the tests; never one
+//!    found from the working directory, which could plant a solc that writes a verifier
+//!    accepting anything);
+//! 4. `~/.zkinfer/bin`, the default tools directory of an installed zkinfer;
+//! 5. `PATH`.
 
 use std::path::{Path, PathBuf};
 
 /// A tool could not be found.
 #[derive(Debug, thiserror::Error)]
-#[error("{tool} not found (looked at ${env}, {local}, and PATH); install it with `{setup}` or set {env} to its path")]
+#[error("{tool} not found (looked at ${env}, $ZKINFER_TOOLS, .tools/bin of a zkinfer checkout, ~/.zkinfer/bin and PATH); {setup}")]
 pub struct Error {
     /// The tool's name.
     pub tool: &'static str,
     /// The environment variable that overrides it.
     pub env: &'static str,
-    /// The project-local folder searched.
-    pub local: String,
-    /// The install command.
+    /// What to do.
     pub setup: String,
 }
 
-/// The repository zkinfer was built from (holds `scripts/setup.sh` and `.tools/`).
-pub fn project_root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+/// The zkinfer checkout the executable sits in (`target/release/zkinfer` and the test
+/// binaries): the first directory above it holding `scripts/setup.sh` and `Cargo.toml`.
+pub fn checkout() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    exe.parent()?
+        .ancestors()
+        .find(|d| d.join("scripts/setup.sh").is_file() && d.join("Cargo.toml").is_file())
+        .map(Path::to_path_buf)
 }
 
-/// The project-local tools folder.
-pub fn local_bin() -> PathBuf {
-    project_root().join(".tools").join("bin")
+/// The setup script of the checkout, if zkinfer runs in one.
+pub fn setup_script() -> Option<PathBuf> {
+    checkout().map(|c| c.join("scripts").join("setup.sh"))
 }
 
-/// The setup script that installs the tools.
-pub fn setup_script() -> PathBuf {
-    project_root().join("scripts").join("setup.sh")
+/// The directories searched for tools, in order (after the tool's own variable, before PATH).
+pub fn tool_dirs() -> Vec<PathBuf> {
+    let mut dirs = vec![];
+    if let Some(d) = std::env::var_os("ZKINFER_TOOLS").filter(|d| !d.is_empty()) {
+        dirs.push(PathBuf::from(d));
+    }
+    if let Some(c) = checkout() {
+        dirs.push(c.join(".tools").join("bin"));
+    }
+    if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        dirs.push(PathBuf::from(home).join(".zkinfer").join("bin"));
+    }
+    dirs
 }
 
 fn find(tool: &'static str, env: &'static str) -> Result<PathBuf, Error> {
@@ -39,23 +61,26 @@ fn find(tool: &'static str, env: &'static str) -> Result<PathBuf, Error> {
             return Ok(p);
         }
     }
-    let local = local_bin().join(tool);
-    if local.is_file() {
-        return Ok(local);
-    }
-    if let Some(paths) = std::env::var_os("PATH") {
-        for dir in std::env::split_paths(&paths) {
-            let p = dir.join(tool);
-            if p.is_file() {
-                return Ok(p);
-            }
-        }
+    let path_dirs = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default();
+    if let Some(p) = tool_dirs()
+        .into_iter()
+        .chain(path_dirs)
+        .map(|d| d.join(tool))
+        .find(|p| p.is_file())
+    {
+        return Ok(p);
     }
     Err(Error {
         tool,
         env,
-        local: local_bin().display().to_string(),
-        setup: format!("bash {}", setup_script().display()),
+        setup: match setup_script() {
+            Some(s) => format!("install it with `bash {}`", s.display()),
+            None => format!(
+                "put {tool} in ~/.zkinfer/bin (or a directory named by ZKINFER_TOOLS), or set {env} to its path; a zkinfer checkout installs the pinned versions with `bash scripts/setup.sh`"
+            ),
+        },
     })
 }
 

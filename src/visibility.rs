@@ -17,21 +17,6 @@ pub enum Vis {
     Fixed,
 }
 
-impl std::str::FromStr for Vis {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "public" => Ok(Vis::Public),
-            "private" => Ok(Vis::Private),
-            "hashed" => Ok(Vis::Hashed),
-            "fixed" => Ok(Vis::Fixed),
-            other => Err(format!(
-                "unknown visibility '{other}' (public, private, hashed, fixed)"
-            )),
-        }
-    }
-}
-
 impl std::fmt::Display for Vis {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
@@ -111,54 +96,46 @@ pub mod tag {
 /// Its value is `keccak256(abi.encode(chainId, registry, submitter, modelId, nonce)) mod r`
 /// (r the BN254 scalar modulus), exactly as `PredictionRegistry.bindingFor` computes it.
 pub mod binding {
-    use halo2_base::halo2_proofs::halo2curves::ff::FromUniformBytes;
+    use alloy::primitives::{keccak256, Address, B256, U256};
+    use alloy::sol_types::SolValue;
     use serde::{Deserialize, Serialize};
-    use sha3::{Digest, Keccak256};
 
-    use crate::circuit::Fr;
+    use crate::field::{Fr, FromUniformBytes};
 
     /// What a proof is bound to.
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
     pub struct Binding {
         /// The chain id.
         pub chain_id: u64,
-        /// The registry's address, `0x` hex.
-        pub registry: String,
-        /// The submitter's address, `0x` hex.
-        pub submitter: String,
-        /// The model id, 32 bytes `0x` hex.
-        pub model_id: String,
+        /// The registry's address.
+        pub registry: Address,
+        /// The submitter's address.
+        pub submitter: Address,
+        /// The model id.
+        pub model_id: B256,
         /// The submitter's nonce for this model.
         pub nonce: u64,
     }
 
-    fn bytes<const N: usize>(field: &str, s: &str) -> Result<[u8; N], String> {
-        let b = hex::decode(s.strip_prefix("0x").unwrap_or(s))
-            .map_err(|e| format!("binding {field} '{s}': not hex ({e})"))?;
-        b.try_into()
-            .map_err(|_| format!("binding {field} '{s}': expected {N} bytes"))
-    }
-
     impl Binding {
         /// The instance value.
-        pub fn value(&self) -> Result<Fr, String> {
-            let registry: [u8; 20] = bytes("registry", &self.registry)?;
-            let submitter: [u8; 20] = bytes("submitter", &self.submitter)?;
-            let model: [u8; 32] = bytes("model_id", &self.model_id)?;
-            let mut enc = [0u8; 160];
-            enc[24..32].copy_from_slice(&self.chain_id.to_be_bytes());
-            enc[44..64].copy_from_slice(&registry);
-            enc[76..96].copy_from_slice(&submitter);
-            enc[96..128].copy_from_slice(&model);
-            enc[152..160].copy_from_slice(&self.nonce.to_be_bytes());
-            let h = Keccak256::digest(enc);
+        pub fn value(&self) -> Fr {
+            let enc = (
+                U256::from(self.chain_id),
+                self.registry,
+                self.submitter,
+                self.model_id,
+                U256::from(self.nonce),
+            )
+                .abi_encode_params();
+            let h = keccak256(enc);
             // A 256-bit big-endian integer reduced mod r: little-endian into a 64-byte wide
             // buffer whose upper half is zero.
             let mut wide = [0u8; 64];
             for (i, b) in h.iter().rev().enumerate() {
                 wide[i] = *b;
             }
-            Ok(Fr::from_uniform_bytes(&wide))
+            Fr::from_uniform_bytes(&wide)
         }
     }
 }

@@ -48,10 +48,10 @@ pub struct Artifact {
     pub optimizer_runs: usize,
     /// ABI.
     pub abi: serde_json::Value,
-    /// Creation bytecode, `0x` hex.
-    pub bytecode: String,
-    /// Runtime bytecode, `0x` hex.
-    pub deployed_bytecode: String,
+    /// Creation bytecode.
+    pub bytecode: alloy::primitives::Bytes,
+    /// Runtime bytecode.
+    pub deployed_bytecode: alloy::primitives::Bytes,
 }
 
 /// SHA-256 over the sources (name and text of each).
@@ -94,20 +94,13 @@ pub fn compile(solc: &Path) -> verifier::Result<Vec<Artifact>> {
         .collect()
 }
 
-/// Where the committed artifacts live.
-pub fn artifacts_dir() -> std::path::PathBuf {
-    crate::tools::project_root()
-        .join("contracts")
-        .join("artifacts")
-}
-
 /// Writes artifacts as `DIR/NAME.json` (atomically, pretty-printed, trailing newline).
 pub fn write_artifacts(dir: &Path, artifacts: &[Artifact]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     for a in artifacts {
         let mut text = serde_json::to_string_pretty(a).map_err(std::io::Error::other)?;
         text.push('\n');
-        crate::artifacts::write_atomic(
+        crate::files::write_atomic(
             &dir.join(format!("{}.json", a.contract_name)),
             text.as_bytes(),
         )?;

@@ -5,31 +5,32 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use alloy::primitives::{Address, TxHash};
 use serde::{Deserialize, Serialize};
 
 /// A registered model.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ModelEntry {
     /// The zkinfer verifier (wrapper) address.
-    pub verifier: String,
+    pub verifier: Address,
     /// The halo2 verifier behind it.
     #[serde(default)]
-    pub halo2_verifier: String,
+    pub halo2_verifier: Address,
     /// Digest of the verifying key.
     pub vk_digest: String,
     /// The build directory it was registered from, as given.
     pub build_dir: String,
     /// The registration transaction.
-    pub tx: String,
+    pub tx: TxHash,
 }
 
 /// A deployed contract.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ContractEntry {
     /// Address.
-    pub address: String,
+    pub address: Address,
     /// Creation transaction.
-    pub tx: String,
+    pub tx: TxHash,
     /// Gas used to deploy.
     pub gas_used: u64,
 }
@@ -59,7 +60,7 @@ impl Deployments {
     /// Reads the file, or an empty record when there is none.
     pub fn load(dir: &Path, chain_id: u64) -> Result<Self, String> {
         let p = path(dir, chain_id);
-        match crate::artifacts::read_json_opt::<Deployments>(&p)
+        match crate::files::read_json_opt::<Deployments>(&p)
             .map_err(|e| format!("{}: {e}", p.display()))?
         {
             Some(d) if d.chain_id != chain_id => Err(format!(
@@ -79,12 +80,12 @@ impl Deployments {
     pub fn save(&self, dir: &Path) -> Result<(), String> {
         let p = path(dir, self.chain_id);
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        crate::artifacts::write_json_atomic(&p, self).map_err(|e| format!("{}: {e}", p.display()))
+        crate::files::write_json_atomic(&p, self).map_err(|e| format!("{}: {e}", p.display()))
     }
 
     /// The registry address, or a message saying how to get one.
-    pub fn registry_address(&self, dir: &Path) -> Result<String, String> {
-        self.registry.as_ref().map(|r| r.address.clone()).ok_or_else(|| {
+    pub fn registry_address(&self, dir: &Path) -> Result<Address, String> {
+        self.registry.as_ref().map(|r| r.address).ok_or_else(|| {
             format!(
                 "no registry recorded for chain {} in {}: deploy one with `zkinfer registry deploy`, or give --registry ADDRESS",
                 self.chain_id,

@@ -1,12 +1,18 @@
 //! The alloy client: a managed anvil, deploying the verifier pair, calling and transacting
-//! `verify`, checking deployed code.
+//! `verify`, checking deployed code. The registry's client is [`registry`] (a [`Registry`]
+//! handle), the lending gate's [`gate`]; [`tx`] sends and watches transactions, [`revert`]
+//! decodes why a call failed.
 
 use std::time::Duration;
 
 pub mod contracts;
 pub mod deployments;
+pub mod gate;
+pub mod model_id;
 pub mod registry;
+mod revert;
 mod signer;
+mod tx;
 mod url;
 
 pub use signer::Signer;
@@ -19,9 +25,17 @@ use alloy::{
     providers::{DynProvider, Provider, ProviderBuilder},
     rpc::types::TransactionRequest,
     sol,
+    sol_types::SolConstructor,
 };
 
-pub use alloy::primitives::Address;
+pub use alloy::primitives::{Address, TxHash};
+
+sol! {
+    /// The wrapper's constructor (its bytecode is per build, so only the arguments are typed).
+    contract IZkinferVerifierDeploy {
+        constructor(address verifier);
+    }
+}
 
 sol! {
     /// The wrapper zkinfer generates in front of every halo2 verifier.
@@ -132,14 +146,14 @@ pub struct Deployed {
     /// Gas used by the creation transaction.
     pub gas_used: u64,
     /// Transaction hash.
-    pub tx_hash: String,
+    pub tx_hash: TxHash,
 }
 
 /// Outcome of a verify transaction.
 #[derive(Clone, Debug)]
 pub struct VerifyTx {
     /// Transaction hash.
-    pub tx_hash: String,
+    pub tx_hash: TxHash,
     /// Gas used.
     pub gas_used: u64,
     /// Block it landed in.
@@ -253,7 +267,7 @@ impl Chain {
         Ok(Deployed {
             address,
             gas_used: receipt.gas_used,
-            tx_hash: format!("{:#x}", receipt.transaction_hash),
+            tx_hash: receipt.transaction_hash,
         })
     }
 
@@ -348,7 +362,7 @@ impl Chain {
             .await
             .map_err(|e| self.tx("verify", e))?;
         Ok(VerifyTx {
-            tx_hash: format!("{:#x}", receipt.transaction_hash),
+            tx_hash: receipt.transaction_hash,
             gas_used: receipt.gas_used,
             block: receipt.block_number,
         })
@@ -376,8 +390,12 @@ pub async fn deploy_pair(
         )
         .await?;
     let mut code = contracts.wrapper.creation_code();
-    code.extend_from_slice(&[0u8; 12]);
-    code.extend_from_slice(verifier.address.as_slice());
+    code.extend(
+        IZkinferVerifierDeploy::constructorCall {
+            verifier: verifier.address,
+        }
+        .abi_encode(),
+    );
     let wrapper = chain.deploy("deploying ZkinferVerifier", code).await?;
     Ok(DeployedPair { verifier, wrapper })
 }
@@ -404,9 +422,11 @@ pub async fn check_deployed(
             )))
         }
     };
-    let mut word = [0u8; 32];
-    word[12..].copy_from_slice(inner.as_slice());
-    if code != contracts.wrapper.runtime_code_with_immutables(word) {
+    if code
+        != contracts
+            .wrapper
+            .runtime_code_with_immutables(inner.into_word().0)
+    {
         return Ok(Err(format!(
             "the code at {wrapper} is not the ZkinferVerifier of this build"
         )));

@@ -28,7 +28,8 @@ use halo2_base::{
     QuantumCell::{Constant, Existing},
 };
 
-use super::{field, BaseCircuitBuilder, CircuitBuilderStage, Fr};
+use super::{BaseCircuitBuilder, CircuitBuilderStage};
+use crate::field::{field, Fr};
 
 /// Poseidon width.
 pub const T: usize = 3;
@@ -147,20 +148,12 @@ pub fn param_commitment(model: &crate::quant::QuantModel) -> Fr {
 
 /// Parses a salt: `0x` followed by up to 64 hex digits (big-endian), below the field modulus.
 pub fn parse_salt(s: &str) -> Result<Fr, String> {
-    use halo2_base::halo2_proofs::halo2curves::ff::PrimeField;
-    let hex = s
-        .strip_prefix("0x")
-        .ok_or("a salt is 0x followed by up to 64 hex digits")?;
-    if hex.is_empty() || hex.len() > 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err("a salt is 0x followed by 1 to 64 hex digits".into());
+    if !s.starts_with("0x") {
+        return Err("a salt is 0x followed by up to 64 hex digits".into());
     }
-    let padded = format!("{hex:0>64}");
-    let mut le = [0u8; 32];
-    for i in 0..32 {
-        le[31 - i] =
-            u8::from_str_radix(&padded[2 * i..2 * i + 2], 16).map_err(|e| e.to_string())?;
-    }
-    Option::<Fr>::from(Fr::from_repr(le))
+    let word = crate::files::decode_word(s)
+        .map_err(|_| "a salt is 0x followed by 1 to 64 hex digits".to_string())?;
+    crate::field::from_word(word)
         .ok_or_else(|| "the salt must be below the BN254 scalar field modulus".into())
 }
 

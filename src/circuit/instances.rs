@@ -19,7 +19,8 @@ use halo2_base::QuantumCell::Constant;
 use halo2_base::{AssignedValue, Context};
 
 use super::layout::Io;
-use super::{chips, commit, field, field_to_i128, Fr, Secrets};
+use super::{chips, commit, Secrets};
+use crate::field::{field, field_to_i128, Fr};
 use crate::predicate::{ClassRef, CmpOp, Predicate};
 use crate::quant::QuantModel;
 use crate::visibility::{tag, Vis, Visibility};

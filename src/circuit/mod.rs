@@ -1,7 +1,7 @@
 //! The halo2 circuit proving one inference of a [`QuantModel`], or a batch of them.
 //!
 //! Built on halo2-base's vertical gate (`a + b * c = d`) and its lookup range checks, plus a
-//! function-table lookup ([`lookup`]). Chips in [`chips`] constrain one op family each;
+//! function-table lookup and dot lanes ([`zk`]). Chips in [`chips`] constrain one op family each;
 //! [`layout`] walks the model and wires them. Weights, biases and tables are circuit constants
 //! (fixed columns), so the verifying key is bound to the model; [`instances`] says which cells
 //! are public. A batch lays the model out once per slot in the same columns (lookup tables
@@ -9,28 +9,29 @@
 
 pub mod chips;
 pub mod commit;
+mod instance_info;
 mod instances;
 mod layout;
-mod lookup;
 mod params;
 mod tables;
+mod zk;
 
 pub use chips::{DotJob, DotJobs};
-pub use layout::{field, field_to_i128};
-pub use lookup::{plan_dots, FnLookups, ZkCircuit, ZkParams};
+pub use instance_info::{instance_infos, InstanceInfo, InstanceKind};
 pub use params::{
     choose_batch_params, choose_params, largest_batch_within, CircuitShape, Optimize,
 };
 pub use tables::model_tables;
+pub use zk::{plan_dots, FnLookups, ZkCircuit, ZkParams};
 
 pub use halo2_base::gates::circuit::CircuitBuilderStage;
-pub use halo2_base::halo2_proofs;
 pub use halo2_base::{
     gates::circuit::builder::BaseCircuitBuilder, gates::circuit::BaseCircuitParams,
 };
-pub use halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine};
 
 use halo2_base::AssignedValue;
+
+use crate::field::Fr;
 
 use crate::quant::{QuantModel, Trace};
 
@@ -176,7 +177,7 @@ pub fn build_batch(
         }
         arranger.sample(builder.main(0), &range, io, slot.secrets, slot.used);
     }
-    let binding = binding.and_then(|b| b.value().ok());
+    let binding = binding.map(|b| b.value());
     let instances = arranger.finish(builder.main(0), binding);
     builder.assigned_instances = vec![instances];
     Ok(ZkCircuit {

@@ -73,20 +73,6 @@ pub enum Optimize {
     Gas,
 }
 
-impl std::str::FromStr for Optimize {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s {
-            "proving" => Ok(Optimize::Proving),
-            "balanced" => Ok(Optimize::Balanced),
-            "gas" => Ok(Optimize::Gas),
-            other => Err(format!(
-                "unknown --optimize-for '{other}' (proving, balanced or gas)"
-            )),
-        }
-    }
-}
-
 impl Optimize {
     /// How many `logrows` above the smallest a layout without dot lanes may take (`None`: a
     /// dot lane whenever possible).

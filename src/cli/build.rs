@@ -2,12 +2,15 @@
 
 use std::path::PathBuf;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use serde_json::json;
+use zkinfer::circuit::Optimize;
+use zkinfer::fidelity::Target;
 use zkinfer::onnx::LoadOptions;
-use zkinfer::pipeline::{self, BuildOptions, Target};
+use zkinfer::pipeline::{self, BuildOptions};
 use zkinfer::predicate::Predicate;
 use zkinfer::quant::QuantConfig;
+use zkinfer::visibility::Vis;
 use zkinfer::visibility::Visibility;
 
 use super::output::{floats, print_json, Bar};
@@ -39,13 +42,13 @@ pub struct BuildArgs {
     /// What calibration optimises: `accuracy` (finest scales and tables) or `resources` (the
     /// smallest circuit that loses no accuracy against the finest one, or meets --max-error /
     /// --min-agreement).
-    #[arg(long, default_value = "accuracy", value_parser = ["accuracy", "resources"])]
-    pub target: String,
+    #[arg(long, value_enum, default_value_t = TargetArg::Accuracy)]
+    pub target: TargetArg,
     /// Circuit shape: `proving` (shortest circuit: constant-weight dot products in a wide dot
     /// lane), `gas` (fewest columns: smallest verifier, least verify gas) or `balanced` (a dot
     /// lane only when it saves more than two logrows).
-    #[arg(long, default_value = "balanced", value_parser = ["proving", "balanced", "gas"])]
-    pub optimize_for: String,
+    #[arg(long, value_enum, default_value_t = OptimizeArg::Balanced)]
+    pub optimize_for: OptimizeArg,
     /// Fail if any output's max |float - quantized| over the calibration set exceeds E.
     #[arg(long, value_name = "E")]
     pub max_error: Option<f64>,
@@ -59,17 +62,17 @@ pub struct BuildArgs {
     pub dims: Vec<(String, usize)>,
     /// Model inputs: private (witness only), public (instances) or hashed (a Poseidon
     /// commitment is the instance).
-    #[arg(long, default_value = "private", value_parser = ["private", "public", "hashed"])]
-    pub input_visibility: String,
+    #[arg(long, value_enum, default_value_t = PartVis::Private)]
+    pub input_visibility: PartVis,
     /// Weights and biases: fixed (circuit constants, bound by the verifying key), hashed (a
     /// Poseidon commitment is public), public (every parameter is an instance), or private
     /// (binds no model; needs --allow-unbound-params).
-    #[arg(long, default_value = "fixed", value_parser = ["fixed", "hashed", "private", "public"])]
-    pub param_visibility: String,
+    #[arg(long, value_enum, default_value_t = ParamVis::Fixed)]
+    pub param_visibility: ParamVis,
     /// Model outputs: public, private or hashed (default: public, or private with
     /// --output-predicate).
-    #[arg(long, value_parser = ["public", "private", "hashed"])]
-    pub output_visibility: Option<String>,
+    #[arg(long, value_enum)]
+    pub output_visibility: Option<PartVis>,
     /// Prove a statement about the outputs instead of revealing them: 'y[I] >= NAME' (or >,
     /// <=, <) with the threshold NAME given at prove time, or 'argmax(y) == K'. The outputs
     /// then stay private (or hashed, with --output-visibility hashed).
@@ -94,6 +97,90 @@ pub struct BuildArgs {
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `--target`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum TargetArg {
+    /// Finest scales and tables.
+    Accuracy,
+    /// The smallest circuit that loses no accuracy.
+    Resources,
+}
+
+impl From<TargetArg> for Target {
+    fn from(t: TargetArg) -> Self {
+        match t {
+            TargetArg::Accuracy => Target::Accuracy,
+            TargetArg::Resources => Target::Resources,
+        }
+    }
+}
+
+/// `--optimize-for`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum OptimizeArg {
+    /// Shortest circuit (dot lanes).
+    Proving,
+    /// A dot lane only when it saves more than two logrows.
+    Balanced,
+    /// Fewest columns.
+    Gas,
+}
+
+impl From<OptimizeArg> for Optimize {
+    fn from(o: OptimizeArg) -> Self {
+        match o {
+            OptimizeArg::Proving => Optimize::Proving,
+            OptimizeArg::Balanced => Optimize::Balanced,
+            OptimizeArg::Gas => Optimize::Gas,
+        }
+    }
+}
+
+/// `--input-visibility`, `--output-visibility`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum PartVis {
+    /// Witness only.
+    Private,
+    /// Instances.
+    Public,
+    /// A Poseidon commitment is the instance.
+    Hashed,
+}
+
+impl From<PartVis> for Vis {
+    fn from(v: PartVis) -> Self {
+        match v {
+            PartVis::Private => Vis::Private,
+            PartVis::Public => Vis::Public,
+            PartVis::Hashed => Vis::Hashed,
+        }
+    }
+}
+
+/// `--param-visibility`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ParamVis {
+    /// Circuit constants, bound by the verifying key.
+    Fixed,
+    /// A Poseidon commitment is public.
+    Hashed,
+    /// Binds no model (needs --allow-unbound-params).
+    Private,
+    /// Every parameter is an instance.
+    Public,
+}
+
+impl From<ParamVis> for Vis {
+    fn from(v: ParamVis) -> Self {
+        match v {
+            ParamVis::Fixed => Vis::Fixed,
+            ParamVis::Hashed => Vis::Hashed,
+            ParamVis::Private => Vis::Private,
+            ParamVis::Public => Vis::Public,
+        }
+    }
 }
 
 fn parse_dim(s: &str) -> Result<(String, usize), String> {
@@ -122,17 +209,17 @@ pub fn run(a: BuildArgs) -> anyhow::Result<Exit> {
         },
         max_error: a.max_error,
         min_agreement: a.min_agreement,
-        target: a.target.parse::<Target>().map_err(anyhow::Error::msg)?,
-        optimize: a.optimize_for.parse().map_err(anyhow::Error::msg)?,
+        target: a.target.into(),
+        optimize: a.optimize_for.into(),
         batch: a.batch,
         visibility: {
             let v = Visibility {
-                input: a.input_visibility.parse().map_err(anyhow::Error::msg)?,
-                params: a.param_visibility.parse().map_err(anyhow::Error::msg)?,
-                output: match &a.output_visibility {
-                    Some(v) => v.parse().map_err(anyhow::Error::msg)?,
-                    None if a.output_predicate.is_some() => zkinfer::visibility::Vis::Private,
-                    None => zkinfer::visibility::Vis::Public,
+                input: a.input_visibility.into(),
+                params: a.param_visibility.into(),
+                output: match a.output_visibility {
+                    Some(v) => v.into(),
+                    None if a.output_predicate.is_some() => Vis::Private,
+                    None => Vis::Public,
                 },
                 binding: a.binding,
             };

@@ -15,9 +15,8 @@ use super::{block_on, Exit};
 pub struct DeployArgs {
     /// Build directory.
     pub dir: PathBuf,
-    /// JSON-RPC endpoint, e.g. http://127.0.0.1:8545 for a local anvil.
-    #[arg(long, env = "ZKINFER_RPC_URL", hide_env_values = true)]
-    pub rpc_url: String,
+    #[command(flatten)]
+    pub rpc: super::opts::RpcOpts,
     #[command(flatten)]
     pub key: super::keys::KeyArgs,
     /// Deploy a verifier built on an untrusted SRS (generated locally, or not on zkinfer's
@@ -37,7 +36,7 @@ pub fn run(a: DeployArgs) -> anyhow::Result<Exit> {
         anyhow::anyhow!("deploy needs a key: set ZKINFER_PRIVATE_KEY or give --keystore FILE")
     })?;
     let (chain_id, pair) = block_on(async {
-        let chain = Chain::connect_with(&a.rpc_url, Some(&signer)).await?;
+        let chain = Chain::connect_with(&a.rpc.url()?, Some(&signer)).await?;
         eprintln!("zkinfer: connected to chain id {}", chain.chain_id);
         chain::srs_allowed(
             build.settings.srs.insecure,

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 use serde_json::json;
-use zkinfer::artifacts::read_input;
-use zkinfer::circuit::{commit::parse_salt, Fr};
+use zkinfer::circuit::commit::parse_salt;
+use zkinfer::field::Fr;
+use zkinfer::inputs::read_input;
 use zkinfer::pipeline::Build;
-use zkinfer::verifier::instance_word;
 
 use super::output::print_json;
 use super::Exit;
@@ -56,7 +56,7 @@ pub fn run(a: HashArgs) -> anyhow::Result<Exit> {
         }
         None => ("param_commitment", build.param_commitment()),
     };
-    let hex = format!("0x{}", hex::encode(instance_word(&c)));
+    let hex = format!("0x{}", hex::encode(zkinfer::field::to_word(&c)));
     if a.json {
         print_json(&json!({ what: hex, "salted": a.salt.is_some() && a.input.is_some() }));
     } else {

@@ -8,6 +8,8 @@ mod deploy;
 mod eval;
 mod hash;
 mod keys;
+mod log;
+mod opts;
 mod oracle;
 mod output;
 mod prove;
@@ -72,6 +74,7 @@ enum Command {
 /// Runs the CLI and returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
+    log::init();
     let res = match cli.command {
         Command::Build(a) => build::run(a),
         Command::Eval(a) => eval::run(a),

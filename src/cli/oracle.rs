@@ -8,7 +8,7 @@ use zkinfer::chain::registry::parse_model_id;
 use zkinfer::oracle::{Config, Oracle, Outcome, Requesters, Source};
 use zkinfer::pipeline::Build;
 
-use super::registry::{address, ChainArgs};
+use super::opts::{address, ChainArgs};
 use super::{block_on, Exit};
 
 /// Arguments of `oracle`.

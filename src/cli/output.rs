@@ -77,7 +77,7 @@ pub fn instance_lines(instances: &[zkinfer::artifacts::ProofInstance]) -> Vec<St
                 format!("{v} (fixed point {q} / 2^{})", i.info.exp)
             }
             (Some(v), _) => format!("{v}"),
-            _ => i.field.clone(),
+            _ => i.field.to_string(),
         };
         let what = match i.info.kind.as_str() {
             "predicate" if i.integer.as_deref() == Some("1") => " (holds)",

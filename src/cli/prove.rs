@@ -4,8 +4,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 use serde_json::json;
-use zkinfer::artifacts::read_input;
-use zkinfer::circuit::{commit::parse_salt, Fr, Secrets};
+use zkinfer::circuit::{commit::parse_salt, Secrets};
+use zkinfer::field::Fr;
+use zkinfer::inputs::read_input;
 use zkinfer::pipeline::{self, Build};
 
 use super::output::{floats, print_json, Bar};
@@ -47,9 +48,9 @@ pub struct ProveArgs {
     /// valid for the registry on --rpc-url's chain, the submitter, and its next nonce.
     #[arg(long)]
     pub model: Option<String>,
-    /// JSON-RPC endpoint of the registry's chain (with --model).
-    #[arg(long, env = "ZKINFER_RPC_URL", hide_env_values = true)]
-    pub rpc_url: Option<String>,
+    /// The registry's chain (with --model).
+    #[command(flatten)]
+    pub rpc: super::opts::RpcOpts,
     /// The submitter (default: the address of --private-key).
     #[arg(long)]
     pub submitter: Option<String>,
@@ -57,7 +58,7 @@ pub struct ProveArgs {
     #[command(flatten)]
     pub key: super::keys::KeyArgs,
     #[command(flatten)]
-    pub at: super::registry::RegistryLocation,
+    pub at: super::opts::RegistryLocation,
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
@@ -75,20 +76,22 @@ fn binding(a: &ProveArgs) -> anyhow::Result<Option<zkinfer::visibility::binding:
         return Ok(None);
     };
     let id = zkinfer::chain::registry::parse_model_id(model).map_err(anyhow::Error::msg)?;
-    let url = a.rpc_url.clone().ok_or_else(|| {
-        anyhow::anyhow!("--model binds the proof to a registry: give --rpc-url too")
+    let url = a.rpc.get().ok_or_else(|| {
+        anyhow::anyhow!(
+            "--model binds the proof to a registry: give --rpc-url too (or set ZKINFER_RPC_URL or ETH_RPC_URL)"
+        )
     })?;
     let b = super::block_on(async {
         let chain = a.key.connect(&url).await?;
         let submitter = match (&a.submitter, chain.from) {
-            (Some(s), _) => super::registry::address("--submitter", s)?,
+            (Some(s), _) => super::opts::address("--submitter", s)?,
             (None, Some(f)) => f,
             (None, None) => anyhow::bail!(
                 "--model: say who will submit, with --submitter ADDRESS, ZKINFER_PRIVATE_KEY or --keystore"
             ),
         };
         let registry = a.at.resolve(&chain)?;
-        anyhow::Ok(chain.next_binding(registry, id, submitter).await?)
+        anyhow::Ok(chain.registry(registry).next_binding(id, submitter).await?)
     })??;
     eprintln!(
         "zkinfer: binding to chain {}, registry {}, submitter {}, nonce {}",
@@ -108,14 +111,14 @@ fn batch_samples(a: &ProveArgs, build: &Build) -> anyhow::Result<Vec<pipeline::S
             a.input.display()
         );
     }
-    let lines = zkinfer::artifacts::read_batch_input(&a.input)?;
+    let lines = zkinfer::inputs::read_batch_input(&a.input)?;
     let mut out = Vec::with_capacity(lines.len());
     let mut salts_seen = std::collections::BTreeSet::new();
     for (i, line) in lines.into_iter().enumerate() {
         let at = |e: String| {
             anyhow::anyhow!("{}: sample {} (line {}): {e}", a.input.display(), i, i + 1)
         };
-        let salt = |s: &Option<String>| -> anyhow::Result<Option<zkinfer::circuit::Fr>> {
+        let salt = |s: &Option<String>| -> anyhow::Result<Option<zkinfer::field::Fr>> {
             s.as_deref()
                 .map(zkinfer::circuit::commit::parse_salt)
                 .transpose()
@@ -124,7 +127,7 @@ fn batch_samples(a: &ProveArgs, build: &Build) -> anyhow::Result<Vec<pipeline::S
         let (input_salt, output_salt) = (salt(&line.salt)?, salt(&line.output_salt)?);
         // A salt used twice links the records it salts (and one leaked opens both).
         for s in [input_salt, output_salt].into_iter().flatten() {
-            if s != zkinfer::circuit::Fr::zero() && !salts_seen.insert(s.to_bytes()) {
+            if s != zkinfer::field::Fr::zero() && !salts_seen.insert(s.to_bytes()) {
                 return Err(at("its salt is used by another sample (or twice in this line): draw a fresh one for every record".into()));
             }
         }
@@ -171,14 +174,14 @@ pub fn run(a: ProveArgs) -> anyhow::Result<Exit> {
     let inputs = read_input(&a.input)?;
     // The input object may carry its salts and parameters as a batch line does (`--param`
     // wins over the file's; a salt given both ways is refused: one place per secret).
-    let line = zkinfer::artifacts::read_batch_input(&a.input)
+    let line = zkinfer::inputs::read_batch_input(&a.input)
         .ok()
         .filter(|l| l.len() == 1)
         .and_then(|mut l| l.pop());
-    let from_file = |flag: Option<zkinfer::circuit::Fr>,
+    let from_file = |flag: Option<zkinfer::field::Fr>,
                      field: Option<&String>,
                      names: (&str, &str)|
-     -> anyhow::Result<Option<zkinfer::circuit::Fr>> {
+     -> anyhow::Result<Option<zkinfer::field::Fr>> {
         match (flag, field) {
             (Some(_), Some(_)) => anyhow::bail!(
                 "{}: the input gives \"{}\" and {} is given too: keep the salt in one place",

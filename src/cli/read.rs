@@ -4,8 +4,8 @@ use clap::Args;
 use serde_json::json;
 use zkinfer::chain::registry::parse_model_id;
 
+use super::opts::{word, ChainArgs};
 use super::output::{floats, print_json};
-use super::registry::{word, ChainArgs};
 use super::{block_on, Exit};
 
 /// Arguments of `read`.
@@ -43,12 +43,14 @@ pub fn run(a: ReadArgs) -> anyhow::Result<Exit> {
         anyhow::Ok(match a.history {
             Some(n) => {
                 chain
-                    .read_history(registry, model, commitment, a.from_block, n)
+                    .registry(registry)
+                    .read_history(model, commitment, a.from_block, n)
                     .await?
             }
             None => vec![
                 chain
-                    .read_latest(registry, model, commitment, a.from_block)
+                    .registry(registry)
+                    .read_latest(model, commitment, a.from_block)
                     .await?,
             ],
         })
@@ -58,13 +60,14 @@ pub fn run(a: ReadArgs) -> anyhow::Result<Exit> {
     } else {
         for p in &preds {
             let unknown = || "?".to_string();
+            let submitter = p.submitter.map_or_else(unknown, |s| s.to_string());
             println!(
                 "values {} (fixed point {:?}, exps {:?}) input {} submitter {} block {} slot {}{}",
                 floats(&p.floats),
                 p.values,
                 p.exps,
                 p.input_key,
-                p.submitter.clone().unwrap_or_else(unknown),
+                submitter,
                 p.block.map_or_else(unknown, |b| b.to_string()),
                 p.slot.map_or_else(unknown, |s| s.to_string()),
                 p.age.map(|a| format!(", {a} s old")).unwrap_or_default()

@@ -5,11 +5,11 @@ use std::path::PathBuf;
 use clap::Args;
 use serde_json::json;
 use zkinfer::artifacts::ProofFile;
-use zkinfer::chain::registry::{parse_model_id, CallError};
+use zkinfer::chain::registry::CallError;
 use zkinfer::pipeline::{self, Build};
 
+use super::opts::ChainArgs;
 use super::output::print_json;
-use super::registry::{address, ChainArgs};
 use super::{block_on, Exit};
 
 /// Arguments of `submit`.
@@ -36,8 +36,8 @@ pub fn run(a: SubmitArgs) -> anyhow::Result<Exit> {
             a.proof.display()
         )
     })?;
-    let model = parse_model_id(&binding.model_id).map_err(anyhow::Error::msg)?;
-    let (words, proof) = pipeline::verify_calldata(&pf, &a.proof)?;
+    let model: [u8; 32] = binding.model_id.0;
+    let (words, proof) = pipeline::verify_calldata(&pf);
     let res = block_on(async {
         let chain = a.chain.connect().await?;
         let registry = a.chain.registry(&chain)?;
@@ -48,15 +48,15 @@ pub fn run(a: SubmitArgs) -> anyhow::Result<Exit> {
         })?;
         // Say plainly when the proof was made for someone or somewhere else.
         if binding.chain_id != chain.chain_id
-            || address("binding registry", &binding.registry)? != registry
-            || address("binding submitter", &binding.submitter)? != from
+            || binding.registry != registry
+            || binding.submitter != from
         {
             eprintln!(
                 "zkinfer: warning: the proof is bound to chain {}, registry {}, submitter {}; sending from {from:#x} to {registry:#x} on chain {} (the registry will refuse it)",
                 binding.chain_id, binding.registry, binding.submitter, chain.chain_id
             );
         }
-        anyhow::Ok(chain.submit(registry, model, &words, &proof).await)
+        anyhow::Ok(chain.registry(registry).submit(model, &words, &proof).await)
     })??;
     match res {
         Ok(m) => {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use serde_json::json;
 use zkinfer::artifacts::ProofFile;
-use zkinfer::pipeline::{self, Build};
+use zkinfer::pipeline::{self, Build, Verdict};
 
 use super::output::{instance_lines, print_json};
 use super::Exit;
@@ -32,22 +32,22 @@ pub fn run(a: VerifyArgs) -> anyhow::Result<Exit> {
     let outputs: Vec<f64> = pf
         .instances
         .iter()
-        .filter(|i| i.info.kind == "output")
+        .filter(|i| i.info.kind == zkinfer::circuit::InstanceKind::Output)
         .filter_map(|i| i.value)
         .collect();
     if a.json {
         print_json(&json!({
-            "valid": verdict.is_ok(),
-            "reason": verdict.as_ref().err(),
+            "valid": verdict.is_valid(),
+            "reason": verdict.reason(),
             "vk_digest": pf.vk_digest,
             "outputs": outputs,
             "instances": pf.instances,
-            "checked": verdict.as_ref().ok(),
+            "checked": verdict.checked(),
             "verify_secs": secs,
         }));
     } else {
         match &verdict {
-            Ok(checked) => {
+            Verdict::Valid { checked } => {
                 println!("valid ({secs:.3} s), circuit {}", pf.vk_digest);
                 for l in instance_lines(&pf.instances) {
                     println!("  {l}");
@@ -56,10 +56,10 @@ pub fn run(a: VerifyArgs) -> anyhow::Result<Exit> {
                     println!("checked {c}");
                 }
             }
-            Err(r) => println!("INVALID: {r}"),
+            Verdict::Invalid { reason } => println!("INVALID: {reason}"),
         }
     }
-    Ok(if verdict.is_ok() {
+    Ok(if verdict.is_valid() {
         Exit::Ok
     } else {
         Exit::Invalid

@@ -21,9 +21,8 @@ pub struct VerifyEvmArgs {
     /// Address of the deployed ZkinferVerifier (printed by `zkinfer deploy`).
     #[arg(long)]
     pub address: String,
-    /// JSON-RPC endpoint.
-    #[arg(long, env = "ZKINFER_RPC_URL", hide_env_values = true)]
-    pub rpc_url: String,
+    #[command(flatten)]
+    pub rpc: super::opts::RpcOpts,
     /// The key to send a verify transaction with; without one the proof is checked with
     /// eth_call and the gas estimated.
     #[command(flatten)]
@@ -51,14 +50,14 @@ pub fn run(a: VerifyEvmArgs) -> anyhow::Result<Exit> {
         }
         return Ok(Exit::Invalid);
     }
-    let (words, proof) = pipeline::verify_calldata(&pf, &a.proof)?;
+    let (words, proof) = pipeline::verify_calldata(&pf);
     let contracts = build.contracts()?;
     let address: zkinfer::chain::Address = a
         .address
         .parse()
         .map_err(|_| anyhow::anyhow!("--address {}: not a 20-byte hex address", a.address))?;
     let out = block_on(async {
-        let chain = a.key.connect(&a.rpc_url).await?;
+        let chain = a.key.connect(&a.rpc.url()?).await?;
         eprintln!("zkinfer: connected to chain id {}", chain.chain_id);
         if let Err(reason) = chain::check_deployed(&chain, &contracts, address).await? {
             anyhow::bail!("{reason}");
@@ -87,7 +86,7 @@ pub fn run(a: VerifyEvmArgs) -> anyhow::Result<Exit> {
             "gas_source": if tx.is_some() { "receipt" } else { "estimate" },
             "tx": tx.as_ref().map(|t| &t.tx_hash),
             "block": tx.as_ref().and_then(|t| t.block),
-            "outputs": pf.instances.iter().filter(|i| i.info.kind == "output").filter_map(|i| i.value).collect::<Vec<_>>(),
+            "outputs": pf.instances.iter().filter(|i| i.info.kind == zkinfer::circuit::InstanceKind::Output).filter_map(|i| i.value).collect::<Vec<_>>(),
             "instances": pf.instances,
         }));
     } else if valid {

@@ -107,6 +107,41 @@ impl Importer {
         }
     }
 
+    /// An integer attribute (declared INT), or `default` when absent.
+    fn attr_i(&self, node: &pb::NodeProto, name: &str, default: i64) -> Result<i64> {
+        let v = node.get_attr_opt::<i64>(name);
+        Ok(v.map_err(|e| self.node_err(node, e.to_string()))?
+            .unwrap_or(default))
+    }
+
+    /// A float attribute (declared FLOAT), or `default` when absent.
+    fn attr_f(&self, node: &pb::NodeProto, name: &str, default: f32) -> Result<f32> {
+        let v = node.get_attr_opt::<f32>(name);
+        Ok(v.map_err(|e| self.node_err(node, e.to_string()))?
+            .unwrap_or(default))
+    }
+
+    /// A string attribute (declared STRING), empty when absent.
+    fn attr_s(&self, node: &pb::NodeProto, name: &str) -> Result<String> {
+        let v = node.get_attr_opt::<String>(name);
+        Ok(v.map_err(|e| self.node_err(node, e.to_string()))?
+            .unwrap_or_default())
+    }
+
+    /// An integer-list attribute (declared INTS), if present.
+    fn attr_ints(&self, node: &pb::NodeProto, name: &str) -> Result<Option<Vec<i64>>> {
+        let v = node.get_attr_opt_slice::<i64>(name);
+        Ok(v.map_err(|e| self.node_err(node, e.to_string()))?
+            .map(<[i64]>::to_vec))
+    }
+
+    /// A float-list attribute (declared FLOATS), empty when absent.
+    fn attr_floats(&self, node: &pb::NodeProto, name: &str) -> Result<Vec<f64>> {
+        let v = node.get_attr_opt_slice::<f32>(name);
+        let v = v.map_err(|e| self.node_err(node, e.to_string()))?;
+        Ok(v.map_or(vec![], |v| v.iter().map(|&x| f64::from(x)).collect()))
+    }
+
     fn input(&self, node: &pb::NodeProto, i: usize) -> Result<Val> {
         let name = node
             .input

@@ -5,18 +5,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use tract_onnx::pb;
 use tract_onnx::tract_core::ndarray::{ArrayD, IxDyn};
 
-const FLOAT: i32 = 1;
-const UINT8: i32 = 2;
-const INT8: i32 = 3;
-const INT16: i32 = 5;
-const BOOL: i32 = 9;
-const INT32: i32 = 6;
-const INT64: i32 = 7;
-const DOUBLE: i32 = 11;
+use pb::tensor_proto::{DataLocation, DataType};
 
 /// Decodes a constant tensor into f64 values.
 pub fn tensor(t: &pb::TensorProto) -> Result<ArrayD<f64>, String> {
-    if t.data_location == Some(1) || !t.external_data.is_empty() {
+    if t.data_location == Some(DataLocation::External as i32) || !t.external_data.is_empty() {
         return Err("weights stored in an external data file are not supported; re-export with the weights embedded".into());
     }
     let shape = t
@@ -26,38 +19,43 @@ pub fn tensor(t: &pb::TensorProto) -> Result<ArrayD<f64>, String> {
         .collect::<Result<Vec<_>, _>>()?;
     let n: usize = shape.iter().product();
     let raw = &t.raw_data;
-    let data: Vec<f64> = match t.data_type {
-        FLOAT if !raw.is_empty() => raw
+    let dt = DataType::try_from(t.data_type)
+        .map_err(|_| format!("data type {} is not an ONNX data type", t.data_type))?;
+    let data: Vec<f64> = match dt {
+        DataType::Float if !raw.is_empty() => raw
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
             .collect(),
-        FLOAT => t.float_data.iter().map(|&x| x as f64).collect(),
-        DOUBLE if !raw.is_empty() => raw
+        DataType::Float => t.float_data.iter().map(|&x| x as f64).collect(),
+        DataType::Double if !raw.is_empty() => raw
             .chunks_exact(8)
             .map(|c| f64::from_le_bytes(c.try_into().expect("chunk of 8")))
             .collect(),
-        DOUBLE => t.double_data.clone(),
-        INT64 if !raw.is_empty() => raw
+        DataType::Double => t.double_data.clone(),
+        DataType::Int64 if !raw.is_empty() => raw
             .chunks_exact(8)
             .map(|c| i64::from_le_bytes(c.try_into().expect("chunk of 8")) as f64)
             .collect(),
-        INT64 => t.int64_data.iter().map(|&x| x as f64).collect(),
-        INT32 if !raw.is_empty() => raw
+        DataType::Int64 => t.int64_data.iter().map(|&x| x as f64).collect(),
+        DataType::Int32 if !raw.is_empty() => raw
             .chunks_exact(4)
             .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
             .collect(),
-        INT32 | INT16 | INT8 | UINT8 | BOOL if raw.is_empty() => {
+        DataType::Int32 | DataType::Int16 | DataType::Int8 | DataType::Uint8 | DataType::Bool
+            if raw.is_empty() =>
+        {
             t.int32_data.iter().map(|&x| x as f64).collect()
         }
-        INT8 => raw.iter().map(|&b| b as i8 as f64).collect(),
-        UINT8 | BOOL => raw.iter().map(|&b| b as f64).collect(),
-        INT16 => raw
+        DataType::Int8 => raw.iter().map(|&b| b as i8 as f64).collect(),
+        DataType::Uint8 | DataType::Bool => raw.iter().map(|&b| b as f64).collect(),
+        DataType::Int16 => raw
             .chunks_exact(2)
             .map(|c| i16::from_le_bytes([c[0], c[1]]) as f64)
             .collect(),
         other => {
             return Err(format!(
-                "data type {other} is not supported (use float32, float64, int32 or int64)"
+                "data type {} is not supported (use float32, float64, int32 or int64)",
+                other.as_str_name()
             ))
         }
     };
@@ -85,10 +83,10 @@ pub fn value_shape(
     let Some(T::TensorType(tt)) = v.r#type.as_ref().and_then(|t| t.value.as_ref()) else {
         return Err("has no tensor type".into());
     };
-    if tt.elem_type != FLOAT && tt.elem_type != DOUBLE {
+    if tt.elem_type != DataType::Float as i32 && tt.elem_type != DataType::Double as i32 {
         return Err(format!(
             "element type {} is not float; zkinfer proves float models",
-            tt.elem_type
+            DataType::try_from(tt.elem_type).map_or("unknown", |d| d.as_str_name())
         ));
     }
     let shape = tt
@@ -121,34 +119,9 @@ pub fn value_shape(
     Ok(dims)
 }
 
-/// Looks up an attribute by name.
+/// Looks up an attribute by name, whatever its type (for tensor and string-list attributes,
+/// read by field); typed attributes go through the importer's `attr_*`, which check the
+/// declared type.
 pub fn attr<'a>(node: &'a pb::NodeProto, name: &str) -> Option<&'a pb::AttributeProto> {
     node.attribute.iter().find(|a| a.name == name)
-}
-
-/// An integer attribute with a default.
-pub fn attr_i(node: &pb::NodeProto, name: &str, default: i64) -> i64 {
-    attr(node, name).map_or(default, |a| a.i)
-}
-
-/// An integer-list attribute, if present.
-pub fn attr_ints(node: &pb::NodeProto, name: &str) -> Option<Vec<i64>> {
-    attr(node, name).map(|a| a.ints.clone())
-}
-
-/// A float-list attribute (empty if absent).
-pub fn attr_floats(node: &pb::NodeProto, name: &str) -> Vec<f64> {
-    attr(node, name).map_or(vec![], |a| a.floats.iter().map(|&x| x as f64).collect())
-}
-
-/// A string attribute (empty if absent).
-pub fn attr_s(node: &pb::NodeProto, name: &str) -> String {
-    attr(node, name).map_or(String::new(), |a| {
-        String::from_utf8_lossy(&a.s).into_owned()
-    })
-}
-
-/// A float attribute with a default.
-pub fn attr_f(node: &pb::NodeProto, name: &str, default: f32) -> f32 {
-    attr(node, name).map_or(default, |a| a.f)
 }

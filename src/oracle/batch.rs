@@ -13,10 +13,11 @@
 
 use std::collections::HashSet;
 
-use super::journal::{Row, Unit};
+use super::journal::{Row, State, Unit};
 use super::submit::proof_text;
 use super::{input, Oracle, Result, Source};
-use crate::circuit::{Fr, Secrets};
+use crate::circuit::Secrets;
+use crate::field::Fr;
 use crate::pipeline::{self, Quiet, Sample};
 
 impl Oracle<'_> {
@@ -46,7 +47,7 @@ impl Oracle<'_> {
                 let sample = match self.sample(&row) {
                     Ok(s) => s,
                     Err(reason) => {
-                        eprintln!("zkinfer oracle: {}: fails alone: {reason}", row.id);
+                        tracing::warn!("zkinfer oracle: {}: fails alone: {reason}", row.id);
                         self.journal.set_failed(&row.id, &reason)?;
                         self.finish(&row.id)?;
                         continue;
@@ -130,7 +131,7 @@ impl Oracle<'_> {
         let binding = self.next_binding().await?;
         let nonce = binding.nonce;
         let ids: Vec<String> = members.iter().map(|(r, _)| r.id.clone()).collect();
-        eprintln!(
+        tracing::info!(
             "zkinfer oracle: proving {} input(s) as one batch (nonce {nonce}): {}",
             ids.len(),
             ids.join(", ")
@@ -154,21 +155,17 @@ impl Oracle<'_> {
     async fn drive_batch(&mut self, b: i64) -> Result<()> {
         loop {
             let rows = self.journal.batch_rows(b)?;
-            let Some(row) = rows
-                .iter()
-                .find(|r| matches!(r.state.as_str(), "pending" | "proved" | "sent"))
-                .cloned()
-            else {
+            let Some(row) = rows.iter().find(|r| r.state.is_open()).cloned() else {
                 for r in &rows {
                     self.finish(&r.id)?;
                 }
                 return Ok(());
             };
-            match row.state.as_str() {
-                "pending" => {
+            match row.state {
+                State::Pending => {
                     // A stale binding: the same members, proven again.
                     let mut members = vec![];
-                    for r in rows.iter().filter(|r| r.state == "pending") {
+                    for r in rows.iter().filter(|r| r.state == State::Pending) {
                         match self.sample(r) {
                             Ok(s) => members.push((r.clone(), s)),
                             Err(reason) => {
@@ -183,7 +180,7 @@ impl Oracle<'_> {
                         self.prove_members(&members, Some(b)).await?;
                     }
                 }
-                "proved" => self.send(&row).await?,
+                State::Proved => self.send(&row).await?,
                 _ => self.settle(&row).await?,
             }
         }

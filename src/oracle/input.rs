@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use serde::Deserialize;
 
 use crate::circuit::commit::parse_salt;
-use crate::circuit::Fr;
+use crate::field::Fr;
 use crate::visibility::{Vis, Visibility};
 
 /// One input as written in the source.

@@ -48,7 +48,7 @@ use serde::Serialize;
 
 use crate::chain::{Address, Chain};
 use crate::pipeline::Build;
-use journal::Journal;
+use journal::{Journal, State};
 
 pub use input::SaltRules;
 pub use submit::{gas_limit, MAX_GAS_RETRIES};
@@ -268,14 +268,14 @@ impl<'a> Oracle<'a> {
             };
             let o = Outcome {
                 id: r.id.clone(),
-                status: r.state.clone(),
-                tx: r.tx_hash.clone().filter(|_| r.state == "submitted"),
+                status: r.state.to_string(),
+                tx: r.tx_hash.clone().filter(|_| r.state == State::Submitted),
                 block: r.block.map(|b| b as u64),
                 gas_used: r.gas_used.map(|g| g as u64),
                 nonce: r
                     .binding_nonce
                     .map(|n| n as u64)
-                    .filter(|_| r.state == "submitted"),
+                    .filter(|_| r.state == State::Submitted),
                 reason: r.reason.clone(),
                 served_by: None,
                 batch: r.batch,
@@ -303,10 +303,10 @@ impl<'a> Oracle<'a> {
             let Some(row) = self.journal.get(&id)? else {
                 return self.finish(&id);
             };
-            match row.state.as_str() {
-                "pending" => self.prove(&row).await?,
-                "proved" => self.send(&row).await?,
-                "sent" => self.settle(&row).await?,
+            match row.state {
+                State::Pending => self.prove(&row).await?,
+                State::Proved => self.send(&row).await?,
+                State::Sent => self.settle(&row).await?,
                 _ => return self.finish(&id),
             }
         }

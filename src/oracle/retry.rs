@@ -20,7 +20,7 @@ pub(super) fn crash_point(point: &str) {
         None => (spec.clone(), 1),
     };
     if p == point && CRASH_COUNT.fetch_add(1, Ordering::SeqCst) + 1 == n {
-        eprintln!("zkinfer oracle: ZKINFER_ORACLE_CRASH: exiting at {point}");
+        tracing::warn!("zkinfer oracle: ZKINFER_ORACLE_CRASH: exiting at {point}");
         std::process::exit(CRASH_EXIT);
     }
 }
@@ -36,7 +36,7 @@ pub(super) fn low_gas(estimate: u64) -> Option<u64> {
         return None;
     }
     let limit = estimate.saturating_mul(percent) / 100;
-    eprintln!(
+    tracing::warn!(
         "zkinfer oracle: ZKINFER_ORACLE_LOW_GAS: gas limit {limit} ({percent}% of {estimate})"
     );
     Some(limit)
@@ -60,7 +60,7 @@ where
                 return Err(Error::Chain(format!("{what}: {e} (after 6 attempts)")))
             }
             Err(e) => {
-                eprintln!("zkinfer oracle: {what}: {e}; retrying in {wait:?}");
+                tracing::warn!("zkinfer oracle: {what}: {e}; retrying in {wait:?}");
                 tokio::time::sleep(wait).await;
                 wait *= 2;
             }

@@ -46,7 +46,7 @@ impl Oracle<'_> {
             .collect();
         let rec = self.journal.record(source, position, &items, None)?;
         if !rec.new.is_empty() {
-            eprintln!(
+            tracing::info!(
                 "zkinfer oracle: {} new input(s) from {source}",
                 rec.new.len()
             );
@@ -92,14 +92,16 @@ impl Oracle<'_> {
         while from <= safe {
             let to = safe.min(from.saturating_add(span - 1));
             let reqs = retry_plain("PredictionRequested logs", || {
-                chain.prediction_requests(registry, model, from, to)
+                chain
+                    .registry(registry)
+                    .prediction_requests(model, from, to)
             })
             .await?;
             let items: Vec<Intake> = reqs.iter().map(|r| self.request(dir, r)).collect();
             let dedup = Some(self.cfg.min_interval.as_secs() as i64);
             let rec = self.journal.record(source, to as i64 + 1, &items, dedup)?;
             if !reqs.is_empty() {
-                eprintln!(
+                tracing::info!(
                     "zkinfer oracle: {} request(s) in blocks {from}..={to}: {} new, {} skipped",
                     reqs.len(),
                     rec.new.len(),
@@ -158,12 +160,16 @@ impl Oracle<'_> {
     /// Inputs refused or skipped as they arrived are final at once: report them.
     fn report_intake(&mut self, rec: &Recorded) -> Result<()> {
         for id in &rec.new {
-            if self.journal.get(id)?.is_some_and(|r| r.state == "failed") {
+            if self
+                .journal
+                .get(id)?
+                .is_some_and(|r| r.state == super::journal::State::Failed)
+            {
                 self.finish(id)?;
             }
         }
         for s in &rec.skipped {
-            eprintln!("zkinfer oracle: {}: skipped: {}", s.id, s.reason);
+            tracing::info!("zkinfer oracle: {}: skipped: {}", s.id, s.reason);
             (self.emit)(&Outcome {
                 id: s.id.clone(),
                 status: "skipped".into(),

@@ -16,7 +16,6 @@ use super::retry::{crash_point, low_gas, retry, retry_plain};
 use super::{input, Error, Oracle, Result};
 use crate::artifacts::ProofFile;
 use crate::chain::registry::CallError;
-use crate::chain::Chain;
 use crate::circuit::Secrets;
 use crate::pipeline::{self, Quiet};
 
@@ -84,7 +83,7 @@ impl Oracle<'_> {
             predicate_params,
             binding: Some(binding),
         };
-        eprintln!("zkinfer oracle: proving {} (nonce {nonce})", row.id);
+        tracing::info!("zkinfer oracle: proving {} (nonce {nonce})", row.id);
         let build = &self.cfg.build;
         match proof_text(|path| pipeline::prove(build, &input.data, &secrets, path, &Quiet))? {
             Ok(text) => self.journal.set_proved(&row.id, &text, nonce)?,
@@ -98,7 +97,7 @@ impl Oracle<'_> {
         let chain = self.chain;
         let (registry, model, submitter) = (self.cfg.registry, self.cfg.model, self.submitter);
         retry_plain("reading the registry nonce", || {
-            chain.next_binding(registry, model, submitter)
+            chain.registry(registry).next_binding(model, submitter)
         })
         .await
     }
@@ -107,11 +106,10 @@ impl Oracle<'_> {
     fn calldata(&self, row: &Row) -> std::result::Result<(Vec<u8>, [u8; 32]), String> {
         let pf: ProofFile = serde_json::from_str(row.proof.as_deref().unwrap_or(""))
             .map_err(|e| format!("journaled proof unreadable: {e}"))?;
-        let (words, proof) =
-            pipeline::verify_calldata(&pf, Path::new("journal")).map_err(|e| e.to_string())?;
+        let (words, proof) = pipeline::verify_calldata(&pf);
         Ok((
-            Chain::submit_calldata(self.cfg.model, &words, &proof),
-            Chain::statement(self.cfg.model, &words),
+            crate::chain::registry::submit_calldata(self.cfg.model, &words, &proof),
+            crate::chain::registry::statement(self.cfg.model, &words),
         ))
     }
 
@@ -119,11 +117,11 @@ impl Oracle<'_> {
         let chain = self.chain;
         let (registry, model, submitter) = (self.cfg.registry, self.cfg.model, self.submitter);
         let nonce = retry_plain("reading the registry nonce", || {
-            chain.next_nonce(registry, model, submitter)
+            chain.registry(registry).next_nonce(model, submitter)
         })
         .await?;
         if Some(nonce as i64) != row.binding_nonce {
-            eprintln!(
+            tracing::info!(
                 "zkinfer oracle: {}: registry nonce moved to {nonce}; proving again",
                 label(row)
             );
@@ -133,23 +131,28 @@ impl Oracle<'_> {
             Ok((d, _)) => d,
             Err(reason) => return Ok(self.journal.set_failed(row.unit(), &reason)?),
         };
-        let estimate =
-            match retry("estimating gas", || chain.estimate_submit(registry, &data)).await? {
-                Ok(g) => g,
-                Err(e) => return self.rejected(row, &e),
-            };
+        let estimate = match retry("estimating gas", || {
+            chain.registry(registry).estimate_submit(&data)
+        })
+        .await?
+        {
+            Ok(g) => g,
+            Err(e) => return self.rejected(row, &e),
+        };
         let gas = low_gas(estimate).unwrap_or_else(|| gas_limit(estimate, row.gas_retries));
         let account_nonce =
             retry_plain("reading the account nonce", || chain.account_nonce()).await?;
         let (hash, raw) = retry_plain("signing", || {
-            chain.sign_submit(registry, &data, gas, account_nonce)
+            chain
+                .registry(registry)
+                .sign_submit(&data, gas, account_nonce)
         })
         .await?;
         crash_point("before-journal-write");
         let hash_hex = format!("0x{}", hex::encode(hash));
         self.journal
             .set_sent(row.unit(), &hash_hex, &raw, account_nonce, gas)?;
-        eprintln!(
+        tracing::info!(
             "zkinfer oracle: {}: sent {hash_hex} (account nonce {account_nonce}, gas limit {gas})",
             label(row)
         );
@@ -177,7 +180,7 @@ impl Oracle<'_> {
         let chain = self.chain;
         let registry = self.cfg.registry;
         let replay = retry("replaying a reverted submission", || {
-            chain.estimate_submit(registry, &data)
+            chain.registry(registry).estimate_submit(&data)
         })
         .await?;
         let estimate = match replay {
@@ -195,7 +198,7 @@ impl Oracle<'_> {
                 format!("{what}; gave up after {MAX_GAS_RETRIES} retries with higher gas limits");
             return Ok(self.journal.set_failed(row.unit(), &reason)?);
         }
-        eprintln!(
+        tracing::warn!(
             "zkinfer oracle: {}: {what}: out of gas, not a refusal; sending it again with a \
              higher limit (retry {} of {MAX_GAS_RETRIES})",
             label(row),
@@ -208,13 +211,14 @@ impl Oracle<'_> {
     pub(super) async fn settle(&mut self, row: &Row) -> Result<()> {
         let chain = self.chain;
         let hash_hex = row.tx_hash.clone().unwrap_or_default();
-        let hash: [u8; 32] = crate::artifacts::decode_hex(&hash_hex)
+        let hash: [u8; 32] = crate::files::decode_hex(&hash_hex)
             .ok()
             .and_then(|b| b.try_into().ok())
             .ok_or_else(|| Error::Chain(format!("journal: bad tx hash {hash_hex}")))?;
         let mut rebroadcast = true;
-        for _ in 0..600 {
-            match retry_plain("reading the receipt", || chain.receipt(hash)).await? {
+        for _ in 0..120 {
+            let wait = || chain.wait_receipt(hash, Duration::from_secs(1));
+            match retry_plain("waiting for the receipt", wait).await? {
                 Some((true, block, gas)) => {
                     crash_point("after-receipt");
                     self.journal.set_submitted(row.unit(), block, gas)?;
@@ -225,7 +229,6 @@ impl Oracle<'_> {
                     if self.lost(row, hash, &mut rebroadcast).await? {
                         return Ok(());
                     }
-                    tokio::time::sleep(Duration::from_millis(200)).await;
                 }
             }
         }
@@ -255,11 +258,11 @@ impl Oracle<'_> {
         };
         let registry = self.cfg.registry;
         if let Some((stored, block)) = retry_plain("looking up the statement", || {
-            chain.find_statement(registry, statement)
+            chain.registry(registry).find_statement(statement)
         })
         .await?
         {
-            eprintln!("zkinfer oracle: {}: no receipt for {hash_hex}, but the registry accepted its proof in block {block} ({stored} stored)", label(row));
+            tracing::warn!("zkinfer oracle: {}: no receipt for {hash_hex}, but the registry accepted its proof in block {block} ({stored} stored)", label(row));
             crash_point("after-receipt");
             self.journal.set_submitted(row.unit(), block, 0)?;
             return Ok(true);
@@ -267,7 +270,7 @@ impl Oracle<'_> {
         let account = retry_plain("reading the account nonce", || chain.account_nonce()).await?;
         if Some(account as i64) > row.account_nonce {
             // Its account nonce was used by another transaction: sign again.
-            eprintln!(
+            tracing::info!(
                 "zkinfer oracle: {}: {hash_hex} was replaced; signing again",
                 label(row)
             );
@@ -275,7 +278,7 @@ impl Oracle<'_> {
             return Ok(true);
         }
         if std::mem::take(rebroadcast) {
-            eprintln!(
+            tracing::info!(
                 "zkinfer oracle: {}: {hash_hex} is unknown to the node; broadcasting it again",
                 label(row)
             );
@@ -310,7 +313,7 @@ mod tests {
         let existing = tempfile::NamedTempFile::new_in(dir.path()).unwrap();
         std::fs::set_permissions(existing.path(), std::fs::Permissions::from_mode(0o644)).unwrap();
         for p in [fresh.as_path(), existing.path()] {
-            crate::artifacts::write_json_atomic(p, &serde_json::json!({"proof": "0x00"})).unwrap();
+            crate::files::write_json_atomic(p, &serde_json::json!({"proof": "0x00"})).unwrap();
             let mode = std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o600, "{}", p.display());
         }

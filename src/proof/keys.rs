@@ -12,8 +12,10 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::{guarded, Error, Result};
-use crate::artifacts::{write_atomic, InstanceInfo};
-use crate::circuit::{Bn256, CircuitShape, Fr, G1Affine, ZkCircuit, ZkParams};
+use crate::circuit::InstanceInfo;
+use crate::circuit::{CircuitShape, ZkCircuit, ZkParams};
+use crate::field::{Bn256, Fr, G1Affine};
+use crate::files::write_atomic;
 use crate::predicate::Predicate;
 use crate::visibility::Visibility;
 

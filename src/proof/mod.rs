@@ -24,7 +24,7 @@ use halo2_base::halo2_proofs::{
 use rand::rngs::OsRng;
 use snark_verifier::system::halo2::transcript::evm::EvmTranscript;
 
-use crate::circuit::{Bn256, Fr, G1Affine};
+use crate::field::{Bn256, Fr, G1Affine};
 
 /// Errors of the proof stage.
 #[derive(Debug, thiserror::Error)]

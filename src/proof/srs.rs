@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{Error, Result};
-use crate::artifacts::write_atomic;
-use crate::circuit::Bn256;
+use crate::field::Bn256;
+use crate::files::write_atomic;
 
 /// Where an SRS came from, recorded in the build settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use alloy::primitives::Bytes;
 use foundry_compilers::artifacts::{Settings, SolcInput, SolcLanguage, Source};
 use foundry_compilers::solc::Solc;
 use serde::{Deserialize, Serialize};
@@ -14,10 +15,10 @@ use super::{Error, Result};
 pub struct CompiledContract {
     /// ABI JSON.
     pub abi: serde_json::Value,
-    /// Creation bytecode, `0x` hex.
-    pub bytecode: String,
-    /// Runtime bytecode, `0x` hex.
-    pub deployed_bytecode: String,
+    /// Creation bytecode (`0x` hex in JSON; a file with anything else is refused when read).
+    pub bytecode: Bytes,
+    /// Runtime bytecode.
+    pub deployed_bytecode: Bytes,
     /// Byte offsets of 32-byte immutables in the runtime bytecode (filled at deployment).
     #[serde(default)]
     pub immutable_offsets: Vec<usize>,
@@ -26,12 +27,12 @@ pub struct CompiledContract {
 impl CompiledContract {
     /// Creation bytecode bytes.
     pub fn creation_code(&self) -> Vec<u8> {
-        crate::artifacts::decode_hex(&self.bytecode).unwrap_or_default()
+        self.bytecode.to_vec()
     }
 
     /// Runtime bytecode bytes.
     pub fn runtime_code(&self) -> Vec<u8> {
-        crate::artifacts::decode_hex(&self.deployed_bytecode).unwrap_or_default()
+        self.deployed_bytecode.to_vec()
     }
 
     /// Runtime bytecode as deployed with every immutable set to `word` (e.g. an address).
@@ -55,6 +56,24 @@ pub struct Compiled {
     pub verifier: CompiledContract,
     /// `ZkinferVerifier`, whose constructor takes the verifier's address.
     pub wrapper: CompiledContract,
+}
+
+impl Compiled {
+    /// Refuses a verifier over the EVM's code size limits (EIP-170 runtime, EIP-3860 creation).
+    pub fn check_size(&self, instances: usize) -> Result<()> {
+        let (initcode, runtime) = (
+            self.verifier.bytecode.len(),
+            self.verifier.deployed_bytecode.len(),
+        );
+        if initcode > super::INITCODE_SIZE_LIMIT || runtime > super::CODE_SIZE_LIMIT {
+            return Err(Error::TooLarge {
+                runtime,
+                initcode,
+                instances,
+            });
+        }
+        Ok(())
+    }
 }
 
 /// Compiles the halo2 verifier and the wrapper (optimizer off, as the generated Yul needs; no
@@ -138,18 +157,21 @@ pub fn compile_sources(
     if !errors.is_empty() {
         return Err(err(errors.join("\n")));
     }
-    let hexs = |v: &serde_json::Value| {
-        v.as_str()
-            .filter(|s| !s.is_empty())
-            .map(|s| format!("0x{s}"))
+    let hexs = |v: &serde_json::Value| -> Result<Option<Bytes>> {
+        match v.as_str().filter(|s| !s.is_empty()) {
+            None => Ok(None),
+            Some(s) => crate::files::decode_hex(s)
+                .map(|b| Some(b.into()))
+                .map_err(|e| err(format!("solc's bytecode: {e}"))),
+        }
     };
     let mut contracts = BTreeMap::new();
     for (file, by_name) in out["contracts"].as_object().into_iter().flatten() {
         for (name, c) in by_name.as_object().into_iter().flatten() {
             // Interfaces and abstract contracts have no bytecode: skip them.
             let (Some(bytecode), Some(deployed_bytecode)) = (
-                hexs(&c["evm"]["bytecode"]["object"]),
-                hexs(&c["evm"]["deployedBytecode"]["object"]),
+                hexs(&c["evm"]["bytecode"]["object"])?,
+                hexs(&c["evm"]["deployedBytecode"]["object"])?,
             ) else {
                 continue;
             };

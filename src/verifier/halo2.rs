@@ -32,7 +32,7 @@
 //! loads, and a load from a placeholder offset no calldata reaches); a generator whose output
 //! does not match is an error, never a silently unrolled verifier. The result is checked as the
 //! unrolled verifier was: valid proofs accepted, every tampered proof byte or instance rejected
-//! (tests/pipeline.rs, tests/anvil.rs).
+//! (tests/it/pipeline.rs, tests/it/anvil.rs).
 
 use std::rc::Rc;
 
@@ -51,7 +51,7 @@ use snark_verifier::{
 use snark_verifier_sdk::{PlonkVerifier, SHPLONK};
 
 use super::{Error, Result};
-use crate::circuit::{Bn256, Fr, G1Affine};
+use crate::field::{Bn256, Fr, G1Affine};
 
 /// Memory address where snark-verifier's EVM loader starts allocating (its transcript buffer:
 /// the verifying key's digest, then the instances).

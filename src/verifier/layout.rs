@@ -5,43 +5,67 @@
 use alloy::primitives::keccak256;
 use alloy::sol_types::{sol_data, SolType};
 
-use crate::artifacts::InstanceInfo;
+use super::{Error, Result, WrapperFacts};
+use crate::circuit::{InstanceInfo, InstanceKind};
+use crate::predicate::Predicate;
+use crate::quant::QuantModel;
+use crate::visibility::Visibility;
 
 /// The registry's code for an instance kind (`KIND_*` in `PredictionRegistry.sol`).
-pub fn kind_code(kind: &str) -> Option<u8> {
-    Some(match kind {
-        "input" => 0,
-        "input_commitment" => 1,
-        "param" => 2,
-        "param_commitment" => 3,
-        "output" => 4,
-        "output_commitment" => 5,
-        "predicate" => 6,
-        "predicate_param" => 7,
-        "binding" => 8,
+pub fn kind_code(kind: InstanceKind) -> u8 {
+    match kind {
+        InstanceKind::Input => 0,
+        InstanceKind::InputCommitment => 1,
+        InstanceKind::Param => 2,
+        InstanceKind::ParamCommitment => 3,
+        InstanceKind::Output => 4,
+        InstanceKind::OutputCommitment => 5,
+        InstanceKind::Predicate => 6,
+        InstanceKind::PredicateParam => 7,
+        InstanceKind::Binding => 8,
         // A batch slot's used bit (models without a predicate; with one, its result is the bit).
-        "slot" => 9,
-        _ => return None,
-    })
+        InstanceKind::Slot => 9,
+    }
 }
 
 /// Kind codes and exponents of `infos`, in instance order: what `registerModel` takes.
-pub fn registry_layout(infos: &[InstanceInfo]) -> Result<(Vec<u8>, Vec<i16>), String> {
+pub fn registry_layout(infos: &[InstanceInfo]) -> Result<(Vec<u8>, Vec<i16>)> {
     let mut kinds = Vec::with_capacity(infos.len());
     let mut exps = Vec::with_capacity(infos.len());
     for info in infos {
-        kinds.push(
-            kind_code(&info.kind)
-                .ok_or_else(|| format!("instance kind '{}' has no registry code", info.kind))?,
-        );
-        exps.push(i16::try_from(info.exp).map_err(|_| {
-            format!(
-                "instance '{}': exponent {} out of range",
-                info.name, info.exp
-            )
+        kinds.push(kind_code(info.kind));
+        exps.push(i16::try_from(info.exp).map_err(|_| Error::Exponent {
+            instance: info.name.clone(),
+            exp: info.exp,
         })?);
     }
     Ok((kinds, exps))
+}
+
+/// What the wrapper states about its proofs: how the weights are pinned, the instance layout,
+/// and the predicate (operator, flattened output index, threshold exponent).
+pub fn wrapper_facts(
+    model: &QuantModel,
+    vis: Visibility,
+    predicate: Option<&Predicate>,
+    instances: &[InstanceInfo],
+) -> Result<WrapperFacts> {
+    let (kinds, exps) = registry_layout(instances)?;
+    let mut f = WrapperFacts {
+        weights: vis.weights_code(),
+        layout: layout_hash(&kinds, &exps),
+        ..Default::default()
+    };
+    if let Some((p, (_, v, offset))) = predicate.and_then(|p| p.locate(model).map(|l| (p, l))) {
+        f.predicate_op = p.op_code();
+        let index = match p {
+            Predicate::Compare { index, .. } => *index,
+            Predicate::ArgMax { .. } => 0,
+        };
+        f.predicate_output = (offset + index) as u32;
+        f.predicate_exp = p.param_exp(model.values[v].exp) as i16;
+    }
+    Ok(f)
 }
 
 /// `keccak256(abi.encode(kinds, exps))` with `kinds` a `uint8[]` and `exps` an `int16[]`: the

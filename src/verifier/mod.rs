@@ -8,11 +8,11 @@ mod halo2;
 mod layout;
 mod solidity;
 
-pub use calldata::{decode_bool, encode_verify_call, instance_word, verify_selector};
+pub use calldata::{decode_bool, encode_verify_call, verify_selector};
 pub use compile::{compile, compile_sources, Compiled, CompiledContract, CompiledSet};
 pub use evm::{evm_verify, evm_verify_halo2, EvmCall, EvmRun};
 pub use halo2::halo2_verifier_source;
-pub use layout::{kind_code, layout_hash, registry_layout};
+pub use layout::{kind_code, layout_hash, registry_layout, wrapper_facts};
 pub use solidity::{wrapper_source, WrapperFacts};
 
 /// EIP-170 limit on runtime bytecode size.
@@ -46,6 +46,14 @@ pub enum Error {
         initcode: usize,
         /// Public instances of the circuit.
         instances: usize,
+    },
+    /// An instance's fixed-point exponent does not fit the registry's `int16`.
+    #[error("instance '{instance}': exponent {exp} is outside the registry's int16 range")]
+    Exponent {
+        /// The instance.
+        instance: String,
+        /// Its exponent.
+        exp: i32,
     },
     /// The in-process EVM failed.
     #[error("in-process EVM: {0}")]

@@ -8,7 +8,7 @@ use halo2_base::halo2_proofs::dev::MockProver;
 use halo2_base::{AssignedValue, Context, QuantumCell::Constant};
 
 use super::*;
-use crate::circuit::{field, Fr};
+use crate::field::{field, Fr};
 use crate::quant::rescale;
 
 const K: usize = 10;

@@ -3,7 +3,7 @@
 
 use tract_onnx::pb;
 
-use super::super::proto::{attr, attr_f};
+use super::super::proto::attr;
 use super::super::{Importer, Result, Val};
 use super::broadcast_index;
 use crate::graph::{eval_op, Affine, Func, Op};
@@ -30,7 +30,7 @@ pub fn relu(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
 }
 
 pub fn leaky_relu(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
-    let alpha = attr_f(node, "alpha", 0.01) as f64;
+    let alpha = imp.attr_f(node, "alpha", 0.01)? as f64;
     let n: usize = imp.shape_of(&imp.input(node, 0)?).iter().product();
     unary(imp, node, Op::Prelu(vec![alpha; n]))
 }
@@ -80,8 +80,8 @@ pub fn clip(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
 
 /// `max(0, min(1, alpha * x + beta))`: an affine map, then a clip.
 pub fn hard_sigmoid(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
-    let alpha = attr_f(node, "alpha", 0.2) as f64;
-    let beta = attr_f(node, "beta", 0.5) as f64;
+    let alpha = imp.attr_f(node, "alpha", 0.2)? as f64;
+    let beta = imp.attr_f(node, "beta", 0.5)? as f64;
     let x = imp.dyn_input(node, 0)?;
     let shape = imp.graph.values[x].shape.clone();
     let n: usize = shape.iter().product();

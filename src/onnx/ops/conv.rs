@@ -2,7 +2,6 @@
 
 use tract_onnx::pb;
 
-use super::super::proto::{attr_i, attr_ints, attr_s};
 use super::super::{Importer, Result, Val};
 use super::{multi_indices, strides};
 use crate::graph::{Affine, Groups, Op, Term};
@@ -24,12 +23,12 @@ fn geometry(
     ceil_mode: bool,
 ) -> Result<Geom> {
     let r = input.len();
-    let get = |name: &str| -> Vec<usize> {
-        attr_ints(node, name).map_or(vec![1; r], |v| {
+    let get = |name: &str| -> Result<Vec<usize>> {
+        Ok(imp.attr_ints(node, name)?.map_or(vec![1; r], |v| {
             v.iter().map(|&x| x.max(0) as usize).collect()
-        })
+        }))
     };
-    let (stride, dil) = (get("strides"), get("dilations"));
+    let (stride, dil) = (get("strides")?, get("dilations")?);
     if stride.len() != r
         || dil.len() != r
         || kernel.len() != r
@@ -38,11 +37,13 @@ fn geometry(
     {
         return Err(imp.node_err(node, format!("kernel {kernel:?}, strides {stride:?} or dilations {dil:?} do not fit {r} spatial axes")));
     }
-    let auto = attr_s(node, "auto_pad");
+    let auto = imp.attr_s(node, "auto_pad")?;
     let span: Vec<usize> = (0..r).map(|i| (kernel[i] - 1) * dil[i] + 1).collect();
     let (pad_begin, pad_end): (Vec<usize>, Vec<usize>) = match auto.as_str() {
         "" | "NOTSET" => {
-            let p = attr_ints(node, "pads").unwrap_or_else(|| vec![0; 2 * r]);
+            let p = imp
+                .attr_ints(node, "pads")?
+                .unwrap_or_else(|| vec![0; 2 * r]);
             if p.len() != 2 * r || p.iter().any(|&v| v < 0) {
                 return Err(imp.node_err(node, format!("pads {p:?} do not fit {r} spatial axes")));
             }
@@ -148,7 +149,7 @@ pub fn conv(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
     let xs = nc(imp, node, x)?;
     let w = imp.const_input(node, 1)?;
     let ws = w.shape().to_vec();
-    let g = attr_i(node, "group", 1).max(1) as usize;
+    let g = imp.attr_i(node, "group", 1)?.max(1) as usize;
     let (n, c, sp) = (xs[0], xs[1], xs[2..].to_vec());
     if ws.len() != xs.len() || c % g != 0 || ws[1] * g != c || ws[0] % g != 0 {
         return Err(imp.node_err(
@@ -201,7 +202,7 @@ pub fn conv_transpose(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
     let xs = nc(imp, node, x)?;
     let w = imp.const_input(node, 1)?;
     let ws = w.shape().to_vec();
-    let g = attr_i(node, "group", 1).max(1) as usize;
+    let g = imp.attr_i(node, "group", 1)?.max(1) as usize;
     let (n, c, sp) = (xs[0], xs[1], xs[2..].to_vec());
     let r = sp.len();
     if ws.len() != xs.len() || ws[0] != c || c % g != 0 {
@@ -213,15 +214,15 @@ pub fn conv_transpose(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
     let (cg, mg) = (c / g, ws[1]);
     let m = mg * g;
     let kernel = ws[2..].to_vec();
-    let get = |name: &str, d: usize| -> Vec<usize> {
-        attr_ints(node, name).map_or(vec![d; r], |v| {
+    let get = |name: &str, d: usize| -> Result<Vec<usize>> {
+        Ok(imp.attr_ints(node, name)?.map_or(vec![d; r], |v| {
             v.iter().map(|&x| x.max(0) as usize).collect()
-        })
+        }))
     };
     let (stride, dil, opad) = (
-        get("strides", 1),
-        get("dilations", 1),
-        get("output_padding", 0),
+        get("strides", 1)?,
+        get("dilations", 1)?,
+        get("output_padding", 0)?,
     );
     if stride.len() != r || dil.len() != r || opad.len() != r {
         return Err(imp.node_err(
@@ -232,52 +233,55 @@ pub fn conv_transpose(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
     let full: Vec<usize> = (0..r)
         .map(|i| stride[i] * (sp[i] - 1) + opad[i] + (kernel[i] - 1) * dil[i] + 1)
         .collect();
-    let auto = attr_s(node, "auto_pad");
-    let (pb, out): (Vec<usize>, Vec<usize>) = if let Some(os) = attr_ints(node, "output_shape") {
-        let os: Vec<usize> = os.iter().rev().take(r).rev().map(|&v| v as usize).collect();
-        (0..r)
-            .map(|i| {
-                let total = full[i].saturating_sub(os[i]);
-                let begin = if auto == "SAME_UPPER" {
-                    total / 2
-                } else {
-                    total - total / 2
-                };
-                (begin, os[i])
-            })
-            .unzip()
-    } else {
-        match auto.as_str() {
-            "" | "NOTSET" | "VALID" => {
-                let p = attr_ints(node, "pads").unwrap_or_else(|| vec![0; 2 * r]);
-                if p.len() != 2 * r {
-                    return Err(
-                        imp.node_err(node, format!("pads {p:?} do not fit {r} spatial axes"))
-                    );
-                }
-                (0..r)
-                    .map(|i| {
-                        (
-                            p[i] as usize,
-                            full[i].saturating_sub((p[i] + p[i + r]) as usize),
-                        )
-                    })
-                    .unzip()
-            }
-            _ => (0..r)
+    let auto = imp.attr_s(node, "auto_pad")?;
+    let (pb, out): (Vec<usize>, Vec<usize>) =
+        if let Some(os) = imp.attr_ints(node, "output_shape")? {
+            let os: Vec<usize> = os.iter().rev().take(r).rev().map(|&v| v as usize).collect();
+            (0..r)
                 .map(|i| {
-                    let o = sp[i] * stride[i];
-                    let total = full[i].saturating_sub(o);
+                    let total = full[i].saturating_sub(os[i]);
                     let begin = if auto == "SAME_UPPER" {
                         total / 2
                     } else {
                         total - total / 2
                     };
-                    (begin, o)
+                    (begin, os[i])
                 })
-                .unzip(),
-        }
-    };
+                .unzip()
+        } else {
+            match auto.as_str() {
+                "" | "NOTSET" | "VALID" => {
+                    let p = imp
+                        .attr_ints(node, "pads")?
+                        .unwrap_or_else(|| vec![0; 2 * r]);
+                    if p.len() != 2 * r {
+                        return Err(
+                            imp.node_err(node, format!("pads {p:?} do not fit {r} spatial axes"))
+                        );
+                    }
+                    (0..r)
+                        .map(|i| {
+                            (
+                                p[i] as usize,
+                                full[i].saturating_sub((p[i] + p[i + r]) as usize),
+                            )
+                        })
+                        .unzip()
+                }
+                _ => (0..r)
+                    .map(|i| {
+                        let o = sp[i] * stride[i];
+                        let total = full[i].saturating_sub(o);
+                        let begin = if auto == "SAME_UPPER" {
+                            total / 2
+                        } else {
+                            total - total / 2
+                        };
+                        (begin, o)
+                    })
+                    .unzip(),
+            }
+        };
     if out.contains(&0) {
         return Err(imp.node_err(node, "the output would be empty"));
     }
@@ -343,7 +347,7 @@ fn pool_windows(
     xs: &[usize],
     kernel: Vec<usize>,
 ) -> Result<(Vec<usize>, Vec<Vec<usize>>, usize)> {
-    let ceil = attr_i(node, "ceil_mode", 0) != 0;
+    let ceil = imp.attr_i(node, "ceil_mode", 0)? != 0;
     let sp = xs[2..].to_vec();
     let geo = geometry(imp, node, &sp, kernel, ceil)?;
     let xst = strides(xs);
@@ -374,7 +378,7 @@ fn pool_windows(
 }
 
 fn kernel_shape(imp: &Importer, node: &pb::NodeProto) -> Result<Vec<usize>> {
-    attr_ints(node, "kernel_shape")
+    imp.attr_ints(node, "kernel_shape")?
         .map(|v| v.iter().map(|&x| x.max(1) as usize).collect())
         .ok_or_else(|| imp.node_err(node, "has no kernel_shape"))
 }
@@ -394,7 +398,7 @@ pub fn average_pool(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
     let x = imp.dyn_input(node, 0)?;
     let xs = nc(imp, node, x)?;
     let k = kernel_shape(imp, node)?;
-    let include_pad = attr_i(node, "count_include_pad", 0) != 0;
+    let include_pad = imp.attr_i(node, "count_include_pad", 0)? != 0;
     let (shape, groups, ksize) = pool_windows(imp, node, &xs, k)?;
     let af = Affine::group_sums(&groups, |n| {
         1.0 / if include_pad { ksize } else { n } as f64

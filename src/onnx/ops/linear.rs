@@ -3,7 +3,6 @@
 use tract_onnx::pb;
 use tract_onnx::tract_core::ndarray::{ArrayD, IxDyn};
 
-use super::super::proto::{attr_f, attr_i};
 use super::super::{Importer, Result, Val};
 use super::{broadcast_index, broadcast_shape, strides};
 use crate::graph::{Affine, Groups, Op, Term};
@@ -111,8 +110,8 @@ pub fn gemm(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
         ));
     }
     let (ta, tb) = (
-        attr_i(node, "transA", 0) != 0,
-        attr_i(node, "transB", 0) != 0,
+        imp.attr_i(node, "transA", 0)? != 0,
+        imp.attr_i(node, "transB", 0)? != 0,
     );
     let (m, k) = if ta { (sa[1], sa[0]) } else { (sa[0], sa[1]) };
     let (kb, n) = if tb { (sb[1], sb[0]) } else { (sb[0], sb[1]) };
@@ -127,8 +126,8 @@ pub fn gemm(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
     let pairs = (0..m * n)
         .map(|o| (0..k).map(|kk| (ai(o / n, kk), bi(kk, o % n))).collect())
         .collect();
-    let alpha = attr_f(node, "alpha", 1.0) as f64;
-    let beta = attr_f(node, "beta", 1.0) as f64;
+    let alpha = imp.attr_f(node, "alpha", 1.0)? as f64;
+    let beta = imp.attr_f(node, "beta", 1.0)? as f64;
     let c = match imp.optional_input(node, 2)? {
         Some(cv) => {
             let sc = imp.shape_of(&cv);
@@ -198,7 +197,9 @@ pub fn matmul(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
 /// Inference-mode batch norm over axis 1, as a per-channel affine map (folded into a
 /// preceding Conv or Gemm by the graph optimizer).
 pub fn batch_norm(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
-    if attr_i(node, "training_mode", 0) != 0 || node.output.iter().skip(1).any(|o| !o.is_empty()) {
+    if imp.attr_i(node, "training_mode", 0)? != 0
+        || node.output.iter().skip(1).any(|o| !o.is_empty())
+    {
         return Err(imp.node_err(
             node,
             "training-mode batch norm is not supported; export the model in eval mode",
@@ -227,7 +228,7 @@ pub fn batch_norm(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
         Ok(t.iter().copied().collect())
     };
     let (scale, bias, mean, var) = (get(1)?, get(2)?, get(3)?, get(4)?);
-    let eps = attr_f(node, "epsilon", 1e-5) as f64;
+    let eps = imp.attr_f(node, "epsilon", 1e-5)? as f64;
     let inner = strides(&shape)[1];
     let n: usize = shape.iter().product();
     let mut af = Affine::new();

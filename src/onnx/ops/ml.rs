@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use tract_onnx::pb;
 
-use super::super::proto::{attr, attr_floats, attr_ints, attr_s};
+use super::super::proto::attr;
 use super::super::{Importer, Result, Val};
 use super::reduce::softmax_value;
 use crate::graph::{Affine, Cmp, Func, Groups, Op, Term, TreeEnsemble, TreeNode, ValueId};
@@ -42,14 +42,14 @@ fn read_trees(
     prefix: &str,
     nfeat: usize,
 ) -> Result<(TreeEnsemble, Vec<i64>)> {
-    let ints = |n: &str| attr_ints(node, n).unwrap_or_default();
+    let ints = |n: &str| -> Result<Vec<i64>> { Ok(imp.attr_ints(node, n)?.unwrap_or_default()) };
     let (tree_ids, node_ids, feats) = (
-        ints("nodes_treeids"),
-        ints("nodes_nodeids"),
-        ints("nodes_featureids"),
+        ints("nodes_treeids")?,
+        ints("nodes_nodeids")?,
+        ints("nodes_featureids")?,
     );
-    let (yes, no) = (ints("nodes_truenodeids"), ints("nodes_falsenodeids"));
-    let mut values = attr_floats(node, "nodes_values");
+    let (yes, no) = (ints("nodes_truenodeids")?, ints("nodes_falsenodeids")?);
+    let mut values = imp.attr_floats(node, "nodes_values")?;
     if values.is_empty() {
         if let Some(t) = attr(node, "nodes_values_as_tensor").and_then(|a| a.t.as_ref()) {
             values = super::super::proto::tensor(t)
@@ -197,11 +197,11 @@ fn read_trees(
         }
     }
     let (lt, ln, lid) = (
-        ints(&format!("{prefix}_treeids")),
-        ints(&format!("{prefix}_nodeids")),
-        ints(&format!("{prefix}_ids")),
+        ints(&format!("{prefix}_treeids"))?,
+        ints(&format!("{prefix}_nodeids"))?,
+        ints(&format!("{prefix}_ids"))?,
     );
-    let lw = attr_floats(node, &format!("{prefix}_weights"));
+    let lw = imp.attr_floats(node, &format!("{prefix}_weights"))?;
     if [ln.len(), lid.len(), lw.len()]
         .iter()
         .any(|&l| l != lt.len())
@@ -249,7 +249,7 @@ fn for_each_leaf_value(ens: &mut TreeEnsemble, mut f: impl FnMut(&mut (u32, f64)
 }
 
 fn no_post_transform(imp: &Importer, node: &pb::NodeProto) -> Result<()> {
-    match attr_s(node, "post_transform").as_str() {
+    match imp.attr_s(node, "post_transform")?.as_str() {
         "" | "NONE" => Ok(()),
         p => Err(imp.node_err(
             node,
@@ -262,19 +262,18 @@ pub fn tree_ensemble_regressor(imp: &mut Importer, node: &pb::NodeProto) -> Resu
     no_post_transform(imp, node)?;
     let (x, n, f) = features(imp, node)?;
     let (mut ens, ids) = read_trees(imp, node, "target", f)?;
-    let targets = attr_ints(node, "n_targets")
-        .map_or(1, |v| v.first().copied().unwrap_or(1))
-        .max(1) as usize;
+    // n_targets is an INT (it was read as a list before, so always 1).
+    let targets = imp.attr_i(node, "n_targets", 1)?.max(1) as usize;
     if ids.iter().any(|&i| i < 0 || i as usize >= targets) {
         return Err(imp.node_err(node, "target ids exceed n_targets"));
     }
     // Re-index onto all n_targets outputs.
     for_each_leaf_value(&mut ens, |(t, _)| *t = ids[*t as usize] as u32);
-    ens.base = attr_floats(node, "base_values");
+    ens.base = imp.attr_floats(node, "base_values")?;
     if ens.base.is_empty() {
         ens.base = vec![0.0; targets];
     }
-    match attr_s(node, "aggregate_function").as_str() {
+    match imp.attr_s(node, "aggregate_function")?.as_str() {
         "" | "SUM" => {}
         "AVERAGE" => {
             let k = ens.trees.len() as f64;
@@ -295,7 +294,7 @@ pub fn tree_ensemble_regressor(imp: &mut Importer, node: &pb::NodeProto) -> Resu
 
 fn class_labels(imp: &Importer, node: &pb::NodeProto, names: &[&str]) -> Result<Vec<i64>> {
     for n in names {
-        if let Some(l) = attr_ints(node, n) {
+        if let Some(l) = imp.attr_ints(node, n)? {
             return Ok(l);
         }
     }
@@ -328,7 +327,7 @@ fn classify(
         return Ok(());
     }
     let name = imp.output_name(node, 1)?.to_string();
-    let probs = match attr_s(node, "post_transform").as_str() {
+    let probs = match imp.attr_s(node, "post_transform")?.as_str() {
         "" | "NONE" => scores,
         "LOGISTIC" => imp.add_node(
             node,
@@ -352,7 +351,7 @@ pub fn tree_ensemble_classifier(imp: &mut Importer, node: &pb::NodeProto) -> Res
     let (x, n, f) = features(imp, node)?;
     let labels = class_labels(imp, node, &["classlabels_int64s"])?;
     let (mut ens, ids) = read_trees(imp, node, "class", f)?;
-    let base = attr_floats(node, "base_values");
+    let base = imp.attr_floats(node, "base_values")?;
     let c = labels.len();
     let name = format!("{}/scores", imp.output_name(node, 0)?);
     if c == 2 && ids.len() == 1 {
@@ -363,7 +362,7 @@ pub fn tree_ensemble_classifier(imp: &mut Importer, node: &pb::NodeProto) -> Res
             TreeNode::Leaf { values } => values.iter().all(|&(_, w)| w >= 0.0),
             TreeNode::Branch { .. } => true,
         });
-        let post = attr_s(node, "post_transform");
+        let post = imp.attr_s(node, "post_transform")?;
         let s = imp.add_node(
             node,
             &format!("{name}/raw"),
@@ -404,8 +403,8 @@ fn linear_scores(
     f: usize,
     n: usize,
 ) -> Result<(Affine, usize)> {
-    let coef = attr_floats(node, "coefficients");
-    let icpt = attr_floats(node, "intercepts");
+    let coef = imp.attr_floats(node, "coefficients")?;
+    let icpt = imp.attr_floats(node, "intercepts")?;
     if coef.is_empty() || !coef.len().is_multiple_of(f) {
         return Err(imp.node_err(
             node,
@@ -457,7 +456,7 @@ pub fn zipmap(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
 /// `|x| = 2 relu(x) - x`. L2 would need a square root and is refused.
 pub fn normalizer(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
     let (x, n, c) = features(imp, node)?;
-    let norm = attr_s(node, "norm");
+    let norm = imp.attr_s(node, "norm")?;
     if norm != "L1" && norm != "MAX" {
         return Err(imp.node_err(node, format!("norm '{norm}' is not supported (L1, MAX)")));
     }

@@ -3,7 +3,6 @@
 
 use tract_onnx::pb;
 
-use super::super::proto::{attr_i, attr_ints};
 use super::super::{Importer, Result, Val};
 use super::{axis, multi_indices, strides};
 use crate::graph::{Affine, Func, Groups, Op, ValueId};
@@ -39,7 +38,7 @@ fn axis_groups(shape: &[usize], axes: &[usize]) -> (Vec<usize>, Vec<Vec<usize>>)
 type ReducePlan = (Vec<usize>, Vec<usize>, Vec<Vec<usize>>);
 
 fn reduce_axes(imp: &Importer, node: &pb::NodeProto, shape: &[usize]) -> Result<ReducePlan> {
-    let given = match attr_ints(node, "axes") {
+    let given = match imp.attr_ints(node, "axes")? {
         Some(a) => Some(a),
         None => imp
             .optional_const(node, 1)?
@@ -50,13 +49,13 @@ fn reduce_axes(imp: &Importer, node: &pb::NodeProto, shape: &[usize]) -> Result<
             .iter()
             .map(|&v| axis(imp, node, v, shape.len()))
             .collect::<Result<_>>()?,
-        _ if attr_i(node, "noop_with_empty_axes", 0) != 0 => vec![],
+        _ if imp.attr_i(node, "noop_with_empty_axes", 0)? != 0 => vec![],
         _ => (0..shape.len()).collect(),
     };
     axes.sort_unstable();
     axes.dedup();
     let (kept, groups) = axis_groups(shape, &axes);
-    let out = if attr_i(node, "keepdims", 1) != 0 {
+    let out = if imp.attr_i(node, "keepdims", 1)? != 0 {
         kept
     } else {
         (0..shape.len())
@@ -91,14 +90,14 @@ pub fn reduce_max(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
 }
 
 pub fn argmax(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
-    if attr_i(node, "select_last_index", 0) != 0 {
+    if imp.attr_i(node, "select_last_index", 0)? != 0 {
         return Err(imp.node_err(node, "select_last_index=1 is not supported"));
     }
     let x = imp.dyn_input(node, 0)?;
     let shape = imp.graph.values[x].shape.clone();
-    let ax = axis(imp, node, attr_i(node, "axis", 0), shape.len())?;
+    let ax = axis(imp, node, imp.attr_i(node, "axis", 0)?, shape.len())?;
     let (kept, groups) = axis_groups(&shape, &[ax]);
-    let out = if attr_i(node, "keepdims", 1) != 0 {
+    let out = if imp.attr_i(node, "keepdims", 1)? != 0 {
         kept
     } else {
         (0..shape.len())
@@ -125,7 +124,7 @@ fn softmax_groups(
     } else {
         (1, true)
     };
-    let ax = axis(imp, node, attr_i(node, "axis", default), shape.len())?;
+    let ax = axis(imp, node, imp.attr_i(node, "axis", default)?, shape.len())?;
     let axes: Vec<usize> = if flatten {
         (ax..shape.len()).collect()
     } else {

@@ -4,7 +4,7 @@
 use tract_onnx::pb;
 use tract_onnx::tract_core::ndarray::{concatenate, ArrayD, Axis, IxDyn};
 
-use super::super::proto::{attr, attr_f, attr_i, attr_ints, tensor};
+use super::super::proto::{attr, tensor};
 use super::super::{sources, Importer, Result, Val};
 use super::{axis, broadcast_shape};
 use crate::graph::Src;
@@ -75,12 +75,12 @@ fn ints(a: &ArrayD<f64>) -> Vec<i64> {
 
 pub fn reshape(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
     let x = imp.input(node, 0)?;
-    let spec = match attr_ints(node, "shape") {
+    let spec = match imp.attr_ints(node, "shape")? {
         Some(s) if node.input.len() < 2 => s,
         _ => ints(&imp.const_input(node, 1)?),
     };
     let from = imp.shape_of(&x);
-    let shape = target_shape(&from, &spec, attr_i(node, "allowzero", 0) != 0)
+    let shape = target_shape(&from, &spec, imp.attr_i(node, "allowzero", 0)? != 0)
         .map_err(|r| imp.node_err(node, r))?;
     moved(imp, node, vec![x], 0, |_, a| {
         Ok(reshape_to(a[0].clone(), &shape))
@@ -90,7 +90,7 @@ pub fn reshape(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
 pub fn flatten(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
     let x = imp.input(node, 0)?;
     let from = imp.shape_of(&x);
-    let mut ax = attr_i(node, "axis", 1);
+    let mut ax = imp.attr_i(node, "axis", 1)?;
     if ax < 0 {
         ax += from.len() as i64;
     }
@@ -110,7 +110,7 @@ pub fn flatten(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
 pub fn transpose(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
     let x = imp.input(node, 0)?;
     let rank = imp.shape_of(&x).len();
-    let perm: Vec<usize> = match attr_ints(node, "perm") {
+    let perm: Vec<usize> = match imp.attr_ints(node, "perm")? {
         Some(p) => p
             .iter()
             .map(|&a| axis(imp, node, a, rank))
@@ -136,7 +136,7 @@ pub fn transpose(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
 
 /// Axes from the `axes` attribute (older opsets) or input 1 (newer ones).
 fn axes_arg(imp: &Importer, node: &pb::NodeProto, input: usize) -> Result<Option<Vec<i64>>> {
-    if let Some(a) = attr_ints(node, "axes") {
+    if let Some(a) = imp.attr_ints(node, "axes")? {
         return Ok(Some(a));
     }
     Ok(imp.optional_const(node, input)?.map(|t| ints(&t)))
@@ -191,7 +191,7 @@ pub fn concat(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
         .map(|i| imp.input(node, i))
         .collect::<Result<_>>()?;
     let rank = imp.shape_of(&inputs[0]).len();
-    let ax = axis(imp, node, attr_i(node, "axis", 0), rank)?;
+    let ax = axis(imp, node, imp.attr_i(node, "axis", 0)?, rank)?;
     moved(imp, node, inputs, 0, |imp, arrays| {
         let views: Vec<_> = arrays.iter().map(|a| a.view()).collect();
         concatenate(Axis(ax), &views)
@@ -211,9 +211,9 @@ pub fn slice(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
         )
     } else {
         (
-            attr_ints(node, "starts").unwrap_or_default(),
-            attr_ints(node, "ends").unwrap_or_default(),
-            attr_ints(node, "axes"),
+            imp.attr_ints(node, "starts")?.unwrap_or_default(),
+            imp.attr_ints(node, "ends")?.unwrap_or_default(),
+            imp.attr_ints(node, "axes")?,
             None,
         )
     };
@@ -263,13 +263,13 @@ pub fn pad(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
     let x = imp.input(node, 0)?;
     let shape = imp.shape_of(&x);
     let rank = shape.len();
-    let pads = match attr_ints(node, "pads") {
+    let pads = match imp.attr_ints(node, "pads")? {
         Some(p) => p,
         None => ints(&imp.const_input(node, 1)?),
     };
     let value = match imp.optional_const(node, 2)? {
         Some(v) => v.iter().next().copied().unwrap_or(0.0),
-        None => attr_f(node, "value", 0.0) as f64,
+        None => imp.attr_f(node, "value", 0.0)? as f64,
     };
     let axes: Vec<usize> = match imp.optional_const(node, 3)? {
         Some(a) => ints(&a)
@@ -352,7 +352,7 @@ pub fn gather(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
     let x = imp.input(node, 0)?;
     let shape = imp.shape_of(&x);
     let indices = imp.const_input(node, 1)?;
-    let ax = axis(imp, node, attr_i(node, "axis", 0), shape.len())?;
+    let ax = axis(imp, node, imp.attr_i(node, "axis", 0)?, shape.len())?;
     let d = shape[ax] as i64;
     let idx: Vec<usize> = indices
         .iter()
@@ -425,9 +425,9 @@ pub fn tile(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
 pub fn split(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
     let x = imp.input(node, 0)?;
     let shape = imp.shape_of(&x);
-    let ax = axis(imp, node, attr_i(node, "axis", 0), shape.len())?;
+    let ax = axis(imp, node, imp.attr_i(node, "axis", 0)?, shape.len())?;
     let n = node.output.len();
-    let sizes: Vec<usize> = match attr_ints(node, "split") {
+    let sizes: Vec<usize> = match imp.attr_ints(node, "split")? {
         Some(s) => s.iter().map(|&v| v as usize).collect(),
         None => match imp.optional_const(node, 1)? {
             Some(t) => ints(&t).iter().map(|&v| v as usize).collect(),
@@ -471,7 +471,7 @@ pub fn identity(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
 /// a computed value would change it, so it is refused.
 pub fn cast(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
     let x = imp.input(node, 0)?;
-    let to = attr_i(node, "to", 1);
+    let to = imp.attr_i(node, "to", 1)?;
     const FLOATS: [i64; 3] = [1, 10, 11]; // float, float16, double
     match x {
         _ if FLOATS.contains(&to) => imp.bind(node, 0, x),
@@ -486,8 +486,8 @@ pub fn shape(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
     let s = imp.shape_of(&x);
     let r = s.len() as i64;
     let norm = |v: i64| (if v < 0 { v + r } else { v }).clamp(0, r) as usize;
-    let start = norm(attr_i(node, "start", 0));
-    let end = attr(node, "end").map_or(s.len(), |a| norm(a.i));
+    let start = norm(imp.attr_i(node, "start", 0)?);
+    let end = norm(imp.attr_i(node, "end", r)?);
     let dims: Vec<f64> = s[start..end.max(start)].iter().map(|&d| d as f64).collect();
     let n = dims.len();
     imp.bind(

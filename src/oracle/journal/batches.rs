@@ -109,7 +109,7 @@ impl Journal {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use super::super::{Intake, Unit};
+    use super::super::{Intake, State, Unit};
     use super::*;
 
     fn take(id: &str, input: &str) -> Intake {
@@ -151,7 +151,7 @@ mod tests {
         let rows = j.batch_rows(1).unwrap();
         assert!(rows
             .iter()
-            .all(|r| r.state == "pending" && r.batch == Some(1)));
+            .all(|r| r.state == State::Pending && r.batch == Some(1)));
         assert!(j.unbatched().unwrap().0.iter().all(|r| r.id == "d"));
         assert!(
             j.set_batch_proved(&["a".to_string(), "d".to_string()], Some(1), "{p}", 1)
@@ -170,8 +170,8 @@ mod tests {
         assert_eq!(rows.len(), 2);
         for r in rows {
             assert_eq!(
-                (r.state.as_str(), r.block, r.attempts),
-                ("submitted", Some(9), 2)
+                (r.state, r.block, r.attempts),
+                (State::Submitted, Some(9), 2)
             );
         }
         assert!(j.open_batches().unwrap().is_empty());

@@ -43,6 +43,66 @@ pub struct Error {
 /// Result type of the journal.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Where an input is in the state machine (the module doc has the moves).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Recorded, not proven yet.
+    Pending,
+    /// Proven, its proof bound to a registry nonce.
+    Proved,
+    /// Signed (and perhaps sent); the transaction is journaled.
+    Sent,
+    /// Stored on-chain.
+    Submitted,
+    /// Given up, with a reason.
+    Failed,
+}
+
+impl State {
+    /// The name stored in the journal.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Proved => "proved",
+            State::Sent => "sent",
+            State::Submitted => "submitted",
+            State::Failed => "failed",
+        }
+    }
+
+    /// Whether the input still needs work (pending, proved or sent).
+    pub fn is_open(self) -> bool {
+        matches!(self, State::Pending | State::Proved | State::Sent)
+    }
+}
+
+impl std::fmt::Display for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl rusqlite::types::FromSql for State {
+    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        match v.as_str()? {
+            "pending" => Ok(State::Pending),
+            "proved" => Ok(State::Proved),
+            "sent" => Ok(State::Sent),
+            "submitted" => Ok(State::Submitted),
+            "failed" => Ok(State::Failed),
+            other => Err(rusqlite::types::FromSqlError::Other(
+                format!("unknown journal state '{other}'").into(),
+            )),
+        }
+    }
+}
+
+impl rusqlite::types::ToSql for State {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
 /// One input's row.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Row {
@@ -52,8 +112,8 @@ pub struct Row {
     pub id: String,
     /// The input line as received.
     pub input: String,
-    /// `pending`, `proved`, `sent`, `submitted` or `failed`.
-    pub state: String,
+    /// Where it is.
+    pub state: State,
     /// Proving attempts so far.
     pub attempts: i64,
     /// The proof file (JSON), once proved.
@@ -180,8 +240,13 @@ impl Journal {
                 .optional()
                 .map_err(|e| fail(e.to_string()))
         };
-        let id_key = hex::decode(meta("id_key")?.unwrap_or_default())
-            .map_err(|e| fail(format!("meta id_key: {e}")))?;
+        let id_key = meta("id_key")?.ok_or_else(|| {
+            fail("its meta table has no id_key: not a zkinfer journal, or damaged".into())
+        })?;
+        let id_key = crate::files::decode_hex(&id_key)
+            .ok()
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| fail("its meta id_key is not hex: the journal is damaged".into()))?;
         match meta("setup")? {
             Some(s) if s != setup => Err(fail(format!(
                 "it belongs to another setup ({s}); this run is {setup}. Use another --journal"
@@ -429,10 +494,10 @@ mod tests {
         assert!(Journal::open(&p, "setup-b").is_err());
         let j = Journal::open(&p, "setup-a").unwrap();
         let rows = j.all().unwrap();
-        assert_eq!(rows[0].state, "submitted");
+        assert_eq!(rows[0].state, State::Submitted);
         assert_eq!(rows[0].block, Some(7));
         assert_eq!((rows[0].gas_retries, rows[0].gas_limit), (1, Some(150)));
-        assert_eq!(rows[1].state, "failed");
+        assert_eq!(rows[1].state, State::Failed);
     }
 
     #[test]

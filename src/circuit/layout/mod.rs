@@ -1,0 +1,278 @@
+//! Wires the chips along a [`QuantModel`] into a halo2-base builder.
+//!
+//! Only the model inputs come from the trace; every other witness (outputs, remainders,
+//! comparison bits) is recomputed here from the input integers with the quantizer's own
+//! functions, so a wrong claimed output can only show up as a wrong public instance. Invariant:
+//! every activation cell holds an integer in the signed `act_bits` range, either range-checked
+//! or built from such cells in a way that keeps it there.
+
+mod ops;
+
+use halo2_base::gates::{RangeChip, RangeInstructions};
+use halo2_base::{
+    AssignedValue, Context,
+    QuantumCell::{self, Constant, Existing},
+};
+
+use super::chips::DotJobs;
+use super::chips::{
+    range_check_signed, AffineChip, ArgMaxChip, CompareChip, CompareInstructions, DivChip,
+    ReluChip, RescaleChip, RescaleInstructions, TreeChip,
+};
+use super::zk::FnLookups;
+use super::{Error, Result};
+use crate::field::field;
+use crate::field::Fr;
+use crate::quant::{rescale, NodeParams, QFunc, QuantModel, Trace};
+use crate::visibility::{Vis, Visibility};
+
+fn witness_err(node: &str, reason: impl Into<String>) -> Error {
+    Error::Witness {
+        node: node.to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// The cells the public instances are chosen from.
+pub struct Io {
+    /// Every input value, flattened.
+    pub inputs: Vec<AssignedValue<Fr>>,
+    /// The parameter cells (empty when parameters are fixed).
+    pub params: Vec<AssignedValue<Fr>>,
+    /// The same cells per node (what later samples of a batch share).
+    pub param_nodes: Vec<Vec<AssignedValue<Fr>>>,
+    /// Every output value, flattened.
+    pub outputs: Vec<AssignedValue<Fr>>,
+}
+
+/// A node's parameters as the chips see them: constants, or cells.
+struct Params<'a> {
+    np: &'a NodeParams,
+    cells: Option<&'a Vec<AssignedValue<Fr>>>,
+}
+
+impl Params<'_> {
+    /// The parameter of use `u` (canonical use order, see `quant::params`).
+    fn at(&self, u: usize) -> QuantumCell<Fr> {
+        let k = self.np.uses[u] as usize;
+        match self.cells {
+            Some(c) => Existing(c[k]),
+            None => Constant(field(self.np.values[k])),
+        }
+    }
+}
+
+/// A value during layout: its cells and their integers.
+#[derive(Clone, Default)]
+struct Val {
+    cells: Vec<AssignedValue<Fr>>,
+    ints: Vec<i128>,
+}
+
+struct Chips {
+    range: RangeChip<Fr>,
+    bits: u32,
+    affine: AffineChip<Fr>,
+    rescale: RescaleChip<Fr>,
+    relu: ReluChip<Fr>,
+    cmp: CompareChip<Fr>,
+    div: DivChip<Fr>,
+    argmax: ArgMaxChip<Fr>,
+    trees: TreeChip<Fr>,
+}
+
+impl Chips {
+    fn rescaled(
+        &self,
+        ctx: &mut Context<Fr>,
+        acc_cell: AssignedValue<Fr>,
+        acc: i128,
+        shift: u32,
+    ) -> (AssignedValue<Fr>, i128) {
+        let (y, r) = rescale(acc, shift);
+        (
+            self.rescale
+                .rescale(ctx, acc_cell, shift, field(y), field(r)),
+            y,
+        )
+    }
+
+    fn max2(
+        &self,
+        ctx: &mut Context<Fr>,
+        a: (AssignedValue<Fr>, i128),
+        b: (AssignedValue<Fr>, i128),
+    ) -> (AssignedValue<Fr>, i128) {
+        let d = a.1 - b.1;
+        (
+            self.cmp
+                .max2(ctx, a.0, b.0, d > 0, field(d.max(0)), self.bits),
+            a.1.max(b.1),
+        )
+    }
+
+    fn constant(&self, ctx: &mut Context<Fr>, c: i128) -> (AssignedValue<Fr>, i128) {
+        (ctx.load_constant(field(c)), c)
+    }
+
+    fn min2(
+        &self,
+        ctx: &mut Context<Fr>,
+        a: (AssignedValue<Fr>, i128),
+        b: (AssignedValue<Fr>, i128),
+    ) -> (AssignedValue<Fr>, i128) {
+        let d = a.1 - b.1;
+        (
+            self.cmp
+                .min2(ctx, a.0, b.0, d > 0, field(d.max(0)), self.bits),
+            a.1.min(b.1),
+        )
+    }
+}
+
+/// Assigns the whole model. Function lookups are queued in `lookups` with tags from `tables`;
+/// constant-weight affine rows in `dots`, if given.
+///
+/// Inputs and parameter witnesses are range-checked here (inputs to `act_bits`, parameters to
+/// `param_bits`), except where `vis` hashes them: the caller then passes exactly these cells,
+/// at exactly these widths, to [`super::commit::commit`], which range-checks every cell it
+/// packs. That is the same constraint on the same cell, so the invariant every chip relies on
+/// (activations and parameters in their signed ranges) holds as before, at the price of one
+/// check instead of two (a hashed parameter set is mostly range checks otherwise). Nothing
+/// else reads these checks: their result cells are used by nothing but the range lookup.
+#[allow(clippy::too_many_arguments)] // the layout's whole context, passed once
+pub fn assign(
+    ctx: &mut Context<Fr>,
+    range: &RangeChip<Fr>,
+    lookups: &FnLookups,
+    dots: Option<&DotJobs<Fr>>,
+    tables: &[QFunc],
+    model: &QuantModel,
+    trace: &Trace,
+    vis: Visibility,
+    shared_params: Option<&[Vec<AssignedValue<Fr>>]>,
+) -> Result<Io> {
+    let params = vis.params;
+    if trace.values.len() != model.values.len() {
+        return Err(witness_err(
+            "(model)",
+            "trace does not belong to this model",
+        ));
+    }
+    let bits = model.act_bits;
+    let gate = range.gate().clone();
+    let ch = Chips {
+        range: range.clone(),
+        bits,
+        affine: match dots {
+            Some(d) => AffineChip::with_dots(gate.clone(), d.clone()),
+            None => AffineChip::new(gate.clone()),
+        },
+        rescale: RescaleChip::new(range.clone(), bits),
+        relu: ReluChip::new(range.clone(), bits),
+        cmp: CompareChip::new(range.clone()),
+        div: DivChip::new(range.clone(), bits),
+        argmax: ArgMaxChip::new(range.clone(), bits),
+        trees: TreeChip::new(range.clone(), bits + 2),
+    };
+    let mut vals: Vec<Val> = vec![Val::default(); model.values.len()];
+    for &v in &model.inputs {
+        let ints = trace.values[v].clone();
+        if ints.len() != model.values[v].numel() {
+            return Err(witness_err("input", "wrong number of input values"));
+        }
+        let cells = ints
+            .iter()
+            .map(|&x| {
+                let c = ctx.load_witness(field(x));
+                if vis.input != Vis::Hashed {
+                    range_check_signed(range, ctx, c, bits);
+                }
+                c
+            })
+            .collect();
+        vals[v] = Val { cells, ints };
+    }
+    // Parameters: constants when fixed, else one range-checked witness per distinct value.
+    let node_params = model.node_params();
+    let pbits = model.param_bits();
+    // A batch's later samples use the first sample's parameter cells: one model for the batch.
+    let param_cells: Vec<Vec<AssignedValue<Fr>>> = match shared_params {
+        Some(shared) if params != Vis::Fixed => shared.to_vec(),
+        _ => node_params
+            .iter()
+            .map(|p| {
+                if params == Vis::Fixed {
+                    return vec![];
+                }
+                p.values
+                    .iter()
+                    .map(|&v| {
+                        let c = ctx.load_witness(field(v));
+                        if params != Vis::Hashed {
+                            range_check_signed(range, ctx, c, pbits);
+                        }
+                        c
+                    })
+                    .collect()
+            })
+            .collect(),
+    };
+    if param_cells.len() != node_params.len() {
+        return Err(witness_err(
+            "(parameters)",
+            "shared parameter cells of another model",
+        ));
+    }
+    for (node, (np, pc)) in model.nodes.iter().zip(node_params.iter().zip(&param_cells)) {
+        let prm = Params {
+            np,
+            cells: if params == Vis::Fixed { None } else { Some(pc) },
+        };
+        let ins: Vec<&Val> = node.inputs.iter().map(|&v| &vals[v]).collect();
+        let expect = model.values[node.output].numel();
+        let op = ops::OpCtx {
+            ch: &ch,
+            lookups,
+            tables,
+            prm: &prm,
+            ins: &ins,
+        };
+        let out = ops::assign_op(ctx, &op, &node.op, expect)
+            .map(|cells| {
+                let (cells, ints) = cells.into_iter().unzip();
+                Val { cells, ints }
+            })
+            .map_err(|r| witness_err(&node.name, r))?;
+        if out.cells.len() != expect {
+            return Err(witness_err(
+                &node.name,
+                format!(
+                    "op produced {} values, the model expects {expect}",
+                    out.cells.len()
+                ),
+            ));
+        }
+        vals[node.output] = out;
+    }
+    let cells = |vs: &[usize]| {
+        vs.iter()
+            .flat_map(|&v| vals[v].cells.iter().copied())
+            .collect()
+    };
+    Ok(Io {
+        inputs: cells(&model.inputs),
+        params: param_cells.iter().flatten().copied().collect(),
+        param_nodes: param_cells,
+        outputs: cells(&model.outputs),
+    })
+}
+
+fn get(ins: &[&Val], k: u32, i: u32) -> std::result::Result<(AssignedValue<Fr>, i128), String> {
+    let v = ins.get(k as usize).ok_or("input index out of range")?;
+    let c = v
+        .cells
+        .get(i as usize)
+        .ok_or("element index out of range")?;
+    Ok((*c, v.ints[i as usize]))
+}

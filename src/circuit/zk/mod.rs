@@ -1,0 +1,181 @@
+//! The circuit type: halo2-base's builder (gates, range checks, copies, instances) plus the
+//! function-table lookup ([`fn_table`]) and the fixed-weight dot lanes ([`dot_lane`]), laid out
+//! in one region.
+
+mod dot_lane;
+mod fn_table;
+
+use halo2_base::gates::circuit::{BaseConfig, MaybeRangeConfig};
+use halo2_base::halo2_proofs::{
+    circuit::{Layouter, SimpleFloorPlanner},
+    plonk::{Circuit, ConstraintSystem, Error as PlonkError},
+};
+use halo2_base::virtual_region::manager::VirtualRegionManager;
+use serde::{Deserialize, Serialize};
+
+use dot_lane::DotLane;
+use fn_table::FnColumns;
+
+use super::chips::DotJobs;
+use super::{BaseCircuitBuilder, BaseCircuitParams, Fr};
+use crate::quant::QFunc;
+
+pub use dot_lane::plan_dots;
+#[cfg(test)]
+pub(crate) use dot_lane::DotTamper;
+pub use fn_table::FnLookups;
+
+/// Shape parameters of a [`ZkCircuit`].
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ZkParams {
+    /// halo2-base's parameters (k, columns, lookup bits).
+    pub base: BaseCircuitParams,
+    /// Number of `(tag, x, y)` lookup column sets.
+    pub fn_cols: usize,
+    /// The function tables, tag `i + 1` for `tables[i]`.
+    pub tables: Vec<QFunc>,
+    /// Terms per row of a dot lane (0: no dot lanes).
+    #[serde(default)]
+    pub dot_width: usize,
+    /// Number of dot lanes.
+    #[serde(default)]
+    pub dot_lanes: usize,
+}
+
+impl ZkParams {
+    /// Rows the function tables occupy (the zero row included).
+    pub fn table_rows(&self) -> usize {
+        1 + self.tables.iter().map(QFunc::len).sum::<usize>()
+    }
+}
+
+/// Configuration: the builder's columns and the function lookup columns.
+#[derive(Clone, Debug)]
+pub struct ZkConfig {
+    base: BaseConfig<Fr>,
+    fns: FnColumns,
+    dots: Vec<DotLane>,
+}
+
+/// The circuit proving one inference.
+#[derive(Clone, Debug)]
+pub struct ZkCircuit {
+    /// The halo2-base builder holding every gate, range check and copy constraint.
+    pub builder: BaseCircuitBuilder<Fr>,
+    /// Function lookups to place in the lookup columns.
+    pub lookups: FnLookups,
+    /// Dot products to place in the dot lanes.
+    pub dots: DotJobs<Fr>,
+    /// The shape.
+    pub params: ZkParams,
+    /// Test-only: a dishonest dot-lane assignment.
+    #[cfg(test)]
+    pub(crate) tamper: Option<DotTamper>,
+}
+
+impl ZkCircuit {
+    /// The public instance values the circuit computed, in order.
+    pub fn instances(&self) -> Vec<Fr> {
+        self.builder
+            .assigned_instances
+            .first()
+            .map_or(vec![], |v| v.iter().map(|c| *c.value()).collect())
+    }
+
+    /// halo2-base's thread break points after keygen, needed to rebuild the prover circuit.
+    pub fn break_points(&self) -> Vec<Vec<usize>> {
+        self.builder.break_points()
+    }
+
+    /// Rows usable for witnesses at this `k`.
+    pub fn usable_rows(k: usize, minimum_rows: usize) -> usize {
+        (1 << k) - minimum_rows
+    }
+}
+
+impl Circuit<Fr> for ZkCircuit {
+    type Config = ZkConfig;
+    type FloorPlanner = SimpleFloorPlanner;
+    type Params = ZkParams;
+
+    fn params(&self) -> Self::Params {
+        self.params.clone()
+    }
+
+    fn without_witnesses(&self) -> Self {
+        unimplemented!("zkinfer builds circuits for each stage explicitly")
+    }
+
+    fn configure_with_params(meta: &mut ConstraintSystem<Fr>, params: ZkParams) -> ZkConfig {
+        let mut base = BaseConfig::configure(meta, params.base.clone());
+        let fns = FnColumns::configure(meta, params.fn_cols);
+        let dots = (0..params.dot_lanes)
+            .map(|_| DotLane::configure(meta, params.dot_width))
+            .collect();
+        base.set_usable_rows(Self::usable_rows(params.base.k, meta.minimum_rows()));
+        ZkConfig { base, fns, dots }
+    }
+
+    fn configure(_: &mut ConstraintSystem<Fr>) -> ZkConfig {
+        unreachable!("configure_with_params is used")
+    }
+
+    fn synthesize(
+        &self,
+        config: ZkConfig,
+        mut layouter: impl Layouter<Fr>,
+    ) -> Result<(), PlonkError> {
+        config.base.initialize(&mut layouter);
+        config
+            .fns
+            .assign_table(&mut layouter, &self.params.tables)?;
+        let builder = &self.builder;
+        let witness_only = builder.witness_gen_only();
+        layouter.assign_region(
+            || "zkinfer",
+            |mut region| {
+                let usable = config.base.gate().max_rows;
+                builder.core().phase_manager[0].assign_raw(
+                    &(config.base.gate().basic_gates[0].clone(), usable),
+                    &mut region,
+                );
+                if let MaybeRangeConfig::WithRange(range) = &config.base.base {
+                    builder.assign_lookups_in_phase(range, &mut region, 0);
+                }
+                let lookups = self.lookups.lock().unwrap_or_else(|e| e.into_inner());
+                let cm = &builder.core().copy_manager;
+                let mut copy =
+                    (!witness_only).then(|| cm.lock().unwrap_or_else(|e| e.into_inner()));
+                config
+                    .fns
+                    .assign_lookups(&mut region, &lookups, usable, copy.as_deref_mut());
+                let queue = self.dots.lock().unwrap_or_else(|e| e.into_inner());
+                dot_lane::assign_jobs(
+                    &mut region,
+                    &config.dots,
+                    &queue.jobs,
+                    self.params.dot_width,
+                    usable,
+                    self.params.base.k as u32,
+                    copy.as_deref_mut(),
+                    #[cfg(test)]
+                    self.tamper,
+                )?;
+                drop(queue);
+                drop(copy);
+                if !witness_only {
+                    builder
+                        .core()
+                        .copy_manager
+                        .assign_raw(config.base.constants(), &mut region);
+                }
+                Ok(())
+            },
+        )?;
+        builder.assign_instances(&config.base.instance, layouter.namespace(|| "expose"));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
