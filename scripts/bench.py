@@ -914,6 +914,8 @@ def main():
     WORK = os.path.join(args.out, "work")
     os.makedirs(WORK, exist_ok=True)
     # A private copy of the binary: rebuilding zkinfer while the benchmark runs changes nothing.
+    # Outside the checkout it finds the pinned tools through ZKINFER_TOOLS.
+    os.environ.setdefault("ZKINFER_TOOLS", os.path.join(ROOT, ".tools", "bin"))
     global ZK
     shutil.copy(ZK, os.path.join(WORK, "zkinfer"))
     ZK = os.path.join(WORK, "zkinfer")
