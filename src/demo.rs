@@ -211,7 +211,8 @@ pub fn run(work: &Path, p: &dyn Progress) -> Result<Report> {
         let contracts = build.contracts()?;
         let (words, proof) = pipeline::verify_calldata(&pf);
         let pair = chain::deploy_pair(&chain, &contracts).await?;
-        if let Err(reason) = chain::check_deployed(&chain, &contracts, pair.wrapper.address).await?
+        if let chain::CodeCheck::Differs { reason } =
+            chain::check_deployed(&chain, &contracts, pair.wrapper.address).await?
         {
             return Err(Error::Step(reason));
         }

@@ -400,26 +400,53 @@ pub async fn deploy_pair(
     Ok(DeployedPair { verifier, wrapper })
 }
 
+/// What [`check_deployed`] found at an address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[must_use]
+pub enum CodeCheck {
+    /// Exactly the build's wrapper, pointing at exactly the build's halo2 verifier.
+    Matches {
+        /// The halo2 verifier behind the wrapper.
+        halo2_verifier: Address,
+    },
+    /// Something else.
+    Differs {
+        /// What differs.
+        reason: String,
+    },
+}
+
+impl CodeCheck {
+    /// The halo2 verifier when the code matches, else why not.
+    pub fn into_result(self) -> std::result::Result<Address, String> {
+        match self {
+            CodeCheck::Matches { halo2_verifier } => Ok(halo2_verifier),
+            CodeCheck::Differs { reason } => Err(reason),
+        }
+    }
+}
+
 /// Checks that `wrapper` holds exactly the build's wrapper, pointing at exactly the build's
-/// halo2 verifier. `Err(reason)` names the mismatch.
+/// halo2 verifier.
 pub async fn check_deployed(
     chain: &Chain,
     contracts: &crate::verifier::Compiled,
     wrapper: Address,
-) -> Result<std::result::Result<Address, String>> {
+) -> Result<CodeCheck> {
+    let differs = |reason: String| Ok(CodeCheck::Differs { reason });
     let code = chain.code_at(wrapper).await?;
     if code.is_empty() {
-        return Ok(Err(format!(
+        return differs(format!(
             "no contract at {wrapper} on chain {}: deploy first (zkinfer deploy DIR --rpc-url URL)",
             chain.chain_id
-        )));
+        ));
     }
     let inner = match chain.halo2_verifier_of(wrapper).await {
         Ok(a) => a,
         Err(_) => {
-            return Ok(Err(format!(
+            return differs(format!(
                 "the contract at {wrapper} is not a zkinfer verifier (no halo2Verifier())"
-            )))
+            ))
         }
     };
     if code
@@ -427,14 +454,16 @@ pub async fn check_deployed(
             .wrapper
             .runtime_code_with_immutables(inner.into_word().0)
     {
-        return Ok(Err(format!(
+        return differs(format!(
             "the code at {wrapper} is not the ZkinferVerifier of this build"
-        )));
+        ));
     }
     if chain.code_at(inner).await? != contracts.verifier.runtime_code() {
-        return Ok(Err(format!(
+        return differs(format!(
             "the halo2 verifier at {inner} is not the one of this build (another model or build)"
-        )));
+        ));
     }
-    Ok(Ok(inner))
+    Ok(CodeCheck::Matches {
+        halo2_verifier: inner,
+    })
 }

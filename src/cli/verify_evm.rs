@@ -59,7 +59,9 @@ pub fn run(a: VerifyEvmArgs) -> anyhow::Result<Exit> {
     let out = block_on(async {
         let chain = a.key.connect(&a.rpc.url()?).await?;
         eprintln!("zkinfer: connected to chain id {}", chain.chain_id);
-        if let Err(reason) = chain::check_deployed(&chain, &contracts, address).await? {
+        if let chain::CodeCheck::Differs { reason } =
+            chain::check_deployed(&chain, &contracts, address).await?
+        {
             anyhow::bail!("{reason}");
         }
         let valid = chain.call_verify(address, &words, &proof).await?;

@@ -14,7 +14,7 @@
 use std::collections::HashSet;
 
 use super::journal::{Row, State, Unit};
-use super::submit::proof_text;
+use super::submit::{proof_text, Proved};
 use super::{input, Oracle, Result, Source};
 use crate::circuit::Secrets;
 use crate::field::Fr;
@@ -141,10 +141,10 @@ impl Oracle<'_> {
         match proof_text(|path| {
             pipeline::prove_batch(build, &samples, Some(&binding), path, &Quiet)
         })? {
-            Ok(text) => Ok(Some(
+            Proved::Proof(text) => Ok(Some(
                 self.journal.set_batch_proved(&ids, batch, &text, nonce)?,
             )),
-            Err(reason) => {
+            Proved::Failed(reason) => {
                 fail(self, &reason)?;
                 Ok(None)
             }

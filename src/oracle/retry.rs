@@ -42,11 +42,17 @@ pub(super) fn low_gas(estimate: u64) -> Option<u64> {
     Some(limit)
 }
 
+/// How a retried contract call ended: its value, or a revert (final: retrying cannot change
+/// it). Transport failures are retried, and after the last attempt are the error.
+pub(super) enum Called<T> {
+    /// The call's value.
+    Done(T),
+    /// The contract reverted.
+    Reverted(CallError),
+}
+
 /// Retries `f` on errors that are not reverts: 0.25 s, doubling, five times.
-pub(super) async fn retry<T, F, Fut>(
-    what: &str,
-    mut f: F,
-) -> Result<std::result::Result<T, CallError>>
+pub(super) async fn retry<T, F, Fut>(what: &str, mut f: F) -> Result<Called<T>>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = std::result::Result<T, CallError>>,
@@ -54,8 +60,8 @@ where
     let mut wait = Duration::from_millis(250);
     for attempt in 0..6 {
         match f().await {
-            Ok(v) => return Ok(Ok(v)),
-            Err(e @ CallError::Reverted { .. }) => return Ok(Err(e)),
+            Ok(v) => return Ok(Called::Done(v)),
+            Err(e @ CallError::Reverted { .. }) => return Ok(Called::Reverted(e)),
             Err(e) if attempt == 5 => {
                 return Err(Error::Chain(format!("{what}: {e} (after 6 attempts)")))
             }
@@ -81,7 +87,7 @@ where
     })
     .await?
     {
-        Ok(v) => Ok(v),
-        Err(e) => Err(Error::Chain(format!("{what}: {e}"))),
+        Called::Done(v) => Ok(v),
+        Called::Reverted(e) => Err(Error::Chain(format!("{what}: {e}"))),
     }
 }

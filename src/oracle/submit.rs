@@ -12,7 +12,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::retry::{crash_point, low_gas, retry, retry_plain};
+use super::retry::{crash_point, low_gas, retry, retry_plain, Called};
 use super::{input, Error, Oracle, Result};
 use crate::artifacts::ProofFile;
 use crate::chain::registry::CallError;
@@ -29,12 +29,21 @@ pub(super) fn label(row: &Row) -> String {
     }
 }
 
+/// What proving an input (or a batch) gave: the proof file's JSON, or why it cannot be proven
+/// (the input fails, not the oracle).
+pub(super) enum Proved {
+    /// The proof file, as JSON.
+    Proof(String),
+    /// Why proving failed.
+    Failed(String),
+}
+
 /// Runs `prove` (a pipeline prover writing its proof file to the path it is given) into a
-/// private temporary file (0600: `prove` replaces it atomically with another one) and returns
-/// the proof file's JSON, or why proving failed. Passes the `after-prove` crash point.
+/// private temporary file (0600: `prove` replaces it atomically with another one). Passes the
+/// `after-prove` crash point.
 pub(super) fn proof_text(
     prove: impl FnOnce(&Path) -> pipeline::Result<pipeline::ProveReport>,
-) -> Result<std::result::Result<String, String>> {
+) -> Result<Proved> {
     let tmp = tempfile::NamedTempFile::new()
         .map_err(|e| Error::Source(format!("temporary proof file: {e}")))?;
     match tokio::task::block_in_place(|| prove(tmp.path())) {
@@ -42,9 +51,9 @@ pub(super) fn proof_text(
             crash_point("after-prove");
             let text = serde_json::to_string(&r.proof)
                 .map_err(|e| Error::Source(format!("proof: {e}")))?;
-            Ok(Ok(text))
+            Ok(Proved::Proof(text))
         }
-        Err(e) => Ok(Err(e.to_string())),
+        Err(e) => Ok(Proved::Failed(e.to_string())),
     }
 }
 
@@ -86,8 +95,8 @@ impl Oracle<'_> {
         tracing::info!("zkinfer oracle: proving {} (nonce {nonce})", row.id);
         let build = &self.cfg.build;
         match proof_text(|path| pipeline::prove(build, &input.data, &secrets, path, &Quiet))? {
-            Ok(text) => self.journal.set_proved(&row.id, &text, nonce)?,
-            Err(reason) => self.journal.set_failed(&row.id, &reason)?,
+            Proved::Proof(text) => self.journal.set_proved(&row.id, &text, nonce)?,
+            Proved::Failed(reason) => self.journal.set_failed(&row.id, &reason)?,
         }
         Ok(())
     }
@@ -136,8 +145,8 @@ impl Oracle<'_> {
         })
         .await?
         {
-            Ok(g) => g,
-            Err(e) => return self.rejected(row, &e),
+            Called::Done(g) => g,
+            Called::Reverted(e) => return self.rejected(row, &e),
         };
         let gas = low_gas(estimate).unwrap_or_else(|| gas_limit(estimate, row.gas_retries));
         let account_nonce =
@@ -184,8 +193,8 @@ impl Oracle<'_> {
         })
         .await?;
         let estimate = match replay {
-            Ok(g) => g,
-            Err(e) => return self.rejected(row, &e),
+            Called::Done(g) => g,
+            Called::Reverted(e) => return self.rejected(row, &e),
         };
         let hash = row.tx_hash.as_deref().unwrap_or("?");
         let limit = row.gas_limit.unwrap_or_default();

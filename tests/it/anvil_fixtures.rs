@@ -60,6 +60,7 @@ fn fixture_chain_matches_a_fresh_build_and_accepts_the_next_proof() {
         let inner = zkinfer::chain::check_deployed(&chain, &contracts, verifier)
             .await
             .unwrap()
+            .into_result()
             .unwrap_or_else(|e| panic!("fixture verifier differs from a fresh build: {e}"));
         assert_eq!(inner, addr(&dep["models"]["credit"]["halo2_verifier"]));
         // The registry is the committed artifact's code.

@@ -71,6 +71,7 @@ pub fn run(a: RegisterArgs) -> anyhow::Result<Exit> {
                 let v = address("--verifier", v)?;
                 let inner = chain::check_deployed(&chain, &contracts, v)
                     .await?
+                    .into_result()
                     .map_err(anyhow::Error::msg)?;
                 (v, inner)
             }
