@@ -186,7 +186,7 @@ pub struct Settings {
     /// The circuit's digest: SHA-256 over the verifying key's transcript representation and the
     /// circuit description and instance layout above (definition: [`crate::proof::vk_digest`]).
     /// `Build::open` recomputes it and refuses a directory that no longer gives it.
-    pub vk_digest: String,
+    pub vk_digest: B256,
     /// Meaning of each public instance, in order.
     pub instances: Vec<InstanceInfo>,
     /// Compiled verifier facts.
@@ -229,7 +229,7 @@ pub struct ProofFile {
     /// Format version.
     pub version: u32,
     /// The digest of the build it was made for (see [`crate::proof::vk_digest`]).
-    pub vk_digest: String,
+    pub vk_digest: B256,
     /// SHA-256 of the ONNX model.
     pub model_sha256: String,
     /// Public instances, in order.

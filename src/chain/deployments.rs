@@ -17,7 +17,7 @@ pub struct ModelEntry {
     #[serde(default)]
     pub halo2_verifier: Address,
     /// Digest of the verifying key.
-    pub vk_digest: String,
+    pub vk_digest: alloy::primitives::B256,
     /// The build directory it was registered from, as given.
     pub build_dir: String,
     /// The registration transaction.

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use crate::artifacts::{BuildDir, ProofFile, Settings};
 use crate::circuit;
 use crate::field::{field, to_word, Bn256, Fr};
-use crate::files::{decode_hex, read_json};
+use crate::files::read_json;
 use crate::graph::Graph;
 use crate::quant::{self, QuantModel};
 use crate::verifier::{self, Compiled};
@@ -191,10 +191,7 @@ impl Build {
     pub fn contracts(&self) -> Result<Compiled> {
         let path = self.dir.path(BuildDir::CONTRACTS);
         let c: Compiled = read_json(&path, "compiled contracts file")?;
-        let digest = decode_hex(&self.settings.vk_digest).map_err(|e| Error::DigestMismatch {
-            dir: self.dir.root.clone(),
-            reason: format!("settings.json's vk_digest: {e}"),
-        })?;
+        let digest = self.settings.vk_digest;
         let layout = self.wrapper_facts()?.layout;
         let code = c.wrapper.runtime_code();
         for (what, word) in [
@@ -223,8 +220,8 @@ impl Build {
             return Err(Error::OtherModel {
                 proof: path.to_path_buf(),
                 dir: self.dir.root.clone(),
-                theirs: pf.vk_digest.clone(),
-                ours: self.settings.vk_digest.clone(),
+                theirs: pf.vk_digest,
+                ours: self.settings.vk_digest,
             });
         }
         Ok(())

@@ -61,9 +61,9 @@ pub enum Error {
         /// The build directory.
         dir: PathBuf,
         /// Digest in the proof.
-        theirs: String,
+        theirs: alloy::primitives::B256,
         /// Digest of the build.
-        ours: String,
+        ours: alloy::primitives::B256,
     },
     /// A build directory's verifying key, description, model or SRS do not give its digest.
     #[error("{dir} is not the build its vk_digest names: {reason}. settings.json, vk.bin, model.quant.json, srs.bin or contracts.json was edited or damaged, or an older zkinfer made the build; rebuild the directory with `zkinfer build`")]

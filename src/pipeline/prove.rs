@@ -176,7 +176,7 @@ pub fn prove_batch(
     let pf = ProofFile {
         format: ProofFile::FORMAT.into(),
         version: ProofFile::VERSION,
-        vk_digest: build.settings.vk_digest.clone(),
+        vk_digest: build.settings.vk_digest,
         model_sha256: build.settings.model_sha256.clone(),
         instances: build
             .settings

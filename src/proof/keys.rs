@@ -12,6 +12,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::{guarded, Error, Result};
+use alloy::primitives::B256;
+
 use crate::circuit::InstanceInfo;
 use crate::circuit::{CircuitShape, ZkCircuit, ZkParams};
 use crate::field::{Bn256, Fr, G1Affine};
@@ -116,7 +118,7 @@ pub fn vk_digest(
     shape: &CircuitShape,
     instances: &[InstanceInfo],
     files: DigestFiles,
-) -> String {
+) -> B256 {
     let mut repr = vk.transcript_repr().to_repr();
     repr.as_mut().reverse();
     let described = Described {
@@ -135,7 +137,7 @@ pub fn vk_digest(
     h.update(VK_DIGEST_TAG);
     h.update(repr.as_ref());
     h.update(&json);
-    format!("0x{}", hex::encode(h.finalize()))
+    B256::from(<[u8; 32]>::from(h.finalize()))
 }
 
 /// Writes a key (proving or verifying) atomically.

@@ -25,7 +25,7 @@ pub struct WrapperFacts {
 pub fn wrapper_source(
     num_instances: usize,
     proof_len: usize,
-    vk_digest: &str,
+    vk_digest: &alloy::primitives::B256,
     facts: WrapperFacts,
 ) -> String {
     let calldata_len = 4 + 32 * 4 + 32 * num_instances + proof_len.div_ceil(32) * 32;

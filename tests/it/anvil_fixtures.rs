@@ -28,7 +28,8 @@ fn fixture_chain_matches_a_fresh_build_and_accepts_the_next_proof() {
     let name = "breast_cancer_mlp";
     let build = Build::open(&registry_build_with_srs(tmp.path(), Some(srs))).unwrap();
     assert_eq!(
-        dep["models"]["credit"]["vk_digest"], build.settings.vk_digest,
+        dep["models"]["credit"]["vk_digest"],
+        build.settings.vk_digest.to_string(),
         "the fixture was made from another build: run scripts/anvil-fixtures.sh"
     );
 

@@ -92,7 +92,7 @@ pub fn run(a: RegisterArgs) -> anyhow::Result<Exit> {
             ModelEntry {
                 verifier,
                 halo2_verifier: inner,
-                vk_digest: s.vk_digest.clone(),
+                vk_digest: s.vk_digest,
                 build_dir: a.dir.display().to_string(),
                 tx: mined.tx_hash,
             },

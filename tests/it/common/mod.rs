@@ -315,7 +315,7 @@ pub fn claiming(
         e.to_string().contains("made for another model or build"),
         "{e}"
     );
-    pf.vk_digest = honest.settings.vk_digest.clone();
+    pf.vk_digest = honest.settings.vk_digest;
     pf
 }
 
@@ -353,7 +353,7 @@ pub fn redigest(b: &Build, dir: &std::path::Path, model: &[u8]) {
     );
     let sp = dir.join(BuildDir::SETTINGS);
     let mut s: serde_json::Value = serde_json::from_slice(&std::fs::read(&sp).unwrap()).unwrap();
-    s["vk_digest"] = digest.into();
+    s["vk_digest"] = digest.to_string().into();
     std::fs::write(&sp, serde_json::to_vec_pretty(&s).unwrap()).unwrap();
 }
 
