@@ -195,15 +195,6 @@ impl Verdict {
     }
 }
 
-impl From<std::result::Result<Vec<String>, String>> for Verdict {
-    fn from(r: std::result::Result<Vec<String>, String>) -> Self {
-        match r {
-            Ok(checked) => Verdict::Valid { checked },
-            Err(reason) => Verdict::Invalid { reason },
-        }
-    }
-}
-
 /// Native verification: a [`Verdict`], or `Err` when the proof could not be checked (another
 /// build's proof, unreadable keys).
 pub fn verify(build: &Build, pf: &ProofFile, path: &Path) -> Result<Verdict> {

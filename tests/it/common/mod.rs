@@ -85,8 +85,13 @@ pub fn fixture_options(name: &str) -> BuildOptions {
     opts
 }
 
-/// A build directory per fixture, shared by every test (see [`cached`]).
+/// A build directory per fixture, shared by every test (see [`cached`]); looked up once per
+/// name and run.
 pub fn built(name: &str) -> &'static Path {
+    static DIRS: OnceLock<Mutex<HashMap<String, &'static Path>>> = OnceLock::new();
+    if let Some(&p) = DIRS.get_or_init(Default::default).lock().unwrap().get(name) {
+        return p;
+    }
     let out: &'static Path = Box::leak(cached(&fixture_options(name)).into_boxed_path());
     if name.ends_with("@proving") {
         let b = Build::open(out).unwrap();
@@ -95,6 +100,11 @@ pub fn built(name: &str) -> &'static Path {
             "{name}: expected a dot lane"
         );
     }
+    DIRS.get()
+        .unwrap()
+        .lock()
+        .unwrap()
+        .insert(name.to_string(), out);
     out
 }
 
@@ -291,11 +301,7 @@ pub async fn deploy_registered(
 /// agrees) would run. Its digest is no longer the honest build's.
 pub fn with_swapped_weight(b: &Build, dir: &std::path::Path) -> Build {
     let _ = std::fs::remove_dir_all(dir);
-    std::fs::create_dir_all(dir).unwrap();
-    for e in std::fs::read_dir(b.dir.path("")).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
-    }
+    copy_build(&b.dir.root, dir);
     let model = add_to_first_weight(&dir.join("model.quant.json"), 12345);
     redigest(b, dir, &model);
     Build::open(dir).unwrap()
