@@ -24,10 +24,13 @@ Models (scikit-learn bundled datasets, seeded splits, standardised features):
                           public outputs exactly K public instances on one circuit shape (the
                           instance-flat verifier's tests)
   softmax_200             Gemm 8 -> 200 -> Softmax, seeded random: a 200-class public softmax output
+  lenet_ccd, lenet_ccddd  LeNet-style CNNs on the digits upsampled to 28x28 (conv 6@5x5, Relu, 2x2
+                          average pool, conv 16@5x5, Relu, pool, then dense 10 or 120-84-10),
+                          trained in numpy (scripts/lenet.py)
 Expected outputs come from onnxruntime.
 
 Usage: python3 scripts/gen_fixtures.py [GROUP...]   (pip install -r scripts/requirements.txt)
-GROUP: all (default), instances (only wide_gemm_K and softmax_200).
+GROUP: all (default), instances (only wide_gemm_K and softmax_200), lenet (only the LeNets).
 """
 import json
 import os
@@ -153,9 +156,21 @@ def write_instance_fixtures():
     write_model("softmax_200", model, x, np.zeros(len(x)), n_calib=16, classify=None)
 
 
+def write_lenet():
+    """LeNet-style CNNs on 28x28 digits (scripts/lenet.py), trained in numpy."""
+    import lenet
+    for name, dense in (("lenet_ccd", (10,)), ("lenet_ccddd", (120, 84, 10))):
+        layers, x_te, y_te, acc = lenet.train(dense, SEED)
+        print(f"{name}: numpy test accuracy {acc:.4f}")
+        write_cnn_like(name, lenet.onnx_model(name, layers), x_te, y_te)
+
+
 def main():
     if sys.argv[1:] == ["instances"]:
         write_instance_fixtures()
+        return
+    if sys.argv[1:] == ["lenet"]:
+        write_lenet()
         return
     ds = load_breast_cancer()
     x_tr, x_te, y_tr, y_te = train_test_split(ds.data, ds.target, test_size=0.25, random_state=SEED, stratify=ds.target)
@@ -178,6 +193,7 @@ def main():
     write_op_fixtures()
     write_bad_models()
     write_instance_fixtures()
+    write_lenet()
 
 
 def ort_run(model, x):

@@ -200,9 +200,11 @@ pub struct Settings {
 impl Settings {
     /// Format tag.
     pub const FORMAT: &'static str = "zkinfer-build";
-    /// Format version: 4 since the digest also covers the quantized model file and the SRS
-    /// record (3: the constraint system and the description; older builds must be rebuilt).
-    pub const VERSION: u32 = 4;
+    /// Format version: 5 since activations have calibrated widths and an affine op's ReLU is
+    /// fused into its rescale (the same quantized model lays out another circuit); 4: the
+    /// digest also covers the quantized model file and the SRS record (3: the constraint system
+    /// and the description). Older builds must be rebuilt.
+    pub const VERSION: u32 = 5;
 }
 
 /// One public instance in a proof file.

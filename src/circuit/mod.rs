@@ -19,7 +19,8 @@ mod zk;
 pub use chips::{DotJob, DotJobs};
 pub use instance_info::{instance_infos, InstanceInfo, InstanceKind};
 pub use params::{
-    choose_batch_params, choose_params, largest_batch_within, CircuitShape, Optimize,
+    choose_batch_params, choose_params, largest_batch_within, prove_weight, CircuitShape, Layout,
+    Optimize, BALANCED_MAX_SLOWDOWN,
 };
 pub use tables::model_tables;
 pub use zk::{plan_dots, FnLookups, ZkCircuit, ZkParams};

@@ -22,6 +22,9 @@ pub const MIN_K: u32 = 8;
 pub const MAX_K: u32 = 26;
 /// Most advice columns of the main gate: few, dense columns keep the verifier small.
 pub const MAX_ADVICE: usize = 2;
+/// Most advice columns of the main gate in the shortest layout, which trades one column of
+/// verifier (a few thousand gas) for half the rows when the gate is what sets `logrows`.
+pub const MAX_FAST_ADVICE: usize = 3;
 
 /// Everything needed to rebuild the same circuit at every stage.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -40,7 +43,53 @@ pub struct CircuitShape {
     /// written, so one-sample builds describe themselves as before).
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub batch: usize,
+    /// The layouts sizing weighed and which one `--optimize-for` took (not written by builds
+    /// older than the shape policy).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layouts: Vec<Layout>,
 }
+
+/// One layout sizing considered: with dot lanes at the smallest `logrows`, or without at the
+/// smallest `logrows` that fits.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Layout {
+    /// `logrows`.
+    pub logrows: u32,
+    /// Terms per dot-lane row (0: no dot lane).
+    pub dot_width: usize,
+    /// Advice columns (the gate's, the lookups' and the dot lane's).
+    pub advice: usize,
+    /// Fixed columns (constants, selectors, dot-lane weights, lookup tags).
+    pub fixed: usize,
+    /// Lookup arguments (the range lookup and the function lookups).
+    pub lookups: usize,
+    /// Estimated proving time relative to the fastest layout considered (see
+    /// [`prove_weight`]).
+    pub relative_prove: f64,
+    /// Whether the build uses it.
+    pub chosen: bool,
+}
+
+/// Proving work of a layout, in advice-column units times rows: an advice column is committed
+/// and enters the quotient (1), a lookup argument adds three such polynomials (permuted input,
+/// permuted table, grand product), and a fixed column is only evaluated on the extended domain
+/// (about a quarter of an advice column's cost). Calibrated on the wide MLP of
+/// `bench/OPTIMIZATIONS.md`: predicts the plain layout at logrows 18 to prove 3.9x slower than
+/// the dot lane at 15, measured 4.3x.
+pub fn prove_weight(k: u32, advice: usize, fixed: usize, lookups: usize) -> f64 {
+    (1u64 << k) as f64 * (advice as f64 + 3.0 * lookups as f64 + 0.25 * fixed as f64)
+}
+
+/// The rule of `--optimize-for balanced`: a layout with fewer columns (no dot lane: a smaller
+/// verifier and 15-35% less verify gas; or one gate column fewer) is taken only when its
+/// estimated proving time is at most this factor of the fastest layout's, or under
+/// [`BALANCED_ANY_WEIGHT`].
+pub const BALANCED_MAX_SLOWDOWN: f64 = 1.5;
+
+/// Proving work below which `balanced` always takes the fewest columns: about one second on
+/// the reference machine (2 cores; the wide MLP's 458,752 units proved in 2.7 s), where gas
+/// matters more than proving time.
+pub const BALANCED_ANY_WEIGHT: f64 = 170_000.0;
 
 fn one() -> usize {
     1
@@ -74,13 +123,15 @@ pub enum Optimize {
 }
 
 impl Optimize {
-    /// How many `logrows` above the smallest a layout without dot lanes may take (`None`: a
-    /// dot lane whenever possible).
-    fn plain_slack(self) -> Option<u32> {
+    /// The most estimated proving work (see [`prove_weight`]) a layout with fewer columns may
+    /// take, given the fastest layout's (`None`: the fastest layout, always).
+    fn limit(self, fastest: f64) -> Option<f64> {
         match self {
             Optimize::Proving => None,
-            Optimize::Balanced => Some(2),
-            Optimize::Gas => Some(MAX_K),
+            Optimize::Balanced => {
+                Some((BALANCED_MAX_SLOWDOWN * fastest).max(BALANCED_ANY_WEIGHT))
+            }
+            Optimize::Gas => Some(f64::INFINITY),
         }
     }
 }
@@ -100,10 +151,35 @@ struct Trial {
 impl Trial {
     /// Whether the vertical gate fits in [`MAX_ADVICE`] columns and the lookups in one column
     /// each at `usable` rows.
-    fn fits(&self, usable: usize) -> bool {
-        self.base.num_advice_per_phase[0] <= MAX_ADVICE
+    fn fits(&self, usable: usize, max_advice: usize) -> bool {
+        self.base.num_advice_per_phase[0] <= max_advice
             && self.base.num_lookup_advice_per_phase[0] <= 1
             && self.n_lookups.div_ceil(usable) <= 1
+    }
+
+    /// The layout's column counts at `k` with a dot lane of `width` terms (0: none).
+    fn layout(&self, k: u32, width: usize, fn_cols: usize) -> Layout {
+        let advice = self.base.num_advice_per_phase[0]
+            + self.base.num_lookup_advice_per_phase[0]
+            + 2 * fn_cols
+            + if width > 0 { width + 1 } else { 0 };
+        // Constants, the gate's selector per advice column, the range table; a tag per
+        // function lookup; a weight per dot-lane term.
+        let fixed = self.base.num_fixed
+            + self.base.num_advice_per_phase[0]
+            + 1
+            + 4 * fn_cols
+            + width;
+        let lookups = 1 + fn_cols;
+        Layout {
+            logrows: k,
+            dot_width: width,
+            advice,
+            fixed,
+            lookups,
+            relative_prove: prove_weight(k, advice, fixed, lookups),
+            chosen: false,
+        }
     }
 
     /// Rows the dot jobs need at the widest lane, and the lane's start row.
@@ -113,6 +189,16 @@ impl Trial {
             .iter()
             .map(|n| n.div_ceil(MAX_DOT_WIDTH).max(1))
             .sum::<usize>()
+    }
+}
+
+/// The range table's bits at `k`: the model's limb width where the circuit holds its table
+/// (every aligned range check then fills whole limbs), else the largest table that fits.
+fn lookup_bits(model: &QuantModel, k: u32) -> usize {
+    let most = k as usize - 1;
+    match model.limb_bits as usize {
+        0 => most,
+        l => l.min(most),
     }
 }
 
@@ -134,7 +220,7 @@ fn trial(
 ) -> Result<Trial> {
     let mut b = BaseCircuitBuilder::<Fr>::from_stage(CircuitBuilderStage::Keygen)
         .use_k(k as usize)
-        .use_lookup_bits(k as usize - 1)
+        .use_lookup_bits(lookup_bits(model, k))
         .use_instance_columns(1);
     let lookups = FnLookups::default();
     let jobs = DotJobs::default();
@@ -205,9 +291,25 @@ pub fn choose_batch_params(
     let tables = model_tables(model);
     check_tables(model, &tables)?;
     let table_rows = 1 + tables.iter().map(|t| t.len()).sum::<usize>();
+    let fn_cols = |t: &Trial| usize::from(t.n_lookups > 0);
     let mut cells = 0;
     let mut k = MIN_K;
-    while k <= MAX_K {
+    // The shortest layout: dot lanes and up to MAX_FAST_ADVICE gate columns.
+    let fast = loop {
+        if k > MAX_K {
+            if batch > 1 {
+                return Err(Error::BatchTooLarge {
+                    batch,
+                    max_k: MAX_K,
+                    largest: largest_batch(MAX_K, model, trace, &tables, vis, predicate, batch)?,
+                });
+            }
+            return Err(Error::TooLarge {
+                max_k: MAX_K,
+                cells,
+                table_rows,
+            });
+        }
         let usable = usable_rows(k);
         if table_rows > usable {
             k += 1;
@@ -226,58 +328,82 @@ pub fn choose_batch_params(
             );
             continue;
         }
-        let width = if t.dot_lens.is_empty() {
-            Some(0)
-        } else {
-            (1..=MAX_DOT_WIDTH)
-                .find(|&w| plan_dots(t.dot_lens.iter().copied(), w, 1, usable).is_some())
-        };
-        if let (true, Some(width)) = (t.fits(usable), width) {
-            // Dot lanes add columns, hence verifier size and gas: without them at this k or the
-            // next two (three cells per dot term in the vertical gate) is preferred when it fits.
-            let plain_cells = t.cells + t.dot_lens.iter().map(|n| 3 * n + 4).sum::<usize>();
-            let mut chosen = (t, width);
-            if let (true, Some(slack)) = (width > 0, optimize.plain_slack()) {
-                for pk in k..=(k + slack).min(MAX_K) {
-                    if plain_cells > MAX_ADVICE * usable_rows(pk) {
-                        continue;
-                    }
-                    let p = trial(pk, false, model, trace, &tables, vis, predicate, batch)?;
-                    if p.fits(usable_rows(pk)) {
-                        chosen = (p, 0);
-                        break;
-                    }
-                }
-            }
-            let (t, width) = chosen;
-            return Ok(CircuitShape {
-                params: ZkParams {
-                    base: t.base,
-                    fn_cols: usize::from(t.n_lookups > 0),
-                    tables,
-                    dot_width: width,
-                    dot_lanes: usize::from(width > 0),
-                },
-                break_points: vec![],
-                visibility: vis,
-                predicate: predicate.cloned(),
-                batch: batch.max(1),
-            });
+        if let (true, Some(width)) = (t.fits(usable, MAX_FAST_ADVICE), dot_width(&t, usable)) {
+            break (k, t, width);
         }
         k += 1;
+    };
+    let (fk, ft, fw) = fast;
+    let mut options = vec![(ft.layout(fk, fw, fn_cols(&ft)), ft)];
+    // With dot lanes in at most MAX_ADVICE gate columns (one column fewer: a smaller verifier),
+    // at the next `logrows` that holds them.
+    if options[0].1.base.num_advice_per_phase[0] > MAX_ADVICE && optimize != Optimize::Proving {
+        for k in fk..=MAX_K {
+            let t = trial(k, true, model, trace, &tables, vis, predicate, batch)?;
+            let usable = usable_rows(k);
+            if let (true, Some(w)) = (t.fits(usable, MAX_ADVICE), dot_width(&t, usable)) {
+                options.push((t.layout(k, w, fn_cols(&t)), t));
+                break;
+            }
+        }
     }
-    if batch > 1 {
-        return Err(Error::BatchTooLarge {
-            batch,
-            max_k: MAX_K,
-            largest: largest_batch(MAX_K, model, trace, &tables, vis, predicate, batch)?,
-        });
+    // Without dot lanes (three cells per dot term in the vertical gate), tried only at the
+    // `logrows` that could qualify.
+    let fastest = options[0].0.relative_prove;
+    if let (true, Some(limit)) = (fw > 0, optimize.limit(fastest)) {
+        let plain_cells = options[0].1.cells
+            + options[0].1.dot_lens.iter().map(|n| 3 * n + 4).sum::<usize>();
+        for pk in fk..=MAX_K {
+            if plain_cells > MAX_ADVICE * usable_rows(pk) {
+                continue;
+            }
+            // The plain layout has at least the gate's columns and the range lookup.
+            if prove_weight(pk, 2, 3, 1) > limit {
+                break;
+            }
+            let p = trial(pk, false, model, trace, &tables, vis, predicate, batch)?;
+            if p.fits(usable_rows(pk), MAX_ADVICE) {
+                options.push((p.layout(pk, 0, fn_cols(&p)), p));
+                break;
+            }
+        }
     }
-    Err(Error::TooLarge {
-        max_k: MAX_K,
-        cells,
-        table_rows,
+    // The policy: the fewest columns (least verify gas, smallest verifier) within the limit.
+    let limit = optimize.limit(fastest).unwrap_or(fastest);
+    let pick = options
+        .iter()
+        .enumerate()
+        .filter(|(_, (l, _))| l.relative_prove <= limit)
+        .min_by_key(|(_, (l, _))| (l.advice + l.fixed, l.logrows))
+        .map_or(0, |(i, _)| i);
+    let mut layouts: Vec<Layout> = options.iter().map(|(l, _)| l.clone()).collect();
+    for (i, l) in layouts.iter_mut().enumerate() {
+        l.relative_prove /= fastest;
+        l.chosen = i == pick;
+    }
+    let (l, t) = options.swap_remove(pick);
+    Ok(CircuitShape {
+        params: ZkParams {
+            base: t.base,
+            fn_cols: usize::from(t.n_lookups > 0),
+            tables,
+            dot_width: l.dot_width,
+            dot_lanes: usize::from(l.dot_width > 0),
+        },
+        break_points: vec![],
+        visibility: vis,
+        predicate: predicate.cloned(),
+        batch: batch.max(1),
+        layouts,
     })
+}
+
+/// The narrowest dot lane that holds the trial's dot jobs at `usable` rows (0: no jobs).
+fn dot_width(t: &Trial, usable: usize) -> Option<usize> {
+    if t.dot_lens.is_empty() {
+        return Some(0);
+    }
+    (1..=MAX_DOT_WIDTH).find(|&w| plan_dots(t.dot_lens.iter().copied(), w, 1, usable).is_some())
 }
 
 /// Whether `batch` slots of the model fit in `2^k` rows (with a dot lane, the shortest
@@ -296,7 +422,7 @@ fn fits_at(
     let min_rows = t.min_dot_rows();
     let width_fits = t.dot_lens.is_empty()
         || plan_dots(t.dot_lens.iter().copied(), MAX_DOT_WIDTH, 1, usable).is_some();
-    Ok(min_rows <= usable && width_fits && t.fits(usable))
+    Ok(min_rows <= usable && width_fits && t.fits(usable, MAX_FAST_ADVICE))
 }
 
 /// The largest batch below `batch` whose shortest layout fits in `2^k` rows (0: not even one

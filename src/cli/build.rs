@@ -45,8 +45,9 @@ pub struct BuildArgs {
     #[arg(long, value_enum, default_value_t = TargetArg::Accuracy)]
     pub target: TargetArg,
     /// Circuit shape: `proving` (shortest circuit: constant-weight dot products in a wide dot
-    /// lane), `gas` (fewest columns: smallest verifier, least verify gas) or `balanced` (a dot
-    /// lane only when it saves more than two logrows).
+    /// lanes, up to 3 gate columns), `gas` (fewest columns: smallest verifier, least verify gas)
+    /// or `balanced` (the fewest columns that prove at most 1.5x slower than the fastest layout,
+    /// estimated, or in about a second; `build` prints the layouts weighed).
     #[arg(long, value_enum, default_value_t = OptimizeArg::Balanced)]
     pub optimize_for: OptimizeArg,
     /// Fail if any output's max |float - quantized| over the calibration set exceeds E.
@@ -122,10 +123,30 @@ impl From<TargetArg> for Target {
 pub enum OptimizeArg {
     /// Shortest circuit (dot lanes).
     Proving,
-    /// A dot lane only when it saves more than two logrows.
+    /// The fewest columns that prove at most 1.5x slower (estimated), or in about a second.
     Balanced,
     /// Fewest columns.
     Gas,
+}
+
+fn optimize_name(o: OptimizeArg) -> &'static str {
+    match o {
+        OptimizeArg::Proving => "proving",
+        OptimizeArg::Balanced => "balanced",
+        OptimizeArg::Gas => "gas",
+    }
+}
+
+/// The rule each `--optimize-for` applies, as `build` prints it.
+fn optimize_rule(o: OptimizeArg) -> String {
+    match o {
+        OptimizeArg::Proving => "the fastest layout".into(),
+        OptimizeArg::Balanced => format!(
+            "the layout with the fewest columns (smaller verifier, less verify gas) whose estimated prove time is at most {}x the fastest, or about a second",
+            zkinfer::circuit::BALANCED_MAX_SLOWDOWN
+        ),
+        OptimizeArg::Gas => "the layout without a dot lane whenever it fits".into(),
+    }
 }
 
 impl From<OptimizeArg> for Optimize {
@@ -245,6 +266,8 @@ pub fn run(a: BuildArgs) -> anyhow::Result<Exit> {
             "batch": s.circuit.batch,
             "advice_columns": s.circuit.params.base.num_advice_per_phase,
             "lookup_bits": s.circuit.params.base.lookup_bits,
+            "act_bits": r.act_bits,
+            "layouts": s.circuit.layouts,
             "function_tables": s.circuit.params.tables.len(),
             "calibration": s.calibration,
             "macs": s.macs,
@@ -262,12 +285,36 @@ pub fn run(a: BuildArgs) -> anyhow::Result<Exit> {
     } else {
         println!("built {} -> {}", s.model_path, a.out.display());
         println!(
-            "  circuit: logrows {}, {} advice column(s), lookup bits {:?}, {} MACs",
+            "  circuit: logrows {}, {} advice column(s), lookup bits {:?}, activations {} bits, {} MACs",
             s.circuit.params.base.k,
             s.circuit.params.base.num_advice_per_phase[0],
             s.circuit.params.base.lookup_bits,
+            r.act_bits,
             s.macs
         );
+        for l in &s.circuit.layouts {
+            println!(
+                "   {} {}: logrows {}, {} advice, {} fixed, {} lookup(s), estimated prove time {:.2}x the fastest",
+                if l.chosen { "*" } else { " " },
+                if l.dot_width > 0 {
+                    format!("dot lane of {}", l.dot_width)
+                } else {
+                    "no dot lane".to_string()
+                },
+                l.logrows,
+                l.advice,
+                l.fixed,
+                l.lookups,
+                l.relative_prove
+            );
+        }
+        if s.circuit.layouts.len() > 1 {
+            println!(
+                "   (--optimize-for {}: {})",
+                optimize_name(a.optimize_for),
+                optimize_rule(a.optimize_for)
+            );
+        }
         if s.circuit.batch > 1 {
             println!(
                 "  batch: {} samples per proof ({} public instances)",

@@ -107,6 +107,8 @@ pub struct BuildReport {
     pub total_secs: f64,
     /// Gas of a verify call in the in-process EVM, on the build's self-test proof.
     pub evm_verify_gas: u64,
+    /// Signed bits every activation is range-checked to (what calibration showed it needs).
+    pub act_bits: u32,
 }
 
 /// ONNX model -> quantized model, circuit, keys, verifier contracts, all in `opts.out`.
@@ -216,6 +218,7 @@ pub fn build(opts: &BuildOptions, p: &dyn Progress) -> Result<BuildReport> {
         keygen_secs,
         total_secs: started.elapsed().as_secs_f64(),
         evm_verify_gas,
+        act_bits: model.act_bits,
     })
 }
 

@@ -37,6 +37,76 @@ impl Default for QuantConfig {
     }
 }
 
+/// Narrowest activation width a model gets: range checks below a limb cost the same.
+pub const MIN_ACT_BITS: u32 = 8;
+
+/// Signed bits of the integer `m` (magnitude), sign included.
+fn signed_bits(m: f64) -> u32 {
+    if m < 1.0 {
+        return 1;
+    }
+    (m + 1.0).log2().ceil() as u32 + 1
+}
+
+/// The activation width (signed bits) the model needs: every value's calibrated magnitude
+/// times the headroom at its exponent, every constant an activation chip compares or copies
+/// (table inputs and outputs, clip bounds, gathered constants), and the largest sum a tree
+/// ensemble can reach. Activations are range-checked to this width, so range checks cost what
+/// the data needs rather than a fixed 32 bits.
+fn needed_act_bits(model: &QuantModel, headroom: f64) -> u32 {
+    let mut bits = 1;
+    let mut need = |m: f64| bits = bits.max(signed_bits(m.abs()));
+    for v in &model.values {
+        need(v.calibrated_max * headroom * 2f64.powi(v.exp));
+    }
+    for node in &model.nodes {
+        match &node.op {
+            QOp::Func(f) => {
+                need(f.lo as f64);
+                need(f.hi as f64);
+                for (_, y) in f.table() {
+                    need(y as f64);
+                }
+            }
+            QOp::Clip { lo, hi } => {
+                for b in lo.iter().chain(hi) {
+                    need(*b as f64);
+                }
+            }
+            QOp::Gather(src) => {
+                for s in src {
+                    if let QSrc::Const(c) = s {
+                        need(*c as f64);
+                    }
+                }
+            }
+            QOp::Trees { trees, base, .. } => {
+                let leaves: f64 = trees
+                    .iter()
+                    .map(|t| {
+                        t.iter()
+                            .map(|n| match n {
+                                QTreeNode::Leaf { values } => {
+                                    values.iter().fold(0f64, |m, v| m.max((v.1 as f64).abs()))
+                                }
+                                QTreeNode::Branch { threshold, .. } => {
+                                    // Thresholds are compared with activations at two bits
+                                    // above the width: within 2^B they always fit.
+                                    (*threshold as f64).abs() / 2.0
+                                }
+                            })
+                            .fold(0f64, f64::max)
+                    })
+                    .sum();
+                let b = base.iter().fold(0f64, |m, &b| m.max((b as f64).abs()));
+                need(leaves + b);
+            }
+            _ => {}
+        }
+    }
+    bits
+}
+
 /// Largest exponent at which `max_abs * headroom` still fits `bits` signed bits, capped.
 fn exponent(max_abs: f64, bits: u32, headroom: f64, cap: i32) -> i32 {
     if max_abs == 0.0 {
@@ -63,6 +133,8 @@ struct Quantizer<'a> {
     cfg: &'a QuantConfig,
     stats: Vec<Stat>,
     exp: Vec<Option<i32>>,
+    /// Rescale shifts are rounded up to a multiple of this (0: not aligned).
+    limb: u32,
 }
 
 impl Quantizer<'_> {
@@ -98,7 +170,13 @@ impl Quantizer<'_> {
         let ein: Vec<i32> = node.inputs.iter().map(|&v| self.e(v)).collect();
         let emax = ein.iter().copied().max().unwrap_or(0);
         let ey = self.act_exp(node.output);
-        let acc = (ew + emax).max(ey);
+        let mut acc = (ew + emax).max(ey);
+        // A shift that fills whole limbs costs no partial-limb check: the extra bits are
+        // precision the weights keep.
+        if self.limb > 0 && acc > ey {
+            let d = (acc - ey) as u32;
+            acc = ey + d.next_multiple_of(self.limb) as i32;
+        }
         let mut terms = Vec::with_capacity(a.terms.len());
         for t in &a.terms {
             let coef = to_fixed(t.weight, acc - ein[t.input as usize]);
@@ -385,6 +463,42 @@ impl Quantizer<'_> {
 
 /// Quantizes `graph` with exponents chosen from the calibration samples (flattened inputs).
 pub fn quantize(graph: &Graph, samples: &[Vec<Vec<f64>>], cfg: &QuantConfig) -> Result<QuantModel> {
+    // First pass: the widths the data needs; second: shifts aligned to the limb those give.
+    let first = quantize_with_limb(graph, samples, cfg, 0)?;
+    let limb = limb_for(first.act_bits, cfg.act_bits);
+    let mut model = quantize_with_limb(graph, samples, cfg, limb)?;
+    let aligned = (model.act_bits - 1).next_multiple_of(limb) + 1;
+    if aligned <= cfg.act_bits {
+        model.act_bits = aligned;
+    }
+    model.limb_bits = limb;
+    for s in samples {
+        model.eval(s)?;
+    }
+    Ok(model)
+}
+
+/// Most bits of one range-check limb the alignment aims at: the range table then has at most
+/// 2^14 rows, which any circuit of 2^15 rows or more holds beside the function tables.
+const MAX_LIMB_BITS: u32 = 14;
+
+/// The limb width for activations of `bits` signed bits: one limb when the magnitude fits
+/// one, else two equal limbs (`max` bounds the width).
+fn limb_for(bits: u32, max: u32) -> u32 {
+    let mag = bits - 1;
+    if mag <= MAX_LIMB_BITS {
+        mag
+    } else {
+        mag.div_ceil(2).min((max - 1).div_ceil(2))
+    }
+}
+
+fn quantize_with_limb(
+    graph: &Graph,
+    samples: &[Vec<Vec<f64>>],
+    cfg: &QuantConfig,
+    limb: u32,
+) -> Result<QuantModel> {
     if samples.is_empty() {
         return Err(Error::NoCalibration);
     }
@@ -412,6 +526,7 @@ pub fn quantize(graph: &Graph, samples: &[Vec<Vec<f64>>], cfg: &QuantConfig) -> 
         cfg,
         stats,
         exp: vec![None; graph.values.len()],
+        limb,
     };
     for &v in &graph.inputs {
         q.exp[v] = Some(q.act_exp(v));
@@ -438,13 +553,15 @@ pub fn quantize(graph: &Graph, samples: &[Vec<Vec<f64>>], cfg: &QuantConfig) -> 
             calibrated_max: q.stats[v].max_abs(),
         })
         .collect();
-    let model = QuantModel {
+    let mut model = QuantModel {
         act_bits: cfg.act_bits,
+        limb_bits: 0,
         values,
         inputs: graph.inputs.clone(),
         nodes,
         outputs: graph.outputs.clone(),
     };
+    model.act_bits = needed_act_bits(&model, cfg.headroom).clamp(MIN_ACT_BITS, cfg.act_bits);
     for s in samples {
         model.eval(s)?;
     }

@@ -268,6 +268,11 @@ impl QValue {
 pub struct QuantModel {
     /// Every activation lies in `[-2^(act_bits-1), 2^(act_bits-1))`.
     pub act_bits: u32,
+    /// The range-check limb width the widths were aligned to: `act_bits - 1` and the rescale
+    /// shifts are multiples of it where they can be, so each range check fills whole limbs of
+    /// the circuit's range table (0: none, builds from before the alignment).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub limb_bits: u32,
     /// All values, indexed by `ValueId`.
     pub values: Vec<QValue>,
     /// Model inputs.
@@ -276,6 +281,10 @@ pub struct QuantModel {
     pub nodes: Vec<QNode>,
     /// Model outputs (public instances, in order).
     pub outputs: Vec<ValueId>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl QuantModel {
@@ -381,6 +390,7 @@ mod private_values {
         };
         QuantModel {
             act_bits: 16,
+            limb_bits: 0,
             values: ["x", "d", "e", "q"].map(value).to_vec(),
             inputs: vec![0, 1],
             nodes: vec![

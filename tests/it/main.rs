@@ -17,3 +17,4 @@ mod pipeline;
 mod predicate;
 mod registry;
 mod visibility;
+mod widths;

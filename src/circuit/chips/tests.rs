@@ -81,13 +81,22 @@ fn affine_honest_and_wrong_product() {
     assert!(!run(Some(6)), "a wrong affine row must be rejected");
 }
 
-/// Runs the rescale chip on `acc` with the prover's (y, r).
+/// Runs the rescale chip on `acc` with the prover's (y, r), with and without the rounding term
+/// already in the accumulator cell (both must agree).
 fn rescale_accepts(acc: i128, shift: u32, y: i128, r: i128) -> bool {
-    accepts(|ctx, range| {
-        let a = ctx.load_witness(field(acc));
-        let chip = RescaleChip::new(range.clone(), BITS);
-        chip.rescale(ctx, a, shift, field(y), field(r));
-    })
+    let run = |biased: bool| {
+        accepts(|ctx, range| {
+            let cell = if biased { acc + (1 << (shift - 1)) } else { acc };
+            let a = ctx.load_witness(field(cell));
+            let chip = RescaleChip::new(range.clone(), BITS);
+            chip.rescale_biased(ctx, a, shift, field(y), field(r), biased);
+        })
+    };
+    let plain = run(false);
+    if shift > 0 {
+        assert_eq!(plain, run(true), "biased and plain forms disagree");
+    }
+    plain
 }
 
 #[test]
@@ -127,6 +136,69 @@ fn rescale_rejects_quotient_out_of_activation_range() {
     let acc = 1i128 << 45;
     let (y, r) = rescale(acc, 8);
     assert!(!rescale_accepts(acc, 8, y, r));
+}
+
+/// Runs the fused rescale-ReLU chip on `acc` with the prover's (out, neg, r), at `bits`.
+/// Both forms are run (the accumulator cell with and without the rounding term) and must agree.
+fn rescale_relu_accepts(acc: i128, shift: u32, out: i128, neg: i128, r: i128, bits: u32) -> bool {
+    let run = |biased: bool| {
+        accepts(|ctx, range| {
+            let cell = if biased { acc + (1 << (shift - 1)) } else { acc };
+            let a = ctx.load_witness(field(cell));
+            let chip = RescaleChip::new(range.clone(), bits);
+            chip.rescale_relu(ctx, a, shift, field(out), field(neg), field(r), biased);
+        })
+    };
+    let plain = run(false);
+    assert_eq!(plain, run(true), "biased and plain forms disagree");
+    plain
+}
+
+#[test]
+fn rescale_relu_honest_and_tampered() {
+    for bits in [BITS, 12] {
+        let top = (1i128 << (bits - 1)) - 1;
+        for &(acc, shift) in &[
+            (1_000_003i128, 8u32),
+            (-1_000_003, 8),
+            (0, 4),
+            (255, 8),
+            (-256, 8),
+            (-(1 << 20), 16),
+            (top << 3, 3),
+            (-(top << 3), 3),
+        ] {
+            let (y, r) = rescale(acc, shift);
+            if y.abs() > top {
+                continue;
+            }
+            let (out, neg) = (y.max(0), (-y).max(0));
+            let ok = |o, n, r| rescale_relu_accepts(acc, shift, o, n, r, bits);
+            assert!(ok(out, neg, r), "honest acc {acc} at {bits} bits");
+            assert!(!ok(out + 1, neg, r), "output one too high, acc {acc}");
+            if y < 0 {
+                assert!(!ok(y, 0, r), "negative passed through, acc {acc}");
+                assert!(!ok(0, 0, r), "negative zeroed without its part, acc {acc}");
+            }
+            assert!(!ok(out, neg, (r + 1) % (1 << shift)), "wrong remainder, acc {acc}");
+            // Both parts non-zero with the right difference: the zero product must catch it.
+            assert!(!ok(out + 1, neg + 1, r), "both parts non-zero, acc {acc}");
+            // Balanced but out of range: the equations hold, a range check must catch them.
+            assert!(!ok(out - 1, neg, r + (1 << shift)), "remainder >= 2^d, acc {acc}");
+            assert!(!ok(out + 1, neg, r - (1 << shift)), "negative remainder, acc {acc}");
+            // A negative `out` (field wrap-around) balanced by the remainder or `neg`.
+            assert!(!ok(out - (1 << 20), neg, r + (1 << (20 + shift))), "negative out, acc {acc}");
+        }
+    }
+}
+
+#[test]
+fn rescale_relu_rejects_parts_out_of_activation_range() {
+    // The honest quotient leaves the 12-bit activation range, on either side.
+    for acc in [1i128 << 20, -(1i128 << 20)] {
+        let (y, r) = rescale(acc, 8);
+        assert!(!rescale_relu_accepts(acc, 8, y.max(0), (-y).max(0), r, 12), "acc {acc}");
+    }
 }
 
 fn relu_accepts(x: i128, out: i128) -> bool {

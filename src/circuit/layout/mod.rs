@@ -89,12 +89,55 @@ impl Chips {
         acc: i128,
         shift: u32,
     ) -> (AssignedValue<Fr>, i128) {
+        self.rescaled_biased(ctx, acc_cell, acc, shift, false)
+    }
+
+    /// [`Self::rescaled`] of `acc`, where `biased` says `acc_cell` holds `acc` plus the
+    /// rounding term `2^(shift-1)` (see `RescaleInstructions::rescale_biased`).
+    fn rescaled_biased(
+        &self,
+        ctx: &mut Context<Fr>,
+        acc_cell: AssignedValue<Fr>,
+        acc: i128,
+        shift: u32,
+        biased: bool,
+    ) -> (AssignedValue<Fr>, i128) {
         let (y, r) = rescale(acc, shift);
         (
             self.rescale
-                .rescale(ctx, acc_cell, shift, field(y), field(r)),
+                .rescale_biased(ctx, acc_cell, shift, field(y), field(r), biased),
             y,
         )
+    }
+
+    /// `max(rescale(acc, shift), 0)` by the fused chip; refuses the one quotient the chip
+    /// cannot hold, the activation range's lowest value.
+    fn rescaled_relu(
+        &self,
+        ctx: &mut Context<Fr>,
+        acc_cell: AssignedValue<Fr>,
+        acc: i128,
+        shift: u32,
+        biased: bool,
+    ) -> std::result::Result<(AssignedValue<Fr>, i128), String> {
+        let (y, r) = rescale(acc, shift);
+        let lim = 1i128 << (self.bits - 1);
+        if y <= -lim || y >= lim {
+            return Err(format!(
+                "a value before the ReLU is outside the {}-bit activation range",
+                self.bits
+            ));
+        }
+        let cell = self.rescale.rescale_relu(
+            ctx,
+            acc_cell,
+            shift,
+            field(y.max(0)),
+            field((-y).max(0)),
+            field(r),
+            biased,
+        );
+        Ok((cell, y.max(0)))
     }
 
     fn max2(
@@ -224,7 +267,33 @@ pub fn assign(
             "shared parameter cells of another model",
         ));
     }
-    for (node, (np, pc)) in model.nodes.iter().zip(node_params.iter().zip(&param_cells)) {
+    // Readers of each value: an affine op whose only reader is the next node, a ReLU, and whose
+    // output is not a model output is laid out with that ReLU as one fused op.
+    let mut readers = vec![0usize; model.values.len()];
+    for node in &model.nodes {
+        for &v in &node.inputs {
+            readers[v] += 1;
+        }
+    }
+    let fused_relu = |i: usize| {
+        let (node, next) = (&model.nodes[i], model.nodes.get(i + 1));
+        next.is_some_and(|n| {
+            matches!(n.op, crate::quant::QOp::Relu)
+                && n.inputs == [node.output]
+                && readers[node.output] == 1
+                && !model.outputs.contains(&node.output)
+        })
+    };
+    let mut skip = false;
+    for (i, (node, (np, pc))) in model
+        .nodes
+        .iter()
+        .zip(node_params.iter().zip(&param_cells))
+        .enumerate()
+    {
+        if std::mem::take(&mut skip) {
+            continue;
+        }
         let prm = Params {
             np,
             cells: if params == Vis::Fixed { None } else { Some(pc) },
@@ -238,7 +307,20 @@ pub fn assign(
             prm: &prm,
             ins: &ins,
         };
-        let out = ops::assign_op(ctx, &op, &node.op, expect)
+        // The fused ReLU's output is the next node's; the affine output gets no cells.
+        let (node, expect, fused) = match fused_relu(i)
+            .then(|| ops::assign_affine_relu(ctx, &op, &node.op))
+            .flatten()
+        {
+            Some(res) => {
+                skip = true;
+                let relu = &model.nodes[i + 1];
+                (relu, model.values[relu.output].numel(), Some(res))
+            }
+            None => (node, expect, None),
+        };
+        let out = fused
+            .unwrap_or_else(|| ops::assign_op(ctx, &op, &node.op, expect))
             .map(|cells| {
                 let (cells, ints) = cells.into_iter().unzip();
                 Val { cells, ints }

@@ -37,7 +37,7 @@ pub(super) fn assign_op(ctx: &mut Context<Fr>, o: &OpCtx, op: &QOp, n: usize) ->
             terms,
             bias,
             shift,
-        } => affine(ctx, o, rows, terms, bias, *shift),
+        } => affine(ctx, o, rows, terms, bias, *shift, false),
         QOp::Gather(src) => gather(ctx, o, src),
         QOp::Mul { pairs, shift } => mul(ctx, o, pairs, *shift),
         QOp::Div { num, den, shift } => div(ctx, o, num, den, *shift),
@@ -55,7 +55,23 @@ pub(super) fn assign_op(ctx: &mut Context<Fr>, o: &OpCtx, op: &QOp, n: usize) ->
     }
 }
 
-/// Affine rows (dense, sparse or convolution): one row of the vertical gate (or a dot lane) per output, then the rescale.
+/// An affine op followed by a ReLU that alone reads it, as one op: the rescale and the ReLU
+/// share their range checks (see `RescaleInstructions::rescale_relu`). `None` when `op` is not
+/// an affine op with a rescale.
+pub(super) fn assign_affine_relu(ctx: &mut Context<Fr>, o: &OpCtx, op: &QOp) -> Option<Res> {
+    match op {
+        QOp::Affine {
+            rows,
+            terms,
+            bias,
+            shift,
+        } if *shift > 0 => Some(affine(ctx, o, rows, terms, bias, *shift, true)),
+        _ => None,
+    }
+}
+
+/// Affine rows (dense, sparse or convolution): one row of the vertical gate (or a dot lane) per
+/// output, then the rescale, with the ReLU after it fused in when `relu`.
 fn affine(
     ctx: &mut Context<Fr>,
     o: &OpCtx,
@@ -63,6 +79,7 @@ fn affine(
     terms: &[QTerm],
     bias: &[i128],
     shift: u32,
+    relu: bool,
 ) -> Res {
     let OpCtx { ch, prm, ins, .. } = *o;
     let mut out = Cells::new();
@@ -75,8 +92,19 @@ fn affine(
             acc += term.coef as i128 * v;
             cells.push((c, prm.at(rows[o] as usize + k)));
         }
-        let a = ch.affine.affine_row(ctx, &cells, prm.at(terms.len() + o));
-        out.push(ch.rescaled(ctx, a, acc, shift));
+        // A constant bias takes the rescale's rounding term 2^(shift-1): one gate row fewer.
+        let (b, biased) = match prm.at(terms.len() + o) {
+            QuantumCell::Constant(b) if shift > 0 => {
+                (QuantumCell::Constant(b + field(1i128 << (shift - 1))), true)
+            }
+            b => (b, false),
+        };
+        let a = ch.affine.affine_row(ctx, &cells, b);
+        out.push(if relu {
+            ch.rescaled_relu(ctx, a, acc, shift, biased)?
+        } else {
+            ch.rescaled_biased(ctx, a, acc, shift, biased)
+        });
     }
     Ok(out)
 }

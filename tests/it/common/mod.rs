@@ -28,7 +28,8 @@ macro_rules! fixture_tests {
     ($check:path) => {
         $crate::common::fixture_tests!(@each $check, [
             breast_cancer_mlp, digits_mlp, breast_cancer_logreg, iris_logreg, breast_cancer_tree,
-            breast_cancer_gbt, diabetes_forest, digits_cnn, digits_sigmoid_tanh
+            breast_cancer_gbt, diabetes_forest, digits_cnn, digits_sigmoid_tanh, lenet_ccd,
+            lenet_ccddd
         ]);
     };
     ($check:path, dot_lanes) => {
