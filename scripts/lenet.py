@@ -163,7 +163,8 @@ def train(dense, seed, epochs=12, batch=32, lr=2e-3):
 
 
 def onnx_model(name, layers, opset=13):
-    """The trained network as an ONNX graph: input [1, 784], output logits [1, 10]."""
+    """The trained network as an ONNX graph: input [1, 784], output logits [1, 10]. Every
+    attribute is explicit (strides, pads, dilations), as PyTorch's exporter writes them."""
     inits = [numpy_helper.from_array(np.array([1, 1, 28, 28], np.int64), "shape")]
     nodes = [helper.make_node("Reshape", ["input", "shape"], ["t0"], name="Reshape_0")]
     cur, n = "t0", 0
@@ -178,7 +179,8 @@ def onnx_model(name, layers, opset=13):
             inits += [numpy_helper.from_array(w, f"conv{convs}.weight"),
                       numpy_helper.from_array(layer.b.astype(np.float32), f"conv{convs}.bias")]
             nodes.append(helper.make_node("Conv", [cur, f"conv{convs}.weight", f"conv{convs}.bias"], [nxt],
-                                          name=f"Conv_{convs}", kernel_shape=[layer.k, layer.k]))
+                                          name=f"Conv_{convs}", kernel_shape=[layer.k, layer.k], strides=[1, 1],
+                                          pads=[0, 0, 0, 0], dilations=[1, 1], group=1))
             convs += 1
         elif isinstance(layer, Dense):
             inits += [numpy_helper.from_array(layer.w.astype(np.float32), f"fc{denses}.weight"),
@@ -191,7 +193,7 @@ def onnx_model(name, layers, opset=13):
             nodes.append(helper.make_node("Relu", [cur], [nxt], name=f"Relu_{n}"))
         elif isinstance(layer, Pool):
             nodes.append(helper.make_node("AveragePool", [cur], [nxt], name=f"AveragePool_{n}",
-                                          kernel_shape=[2, 2], strides=[2, 2]))
+                                          kernel_shape=[2, 2], strides=[2, 2], pads=[0, 0, 0, 0]))
         elif isinstance(layer, Flatten):
             nodes.append(helper.make_node("Flatten", [cur], [nxt], name=f"Flatten_{n}"))
         cur = nxt

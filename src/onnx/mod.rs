@@ -16,8 +16,14 @@ use tract_onnx::tract_core::ndarray::{ArrayD, IxDyn};
 
 use crate::graph::{Graph, Node, Op, Src, ValueId, ValueInfo};
 
-/// Default-domain opsets zkinfer reads.
-pub const OPSETS: std::ops::RangeInclusive<i64> = 9..=21;
+/// Default-domain opsets zkinfer reads: 6 (the oldest exporters still in use, and most of
+/// ONNX's own backend test models) to 28, the newest the pinned `onnx` package (1.23) defines.
+/// Each op is read with its semantics at the model's opset (the legacy `broadcast`/`axis`
+/// attributes before 7, BatchNormalization's `is_test` and `spatial`, Dropout's `is_test`,
+/// attributes that later became inputs, Softmax's axis rule before 13); an op whose semantics
+/// at that opset zkinfer does not implement is refused by name. Versions 22 to 28 of the ops
+/// zkinfer reads only add element types.
+pub const OPSETS: std::ops::RangeInclusive<i64> = 6..=28;
 /// `ai.onnx.ml` opsets zkinfer reads.
 pub const ML_OPSETS: std::ops::RangeInclusive<i64> = 1..=5;
 

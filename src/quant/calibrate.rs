@@ -73,6 +73,12 @@ fn needed_act_bits(model: &QuantModel, headroom: f64) -> u32 {
                     need(*b as f64);
                 }
             }
+            // Labels are copied to the output whichever class calibration saw.
+            QOp::ArgMax { labels, .. } => {
+                for &l in labels {
+                    need(l as f64);
+                }
+            }
             QOp::Gather(src) => {
                 for s in src {
                     if let QSrc::Const(c) = s {
@@ -465,8 +471,11 @@ impl Quantizer<'_> {
 pub fn quantize(graph: &Graph, samples: &[Vec<Vec<f64>>], cfg: &QuantConfig) -> Result<QuantModel> {
     // First pass: the widths the data needs; second: shifts aligned to the limb those give.
     let first = quantize_with_limb(graph, samples, cfg, 0)?;
-    let limb = limb_for(first.act_bits, cfg.act_bits);
-    let mut model = quantize_with_limb(graph, samples, cfg, limb)?;
+    let limb = limb_for(first.act_bits);
+    // Shifts rounded up to whole limbs widen coefficients; where that fails, unaligned.
+    let Ok(mut model) = quantize_with_limb(graph, samples, cfg, limb) else {
+        return Ok(first);
+    };
     let aligned = (model.act_bits - 1).next_multiple_of(limb) + 1;
     if aligned <= cfg.act_bits {
         model.act_bits = aligned;
@@ -483,13 +492,14 @@ pub fn quantize(graph: &Graph, samples: &[Vec<Vec<f64>>], cfg: &QuantConfig) -> 
 const MAX_LIMB_BITS: u32 = 14;
 
 /// The limb width for activations of `bits` signed bits: one limb when the magnitude fits
-/// one, else two equal limbs (`max` bounds the width).
-fn limb_for(bits: u32, max: u32) -> u32 {
+/// one, else two equal limbs (at most [`MAX_LIMB_BITS`] each: wider magnitudes are not
+/// aligned).
+fn limb_for(bits: u32) -> u32 {
     let mag = bits - 1;
     if mag <= MAX_LIMB_BITS {
         mag
     } else {
-        mag.div_ceil(2).min((max - 1).div_ceil(2))
+        mag.div_ceil(2).min(MAX_LIMB_BITS)
     }
 }
 

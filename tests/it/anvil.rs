@@ -176,7 +176,7 @@ fn verifies_on_anvil(name: &str) {
 }
 
 mod every_fixture_model_verifies_on_anvil {
-    crate::common::fixture_tests!(super::verifies_on_anvil, dot_lanes);
+    crate::common::fixture_tests!(super::verifies_on_anvil, small, dot_lanes);
 }
 
 /// A 200-class public softmax output (200 public instances, far past the ~70 that fit the

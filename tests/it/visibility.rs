@@ -357,5 +357,5 @@ fn commitments_match_case(name: &str) {
 }
 
 mod hash_equals_the_in_circuit_commitments_on_every_fixture {
-    crate::common::fixture_tests!(super::commitments_match_case);
+    crate::common::fixture_tests!(super::commitments_match_case, small);
 }

@@ -39,8 +39,13 @@ pub fn prelu(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
     let x = imp.input(node, 0)?;
     let shape = imp.shape_of(&x);
     let slope = imp.const_input(node, 1)?;
-    // ONNX PRelu broadcasts the slope unidirectionally to x (numpy style).
-    let s = slope.shape().to_vec();
+    // ONNX PRelu broadcasts the slope unidirectionally to x (numpy style) from opset 7; before,
+    // a slope is one value or one per channel (axis 1), as exporters of the time wrote it.
+    let mut s = slope.shape().to_vec();
+    if imp.opset < 7 && shape.len() > 2 && s.len() == 1 && s[0] == shape[1] && s[0] > 1 {
+        s = vec![s[0]];
+        s.extend(std::iter::repeat_n(1, shape.len() - 2));
+    }
     let fits = s.len() <= shape.len()
         && s.iter()
             .rev()

@@ -25,9 +25,64 @@ fn apply(b: Bin, x: f64, y: f64) -> f64 {
     }
 }
 
+/// Before opset 7, binary ops broadcast only when `broadcast=1`, and then B alone, aligned with
+/// A's axes from `axis` (default: A's last axes): B's shape with ones around it, as numpy
+/// broadcasting then reads it. Without `broadcast=1` the shapes must be equal.
+pub(super) fn legacy_broadcast(
+    imp: &Importer,
+    node: &pb::NodeProto,
+    sa: &[usize],
+    sb: &[usize],
+) -> Result<Vec<usize>> {
+    if imp.attr_i(node, "broadcast", 0)? == 0 {
+        if sa != sb {
+            return Err(imp.node_err(
+                node,
+                format!(
+                    "at opset {} inputs of shapes {sa:?} and {sb:?} need broadcast=1 (before opset 7 shapes must be equal otherwise)",
+                    imp.opset
+                ),
+            ));
+        }
+        return Ok(sb.to_vec());
+    }
+    let n: usize = sb.iter().product();
+    if n == 1 {
+        return Ok(vec![1; sa.len()]);
+    }
+    let rank = sa.len() as i64;
+    let start = match super::super::proto::attr(node, "axis") {
+        Some(_) => {
+            let a = imp.attr_i(node, "axis", 0)?;
+            if a < 0 {
+                a + rank
+            } else {
+                a
+            }
+        }
+        None => rank - sb.len() as i64,
+    };
+    let fits = start >= 0
+        && start as usize + sb.len() <= sa.len()
+        && sb.iter().zip(&sa[start as usize..]).all(|(b, a)| b == a);
+    if !fits {
+        return Err(imp.node_err(
+            node,
+            format!("at opset {} B of shape {sb:?} does not broadcast to A's {sa:?} from axis {start}", imp.opset),
+        ));
+    }
+    let mut padded = vec![1; start as usize];
+    padded.extend_from_slice(sb);
+    padded.resize(sa.len(), 1);
+    Ok(padded)
+}
+
 fn binary(imp: &mut Importer, node: &pb::NodeProto, kind: Bin) -> Result<()> {
     let (a, b) = (imp.input(node, 0)?, imp.input(node, 1)?);
-    let (sa, sb) = (imp.shape_of(&a), imp.shape_of(&b));
+    let (sa, mut sb) = (imp.shape_of(&a), imp.shape_of(&b));
+    if imp.opset < 7 {
+        sb = legacy_broadcast(imp, node, &sa, &sb)?;
+    }
     let out = broadcast_shape(&sa, &sb)
         .ok_or_else(|| imp.node_err(node, format!("shapes {sa:?} and {sb:?} do not broadcast")))?;
     let (ia, ib) = (broadcast_index(&sa, &out), broadcast_index(&sb, &out));
@@ -201,6 +256,10 @@ pub fn reciprocal(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
 /// Pow of constants, or of a computed value by the constant exponent 2 (a product).
 pub fn pow(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
     let (a, b) = (imp.input(node, 0)?, imp.input(node, 1)?);
+    if imp.opset < 7 {
+        let (sa, sb) = (imp.shape_of(&a), imp.shape_of(&b));
+        legacy_broadcast(imp, node, &sa, &sb)?;
+    }
     match (&a, &b) {
         (Val::Const(x), Val::Const(y)) if y.len() == 1 => {
             let e = y.iter().next().copied().unwrap_or(1.0);

@@ -131,6 +131,13 @@ pub fn gemm(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
     let c = match imp.optional_input(node, 2)? {
         Some(cv) => {
             let sc = imp.shape_of(&cv);
+            // Before opset 7, C broadcasts only with broadcast=1.
+            if imp.opset < 7 && imp.attr_i(node, "broadcast", 0)? == 0 && sc != [m, n] {
+                return Err(imp.node_err(
+                    node,
+                    format!("at opset {} bias C of shape {sc:?} needs broadcast=1 to stand for [{m}, {n}]", imp.opset),
+                ));
+            }
             if broadcast_shape(&sc, &[m, n]).as_deref() != Some(&[m, n][..]) {
                 return Err(imp.node_err(
                     node,
@@ -197,6 +204,20 @@ pub fn matmul(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
 /// Inference-mode batch norm over axis 1, as a per-channel affine map (folded into a
 /// preceding Conv or Gemm by the graph optimizer).
 pub fn batch_norm(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
+    // Before opset 7, is_test=0 (the default) means training mode: batch statistics.
+    if imp.opset < 7 && imp.attr_i(node, "is_test", 0)? == 0 {
+        return Err(imp.node_err(
+            node,
+            format!("at opset {} is_test=0 normalises with the batch's own statistics (training mode); export in eval mode (is_test=1)", imp.opset),
+        ));
+    }
+    // Before opset 9, spatial=0 keeps statistics per position as well as per channel.
+    if imp.opset < 9 && imp.attr_i(node, "spatial", 1)? == 0 {
+        return Err(imp.node_err(
+            node,
+            "spatial=0 (statistics per channel and position) is not supported; export with spatial=1",
+        ));
+    }
     if imp.attr_i(node, "training_mode", 0)? != 0
         || node.output.iter().skip(1).any(|o| !o.is_empty())
     {

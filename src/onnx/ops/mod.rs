@@ -33,7 +33,7 @@ const REGISTRY: &[(&str, Converter)] = &[
     ("Tile", shape::tile),
     ("Split", shape::split),
     ("Identity", shape::identity),
-    ("Dropout", shape::identity),
+    ("Dropout", shape::dropout),
     ("Cast", shape::cast),
     ("Shape", shape::shape),
     ("Constant", shape::constant),

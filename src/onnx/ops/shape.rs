@@ -467,6 +467,31 @@ pub fn identity(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
     imp.bind(node, 0, x)
 }
 
+/// Dropout at inference: the identity. Refused where the model asks for training mode (before
+/// opset 7 `is_test=0`, the default; from 12 a `training_mode` input that is true or computed)
+/// or reads the mask.
+pub fn dropout(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
+    if imp.opset < 7 && imp.attr_i(node, "is_test", 0)? == 0 {
+        return Err(imp.node_err(
+            node,
+            format!("at opset {} is_test=0 drops values at random (training mode); export in eval mode (is_test=1)", imp.opset),
+        ));
+    }
+    if imp.opset >= 12 && node.input.get(2).is_some_and(|n| !n.is_empty()) {
+        let on = match imp.input(node, 2)? {
+            Val::Const(t) => t.iter().any(|&v| v != 0.0),
+            Val::Dyn(_) => true,
+        };
+        if on {
+            return Err(imp.node_err(node, "training_mode is true or computed: dropout at random is not supported"));
+        }
+    }
+    if node.output.get(1).is_some_and(|o| !o.is_empty()) {
+        return Err(imp.node_err(node, "the dropout mask (second output) is not supported"));
+    }
+    identity(imp, node)
+}
+
 /// Float and double casts keep values; integer casts of constants truncate; an integer cast of
 /// a computed value would change it, so it is refused.
 pub fn cast(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
