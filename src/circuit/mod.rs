@@ -19,8 +19,8 @@ mod zk;
 pub use chips::{DotJob, DotJobs};
 pub use instance_info::{instance_infos, InstanceInfo, InstanceKind};
 pub use params::{
-    choose_batch_params, choose_params, largest_batch_within, prove_weight, CircuitShape, Layout,
-    Optimize, BALANCED_MAX_SLOWDOWN,
+    choose_batch_params, choose_params, largest_batch_within, prove_weight, verify_gas_estimate,
+    CircuitShape, Layout, Optimize, BALANCED_MAX_SLOWDOWN, BALANCED_MIN_GAS_SAVING,
 };
 pub use tables::model_tables;
 pub use zk::{plan_dots, FnLookups, ZkCircuit, ZkParams};

@@ -66,6 +66,9 @@ pub struct Layout {
     /// Estimated proving time relative to the fastest layout considered (see
     /// [`prove_weight`]).
     pub relative_prove: f64,
+    /// Estimated verify gas of its verifier (see [`verify_gas_estimate`]).
+    #[serde(default)]
+    pub estimated_gas: u64,
     /// Whether the build uses it.
     pub chosen: bool,
 }
@@ -80,10 +83,22 @@ pub fn prove_weight(k: u32, advice: usize, fixed: usize, lookups: usize) -> f64 
     (1u64 << k) as f64 * (advice as f64 + 3.0 * lookups as f64 + 0.25 * fixed as f64)
 }
 
+/// Verify gas of a layout's verifier, estimated from its columns: each committed polynomial
+/// adds a commitment, its evaluations and their share of the multi-opening. Fitted on the LeNet
+/// fixtures' two layouts (450,217 and 556,914 gas measured; `bench/RESULTS.md`), within about
+/// 15% of every fixture's measured gas.
+pub fn verify_gas_estimate(advice: usize, fixed: usize, lookups: usize) -> u64 {
+    249_000 + 13_400 * (advice + fixed + 3 * lookups) as u64
+}
+
+/// Least verify gas a layout slower than the fastest must save to be taken by `balanced`
+/// (as a fraction of the fastest layout's).
+pub const BALANCED_MIN_GAS_SAVING: f64 = 0.2;
+
 /// The rule of `--optimize-for balanced`: a layout with fewer columns (no dot lane: a smaller
 /// verifier and 15-35% less verify gas; or one gate column fewer) is taken only when its
-/// estimated proving time is at most this factor of the fastest layout's, or under
-/// [`BALANCED_ANY_WEIGHT`].
+/// estimated proving time is at most this factor of the fastest layout's and it saves at least
+/// [`BALANCED_MIN_GAS_SAVING`] of the gas, or its proving work is under [`BALANCED_ANY_WEIGHT`].
 pub const BALANCED_MAX_SLOWDOWN: f64 = 1.5;
 
 /// Proving work below which `balanced` always takes the fewest columns: about one second on
@@ -123,6 +138,25 @@ pub enum Optimize {
 }
 
 impl Optimize {
+    /// Whether a layout with fewer columns than the fastest may be taken: `proving` never,
+    /// `gas` always, `balanced` when it proves within [`BALANCED_MAX_SLOWDOWN`] of the fastest
+    /// and saves at least [`BALANCED_MIN_GAS_SAVING`] of its gas, or proves in about a second
+    /// anyway ([`BALANCED_ANY_WEIGHT`]). The fastest layout itself is always allowed.
+    fn allows(self, l: &Layout, fastest: f64, fast_gas: u64) -> bool {
+        if l.relative_prove <= fastest {
+            return true;
+        }
+        match self {
+            Optimize::Proving => false,
+            Optimize::Gas => true,
+            Optimize::Balanced => {
+                let saves = l.estimated_gas as f64 <= (1.0 - BALANCED_MIN_GAS_SAVING) * fast_gas as f64;
+                (l.relative_prove <= BALANCED_MAX_SLOWDOWN * fastest && saves)
+                    || l.relative_prove <= BALANCED_ANY_WEIGHT
+            }
+        }
+    }
+
     /// The most estimated proving work (see [`prove_weight`]) a layout with fewer columns may
     /// take, given the fastest layout's (`None`: the fastest layout, always).
     fn limit(self, fastest: f64) -> Option<f64> {
@@ -143,6 +177,8 @@ pub const MAX_DOT_WIDTH: usize = 6;
 /// lengths of the queued dot jobs (empty without dot lanes).
 struct Trial {
     base: BaseCircuitParams,
+    /// Public instances: the instance column holds them in the usable rows.
+    instances: usize,
     cells: usize,
     n_lookups: usize,
     dot_lens: Vec<usize>,
@@ -152,7 +188,8 @@ impl Trial {
     /// Whether the vertical gate fits in [`MAX_ADVICE`] columns and the lookups in one column
     /// each at `usable` rows.
     fn fits(&self, usable: usize, max_advice: usize) -> bool {
-        self.base.num_advice_per_phase[0] <= max_advice
+        self.instances <= usable
+            && self.base.num_advice_per_phase[0] <= max_advice
             && self.base.num_lookup_advice_per_phase[0] <= 1
             && self.n_lookups.div_ceil(usable) <= 1
     }
@@ -178,6 +215,7 @@ impl Trial {
             fixed,
             lookups,
             relative_prove: prove_weight(k, advice, fixed, lookups),
+            estimated_gas: verify_gas_estimate(advice, fixed, lookups),
             chosen: false,
         }
     }
@@ -248,7 +286,7 @@ fn trial(
         }
         arranger.sample(b.main(0), &range, io, &secrets, true);
     }
-    arranger.finish(b.main(0), None);
+    let instances = arranger.finish(b.main(0), None).len();
     let base = b.calculate_params(Some(BLINDING_ROWS));
     let cells = b.statistics().gate.total_advice_per_phase.iter().sum();
     let n_lookups = lookups.lock().map(|l| l.len()).unwrap_or(0);
@@ -258,6 +296,7 @@ fn trial(
         .unwrap_or_default();
     Ok(Trial {
         base,
+        instances,
         cells,
         n_lookups,
         dot_lens,
@@ -368,13 +407,13 @@ pub fn choose_batch_params(
             }
         }
     }
-    // The policy: the fewest columns (least verify gas, smallest verifier) within the limit.
-    let limit = optimize.limit(fastest).unwrap_or(fastest);
+    // The policy: the least estimated gas among the layouts it allows (see `Optimize::allows`).
+    let fast_gas = options[0].0.estimated_gas;
     let pick = options
         .iter()
         .enumerate()
-        .filter(|(_, (l, _))| l.relative_prove <= limit)
-        .min_by_key(|(_, (l, _))| (l.advice + l.fixed, l.logrows))
+        .filter(|(_, (l, _))| optimize.allows(l, fastest, fast_gas))
+        .min_by_key(|(_, (l, _))| (l.estimated_gas, l.logrows))
         .map_or(0, |(i, _)| i);
     let mut layouts: Vec<Layout> = options.iter().map(|(l, _)| l.clone()).collect();
     for (i, l) in layouts.iter_mut().enumerate() {

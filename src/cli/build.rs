@@ -46,8 +46,9 @@ pub struct BuildArgs {
     pub target: TargetArg,
     /// Circuit shape: `proving` (shortest circuit: constant-weight dot products in a wide dot
     /// lanes, up to 3 gate columns), `gas` (fewest columns: smallest verifier, least verify gas)
-    /// or `balanced` (the fewest columns that prove at most 1.5x slower than the fastest layout,
-    /// estimated, or in about a second; `build` prints the layouts weighed).
+    /// or `balanced` (fewer columns only when that proves at most 1.5x slower than the fastest
+    /// layout and saves 20% of its gas, estimated, or proves in about a second; `build` prints
+    /// the layouts weighed).
     #[arg(long, value_enum, default_value_t = OptimizeArg::Balanced)]
     pub optimize_for: OptimizeArg,
     /// Fail if any output's max |float - quantized| over the calibration set exceeds E.
@@ -123,7 +124,7 @@ impl From<TargetArg> for Target {
 pub enum OptimizeArg {
     /// Shortest circuit (dot lanes).
     Proving,
-    /// The fewest columns that prove at most 1.5x slower (estimated), or in about a second.
+    /// Fewer columns when at most 1.5x slower and 20% less gas (estimated), or about a second.
     Balanced,
     /// Fewest columns.
     Gas,
@@ -142,8 +143,9 @@ fn optimize_rule(o: OptimizeArg) -> String {
     match o {
         OptimizeArg::Proving => "the fastest layout".into(),
         OptimizeArg::Balanced => format!(
-            "the layout with the fewest columns (smaller verifier, less verify gas) whose estimated prove time is at most {}x the fastest, or about a second",
-            zkinfer::circuit::BALANCED_MAX_SLOWDOWN
+            "the least estimated verify gas among the fastest layout and those that prove within {}x of it and save at least {}% of its gas, or prove in about a second",
+            zkinfer::circuit::BALANCED_MAX_SLOWDOWN,
+            zkinfer::circuit::BALANCED_MIN_GAS_SAVING * 100.0
         ),
         OptimizeArg::Gas => "the layout without a dot lane whenever it fits".into(),
     }
@@ -294,7 +296,7 @@ pub fn run(a: BuildArgs) -> anyhow::Result<Exit> {
         );
         for l in &s.circuit.layouts {
             println!(
-                "   {} {}: logrows {}, {} advice, {} fixed, {} lookup(s), estimated prove time {:.2}x the fastest",
+                "   {} {}: logrows {}, {} advice, {} fixed, {} lookup(s), estimated prove time {:.2}x the fastest, verify gas ~{}k",
                 if l.chosen { "*" } else { " " },
                 if l.dot_width > 0 {
                     format!("dot lane of {}", l.dot_width)
@@ -305,7 +307,8 @@ pub fn run(a: BuildArgs) -> anyhow::Result<Exit> {
                 l.advice,
                 l.fixed,
                 l.lookups,
-                l.relative_prove
+                l.relative_prove,
+                l.estimated_gas / 1000
             );
         }
         if s.circuit.layouts.len() > 1 {

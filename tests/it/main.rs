@@ -10,6 +10,7 @@ mod common;
 mod anvil;
 mod anvil_fixtures;
 mod circuit_soundness;
+mod conformance;
 mod cli;
 mod ops;
 mod oracle;

@@ -26,8 +26,9 @@ fn apply(b: Bin, x: f64, y: f64) -> f64 {
 }
 
 /// Before opset 7, binary ops broadcast only when `broadcast=1`, and then B alone, aligned with
-/// A's axes from `axis` (default: A's last axes): B's shape with ones around it, as numpy
-/// broadcasting then reads it. Without `broadcast=1` the shapes must be equal.
+/// A's axes from `axis` (default: A's last axes), each of B's axes equal to A's or 1 (as
+/// exporters of the time wrote it): B's shape with ones around it, as numpy broadcasting then
+/// reads it. Without `broadcast=1` the shapes must be equal.
 pub(super) fn legacy_broadcast(
     imp: &Importer,
     node: &pb::NodeProto,
@@ -64,7 +65,7 @@ pub(super) fn legacy_broadcast(
     };
     let fits = start >= 0
         && start as usize + sb.len() <= sa.len()
-        && sb.iter().zip(&sa[start as usize..]).all(|(b, a)| b == a);
+        && sb.iter().zip(&sa[start as usize..]).all(|(b, a)| b == a || *b == 1);
     if !fits {
         return Err(imp.node_err(
             node,
