@@ -571,7 +571,7 @@ fn a_batch_proof_states_each_sample_and_nothing_for_unused_slots() {
         .to_string();
     assert!(e.contains("5 samples") && e.contains("1 to 4"), "{e}");
     let mut lying = vec![sample(0), sample(1)];
-    lying[1].secrets.predicate_params = build.predicate_params(&[("T".into(), 1000.0)]).unwrap();
+    lying[1].secrets.predicate_params = build.predicate_params(&[("T".into(), 50.0)]).unwrap();
     let e = pipeline::prove_batch(&build, &lying, None, &path, &Quiet)
         .unwrap_err()
         .to_string();

@@ -110,8 +110,9 @@ impl Chips {
         )
     }
 
-    /// `max(rescale(acc, shift), 0)` by the fused chip; refuses the one quotient the chip
-    /// cannot hold, the activation range's lowest value.
+    /// `max(rescale(acc, shift), 0)` by the fused chip; refuses the one in-range quotient the
+    /// chip cannot hold, the activation range's lowest value. Any other quotient outside the
+    /// range (a trace the evaluator would refuse) is laid out for the constraints to reject.
     fn rescaled_relu(
         &self,
         ctx: &mut Context<Fr>,
@@ -122,9 +123,9 @@ impl Chips {
     ) -> std::result::Result<(AssignedValue<Fr>, i128), String> {
         let (y, r) = rescale(acc, shift);
         let lim = 1i128 << (self.bits - 1);
-        if y <= -lim || y >= lim {
+        if y == -lim {
             return Err(format!(
-                "a value before the ReLU is outside the {}-bit activation range",
+                "a value before the ReLU is the lowest of the {}-bit activation range, which the fused ReLU does not hold",
                 self.bits
             ));
         }
