@@ -407,8 +407,13 @@ pub fn choose_batch_params(
             }
         }
     }
-    // The policy: the least estimated gas among the layouts it allows (see `Optimize::allows`).
-    let fast_gas = options[0].0.estimated_gas;
+    // The policy: the least estimated gas among the layouts it allows (see `Optimize::allows`),
+    // measured against the fastest layout considered.
+    let (fastest, fast_gas) = options
+        .iter()
+        .map(|(l, _)| (l.relative_prove, l.estimated_gas))
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .unwrap_or((fastest, 0));
     let pick = options
         .iter()
         .enumerate()
