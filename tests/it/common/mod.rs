@@ -43,17 +43,14 @@ macro_rules! fixture_tests {
     };
     ($check:path, small, dot_lanes) => {
         $crate::common::fixture_tests!($check, small);
-        #[test]
-        fn digits_mlp_proving() {
-            $check("digits_mlp@proving")
-        }
-        #[test]
-        fn digits_cnn_proving() {
-            $check("digits_cnn@proving")
-        }
+        $crate::common::fixture_tests!(@proving $check);
     };
     ($check:path, dot_lanes) => {
         $crate::common::fixture_tests!($check);
+        $crate::common::fixture_tests!(@proving $check);
+    };
+    // The dot-lane variants of two fixtures.
+    (@proving $check:path) => {
         #[test]
         fn digits_mlp_proving() {
             $check("digits_mlp@proving")
