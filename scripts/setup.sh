@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs zkinfer's pinned EVM tools (solc 0.8.19 as solcjs/WebAssembly, anvil 1.7.1) from npm
-# into .tools/ at the repository root (git-ignored). Idempotent: does nothing when the installed
-# versions already match scripts/tools/package-lock.json. Needs node >= 20 and npm.
+# into .tools/ at the repository root (git-ignored), and Debian's postgresql and libssl-dev when
+# missing (as root; otherwise it says what to install). Idempotent: does nothing when the
+# installed versions already match scripts/tools/package-lock.json. Needs node >= 20 and npm.
 #
 # Afterwards: .tools/bin/solc and .tools/bin/anvil. zkinfer finds them there, or through
 # ZKINFER_SOLC / ZKINFER_ANVIL, or on PATH.
@@ -10,6 +11,24 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 tools="$root/.tools"
 lock="$root/scripts/tools/package-lock.json"
 stamp="$tools/.installed-lock"
+
+# Debian packages: PostgreSQL's server (the tests start a throwaway one for the oracle's shared
+# journal) and OpenSSL's headers (TLS of the PostgreSQL client), when missing.
+pg_found() { command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; }
+need=()
+pg_found || need+=(postgresql)
+pkg-config --exists openssl 2>/dev/null || need+=(libssl-dev pkg-config)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "setup: installing ${need[*]} from Debian's packages" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y --no-install-recommends "${need[@]}" >&2 \
+      || { apt-get update >&2 && apt-get install -y --no-install-recommends "${need[@]}" >&2; }
+  else
+    echo "setup: missing ${need[*]}: install them (Debian: sudo apt-get install ${need[*]})" >&2
+    exit 2
+  fi
+fi
 
 if [ -x "$tools/bin/solc" ] && [ -x "$tools/bin/anvil" ] && [ -f "$stamp" ] && cmp -s "$lock" "$stamp"; then
   exit 0

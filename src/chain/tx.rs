@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::registry::PredictionRegistry;
 use super::revert::CallError;
-use super::{Chain, Error, Result};
+use super::{Address, Chain, Error, Result};
 
 /// A mined transaction.
 #[derive(Clone, Debug, Serialize)]
@@ -127,8 +127,14 @@ impl Chain {
     /// The signer's next account nonce (pending transactions included).
     pub async fn account_nonce(&self) -> Result<u64> {
         let from = self.from.ok_or_else(|| Error::Key("no signer".into()))?;
+        self.nonce_of(from).await
+    }
+
+    /// Another account's next nonce, pending transactions included (an oracle worker settling
+    /// a transaction another worker signed).
+    pub async fn nonce_of(&self, account: Address) -> Result<u64> {
         self.provider
-            .get_transaction_count(from)
+            .get_transaction_count(account)
             .pending()
             .await
             .map_err(|e| self.rpc(e))

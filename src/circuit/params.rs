@@ -150,7 +150,8 @@ impl Optimize {
             Optimize::Proving => false,
             Optimize::Gas => true,
             Optimize::Balanced => {
-                let saves = l.estimated_gas as f64 <= (1.0 - BALANCED_MIN_GAS_SAVING) * fast_gas as f64;
+                let saves =
+                    l.estimated_gas as f64 <= (1.0 - BALANCED_MIN_GAS_SAVING) * fast_gas as f64;
                 (l.relative_prove <= BALANCED_MAX_SLOWDOWN * fastest && saves)
                     || l.relative_prove <= BALANCED_ANY_WEIGHT
             }
@@ -162,9 +163,7 @@ impl Optimize {
     fn limit(self, fastest: f64) -> Option<f64> {
         match self {
             Optimize::Proving => None,
-            Optimize::Balanced => {
-                Some((BALANCED_MAX_SLOWDOWN * fastest).max(BALANCED_ANY_WEIGHT))
-            }
+            Optimize::Balanced => Some((BALANCED_MAX_SLOWDOWN * fastest).max(BALANCED_ANY_WEIGHT)),
             Optimize::Gas => Some(f64::INFINITY),
         }
     }
@@ -202,11 +201,8 @@ impl Trial {
             + if width > 0 { width + 1 } else { 0 };
         // Constants, the gate's selector per advice column, the range table; a tag per
         // function lookup; a weight per dot-lane term.
-        let fixed = self.base.num_fixed
-            + self.base.num_advice_per_phase[0]
-            + 1
-            + 4 * fn_cols
-            + width;
+        let fixed =
+            self.base.num_fixed + self.base.num_advice_per_phase[0] + 1 + 4 * fn_cols + width;
         let lookups = 1 + fn_cols;
         Layout {
             logrows: k,
@@ -391,7 +387,12 @@ pub fn choose_batch_params(
     let fastest = options[0].0.relative_prove;
     if let (true, Some(limit)) = (fw > 0, optimize.limit(fastest)) {
         let plain_cells = options[0].1.cells
-            + options[0].1.dot_lens.iter().map(|n| 3 * n + 4).sum::<usize>();
+            + options[0]
+                .1
+                .dot_lens
+                .iter()
+                .map(|n| 3 * n + 4)
+                .sum::<usize>();
         for pk in fk..=MAX_K {
             if plain_cells > MAX_ADVICE * usable_rows(pk) {
                 continue;

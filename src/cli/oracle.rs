@@ -3,8 +3,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Args;
+use clap::{Args, Subcommand};
 use zkinfer::chain::registry::parse_model_id;
+use zkinfer::oracle::journal::{Location, Status};
 use zkinfer::oracle::{Config, Oracle, Outcome, Requesters, Source};
 use zkinfer::pipeline::Build;
 
@@ -13,15 +14,23 @@ use super::{block_on, Exit};
 
 /// Arguments of `oracle`.
 #[derive(Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct OracleArgs {
+    #[command(subcommand)]
+    pub cmd: Option<OracleCmd>,
     /// Build directory of the model (built with --binding).
-    pub dir: PathBuf,
+    #[arg(required = true)]
+    pub dir: Option<PathBuf>,
     /// Model id it is registered under.
-    #[arg(long)]
-    pub model: String,
-    /// The journal (SQLite); created if missing. Keep it: it is what makes restarts safe.
-    #[arg(long, default_value = "oracle-journal.sqlite")]
-    pub journal: PathBuf,
+    #[arg(long, required = true)]
+    pub model: Option<String>,
+    #[command(flatten)]
+    pub journal: JournalArg,
+    /// Seconds a worker's claim on an input lasts unless its heartbeat (every third of it)
+    /// renews it: after a worker dies, others take its inputs over this long after its last
+    /// heartbeat.
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(2..))]
+    pub lease: u64,
     /// Take inputs from a JSON-lines file, followed for new lines (one input object per line).
     #[arg(long, conflicts_with_all = ["stdin", "events"])]
     pub input_file: Option<PathBuf>,
@@ -71,15 +80,55 @@ pub struct OracleArgs {
     pub chain: ChainArgs,
 }
 
+/// The journal: a SQLite file or a PostgreSQL URL.
+#[derive(Args)]
+pub struct JournalArg {
+    /// The journal: a SQLite file (created if missing; one oracle at a time) or a PostgreSQL
+    /// URL, postgres://USER:PASSWORD@HOST:PORT/DB?sslmode=require (shared by any number of
+    /// workers). Keep it: it is what makes restarts safe. The URL is never printed.
+    #[arg(
+        long = "journal",
+        env = "ZKINFER_JOURNAL",
+        hide_env_values = true,
+        default_value = "oracle-journal.sqlite"
+    )]
+    pub journal: String,
+}
+
+impl JournalArg {
+    fn location(&self) -> anyhow::Result<Location> {
+        Location::parse(&self.journal).map_err(anyhow::Error::msg)
+    }
+}
+
+/// `oracle` subcommands.
+#[derive(Subcommand)]
+pub enum OracleCmd {
+    /// Inputs per state, the oldest pending input, and each worker's heartbeat and throughput.
+    Status(StatusArgs),
+}
+
+/// Arguments of `oracle status`.
+#[derive(Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub journal: JournalArg,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Where inputs come from, and (for events) whose requests are served: one policy is
 /// required with `--events`, so that the oracle fails closed.
-fn source(a: &OracleArgs) -> anyhow::Result<(Source, Requesters)> {
+fn source(a: &OracleArgs, shared: bool) -> anyhow::Result<(Option<Source>, Requesters)> {
     let source = match (&a.input_file, a.stdin, &a.events) {
-        (Some(p), _, _) => Source::File(p.clone()),
-        (None, true, _) => Source::Stdin,
-        (None, false, Some(d)) => Source::Events(d.clone()),
+        (Some(p), _, _) => Some(Source::File(p.clone())),
+        (None, true, _) => Some(Source::Stdin),
+        (None, false, Some(d)) => Some(Source::Events(d.clone())),
+        _ if shared => None,
         _ => anyhow::bail!(
-            "say where inputs come from: --input-file FILE, --stdin, or --events INPUT_DIR"
+            "say where inputs come from: --input-file FILE, --stdin, or --events INPUT_DIR (a \
+             worker that only proves what others ingest needs a PostgreSQL --journal)"
         ),
     };
     if a.any_requester {
@@ -90,7 +139,7 @@ fn source(a: &OracleArgs) -> anyhow::Result<(Source, Requesters)> {
         .iter()
         .map(|r| address("--requester", r))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    if matches!(source, Source::Events(_)) && list.is_empty() {
+    if matches!(source, Some(Source::Events(_))) && list.is_empty() {
         anyhow::bail!(
             "--events needs --requester ADDR (repeatable) or --any-requester: requesting is \
              free, and every request served costs a proof and gas"
@@ -130,15 +179,22 @@ fn print(o: &Outcome, json: bool) {
 
 /// Runs `oracle`: exit 0 when every input ended submitted (or was skipped), 1 when some failed.
 pub fn run(a: OracleArgs) -> anyhow::Result<Exit> {
-    let (source, requesters) = source(&a)?;
-    let build = Build::open(&a.dir)?;
+    if let Some(OracleCmd::Status(s)) = &a.cmd {
+        return status(s);
+    }
+    let (Some(dir), Some(model)) = (&a.dir, &a.model) else {
+        anyhow::bail!("give the build directory and --model ID");
+    };
+    let journal = a.journal.location()?;
+    let (source, requesters) = source(&a, journal.is_shared())?;
+    let build = Build::open(dir)?;
     if !build.settings.circuit.visibility.binding {
         anyhow::bail!(
             "{}: built without --binding, so its proofs cannot be submitted to a registry",
-            a.dir.display()
+            dir.display()
         );
     }
-    let model = parse_model_id(&a.model).map_err(anyhow::Error::msg)?;
+    let model = parse_model_id(model).map_err(anyhow::Error::msg)?;
     let json = a.chain.json;
     let (mut failed, mut skipped, mut count) = (0usize, 0usize, 0usize);
     let emit = |o: &Outcome| {
@@ -157,8 +213,9 @@ pub fn run(a: OracleArgs) -> anyhow::Result<Exit> {
             build,
             model,
             registry,
-            journal: a.journal.clone(),
+            journal,
             source,
+            lease: Duration::from_secs(a.lease),
             once: a.once,
             poll: Duration::from_secs_f64(a.poll.max(0.05)),
             max_attempts: 5,
@@ -184,4 +241,51 @@ pub fn run(a: OracleArgs) -> anyhow::Result<Exit> {
         count - skipped
     );
     Ok(if failed == 0 { Exit::Ok } else { Exit::Invalid })
+}
+
+/// Runs `oracle status`.
+fn status(a: &StatusArgs) -> anyhow::Result<Exit> {
+    let loc = a.journal.location()?;
+    let s = Status::read(&loc)?;
+    if a.json {
+        println!("{}", serde_json::to_string(&s)?);
+        return Ok(Exit::Ok);
+    }
+    println!("journal {}", s.journal);
+    let states: Vec<String> = ["pending", "proved", "sent", "submitted", "failed"]
+        .iter()
+        .map(|k| format!("{} {k}", s.states.get(*k).copied().unwrap_or(0)))
+        .collect();
+    println!(
+        "inputs: {}; {} claimed now; {} request(s) skipped",
+        states.join(", "),
+        s.claimed,
+        s.skipped
+    );
+    match &s.oldest_pending {
+        Some(o) => println!("oldest pending: {} (waiting {} s)", o.id, o.waiting_s),
+        None => println!("oldest pending: none"),
+    }
+    if s.workers.is_empty() {
+        println!("workers: none yet");
+    }
+    for w in &s.workers {
+        let state = match (w.stopped, w.alive) {
+            (true, _) => "stopped".to_string(),
+            (false, true) => "alive".to_string(),
+            (false, false) => format!("silent (lease {} s): dead, or cut off", w.lease_s),
+        };
+        println!(
+            "worker {} ({}): {state}, heartbeat {} s ago, {} settled in {} s ({:.1}/min), {} claimed, submitter {}",
+            w.id,
+            w.host,
+            w.heartbeat_s_ago,
+            w.settled,
+            w.ran_s,
+            w.per_minute,
+            w.claimed,
+            w.submitter.as_deref().unwrap_or("?")
+        );
+    }
+    Ok(Exit::Ok)
 }

@@ -10,12 +10,17 @@
 //! members are fixed in the journal (see [`super::journal::Journal::set_batch_proved`]) and
 //! move together through the same steps as a single input: send, settle, and on a stale
 //! binding, proving the same members again.
+//!
+//! With many workers, a batch is formed from inputs the worker claims
+//! ([`super::journal::Journal::claim_pending`], under the same rule: N free, or the oldest
+//! waited, so idle workers do not shrink batches), and a formed batch is claimed whole; a
+//! worker that takes a batch over from a dead one finishes that batch, never re-forms it.
 
 use std::collections::HashSet;
 
 use super::journal::{Row, State, Unit};
 use super::submit::{proof_text, Proved};
-use super::{input, Oracle, Result, Source};
+use super::{input, Oracle, Result};
 use crate::circuit::Secrets;
 use crate::field::Fr;
 use crate::pipeline::{self, Quiet, Sample};
@@ -24,19 +29,31 @@ impl Oracle<'_> {
     /// Batch mode's [`Oracle::process_open`]: finishes the batches already formed, then forms
     /// and drives new ones while the rule above allows.
     pub(super) async fn process_batches(&mut self) -> Result<()> {
-        for b in self.journal.open_batches()? {
-            self.drive_batch(b).await?;
+        while let Some(row) = self.journal.claim_next(true)? {
+            let b = row.batch.unwrap_or_default();
+            let r = self.drive_batch(b).await;
+            self.let_go_if_lost(r)?;
         }
-        let drain = self.cfg.once || matches!(self.cfg.source, Source::Stdin);
+        let drain = self.drains();
         loop {
-            let (pending, waited) = self.journal.unbatched()?;
+            let pending = self.journal.claim_pending(
+                self.batch_size,
+                drain,
+                self.cfg.max_wait.as_secs_f64(),
+            )?;
             if pending.is_empty() {
                 return Ok(());
             }
-            let full = pending.len() >= self.batch_size;
-            if !(full || drain || waited as f64 >= self.cfg.max_wait.as_secs_f64()) {
-                return Ok(());
-            }
+            let r = self.form_batch(pending).await;
+            self.let_go_if_lost(r)?;
+        }
+    }
+
+    /// Checks the claimed `pending` inputs, proves the good ones as one batch and drives it;
+    /// a bad one fails alone, and one that repeats a member's commitment is let go for the
+    /// next batch.
+    async fn form_batch(&mut self, pending: Vec<Row>) -> Result<()> {
+        {
             let mut members: Vec<(Row, Sample)> = vec![];
             let mut salts = HashSet::new();
             let mut data = HashSet::new();
@@ -57,6 +74,7 @@ impl Oracle<'_> {
                 let key = format!("{:?}", sample.inputs);
                 if (salt != Fr::zero() && salts.contains(&salt)) || data.contains(&key) {
                     // Same commitment (or a reused salt) as a member: the next batch.
+                    self.journal.release(&row.id)?;
                     continue;
                 }
                 salts.insert(salt);
@@ -64,12 +82,12 @@ impl Oracle<'_> {
                 members.push((row, sample));
             }
             if members.is_empty() {
-                continue;
+                return Ok(());
             }
             let Some(b) = self.prove_members(&members, None).await? else {
-                continue;
+                return Ok(());
             };
-            self.drive_batch(b).await?;
+            self.drive_batch(b).await
         }
     }
 

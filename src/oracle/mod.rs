@@ -1,8 +1,11 @@
 //! The oracle bot: takes inputs from a source (a JSON-lines file it follows, stdin, or the
 //! registry's `PredictionRequested` events), proves each bound to the registry, and submits
 //! it, keeping a [`journal`] so that every input ends submitted exactly once or failed with a
-//! reason, across crashes and restarts. One oracle per journal: a second one is refused while
-//! the first runs.
+//! reason, across crashes and restarts. On a SQLite journal one oracle runs at a time (a second
+//! is refused while the first runs); on a PostgreSQL journal any number of oracles, on any
+//! machines, work as one pool ([`journal::claims`]): each claims an input or a batch, proves
+//! it, submits it with its own key and settles it, and takes over what a dead one held once
+//! its lease runs out. One of them at a time ingests.
 //!
 //! An input is one JSON object:
 //! `{"id": "...", "input_data": [[...]], "salt": "0x...", "output_salt": "0x...", "params": {"T": 0.5}}`.
@@ -95,10 +98,13 @@ pub struct Config {
     pub model: [u8; 32],
     /// The registry.
     pub registry: Address,
-    /// The journal file.
-    pub journal: PathBuf,
-    /// Where inputs come from.
-    pub source: Source,
+    /// The journal: a SQLite file or a PostgreSQL database.
+    pub journal: journal::Location,
+    /// Where inputs come from (`None`: this worker only works on what others ingest; a
+    /// PostgreSQL journal only).
+    pub source: Option<Source>,
+    /// How long this worker's claims last unless its heartbeat renews them.
+    pub lease: Duration,
     /// Process what is there, then exit.
     pub once: bool,
     /// Polling interval of a followed file or of events.
@@ -182,6 +188,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub struct Oracle<'a> {
     cfg: Config,
     chain: &'a Chain,
+    /// Renews this worker's claims while it lives (dropped before the journal).
+    _heartbeat: journal::Heartbeat,
     journal: Journal,
     submitter: Address,
     emit: Box<dyn FnMut(&Outcome) + 'a>,
@@ -198,7 +206,9 @@ impl<'a> Oracle<'a> {
         let submitter = chain.from.ok_or_else(|| {
             Error::Chain("the oracle submits: give --private-key or set ZKINFER_PRIVATE_KEY".into())
         })?;
-        if matches!(cfg.source, Source::Events(_)) && cfg.requesters == Requesters::Only(vec![]) {
+        if matches!(cfg.source, Some(Source::Events(_)))
+            && cfg.requesters == Requesters::Only(vec![])
+        {
             return Err(Error::Config(
                 "serving events needs a list of requesters (--requester ADDR, repeatable) or \
                  --any-requester: requesting is free, and every request served costs a proof \
@@ -206,8 +216,16 @@ impl<'a> Oracle<'a> {
                     .into(),
             ));
         }
+        if cfg.source.is_none() && !cfg.journal.is_shared() {
+            return Err(Error::Config(
+                "say where inputs come from: --input-file FILE, --stdin, or --events INPUT_DIR \
+                 (a worker without a source needs a shared PostgreSQL --journal)"
+                    .into(),
+            ));
+        }
+        // Each worker submits with its own key, so the setup does not name the submitter.
         let setup = format!(
-            "chain {} registry {:#x} model 0x{} submitter {submitter:#x}",
+            "chain {} registry {:#x} model 0x{}",
             chain.chain_id,
             cfg.registry,
             hex::encode(cfg.model)
@@ -219,7 +237,15 @@ impl<'a> Oracle<'a> {
                 "--batch-size {batch_size}: this build proves {slots} sample(s) per proof; give                  1 to {slots}, or rebuild with `zkinfer build --batch N`"
             )));
         }
-        let journal = Journal::open(&cfg.journal, &setup)?;
+        let mut journal = Journal::open(&cfg.journal, &setup)?;
+        journal.register(&format!("{submitter:#x}"), cfg.lease)?;
+        let heartbeat = journal.heartbeat()?;
+        tracing::info!(
+            "zkinfer oracle: worker {} on journal {} (lease {} s)",
+            journal.worker(),
+            journal.location(),
+            cfg.lease.as_secs()
+        );
         let salts = SaltRules::of(cfg.build.settings.circuit.visibility, cfg.allow_unsalted);
         let confirmations = cfg
             .confirmations
@@ -227,6 +253,7 @@ impl<'a> Oracle<'a> {
         Ok(Self {
             cfg,
             chain,
+            _heartbeat: heartbeat,
             journal,
             submitter,
             emit,
@@ -241,18 +268,38 @@ impl<'a> Oracle<'a> {
         &self.journal
     }
 
-    /// Runs until the source is exhausted (`once`, stdin) or forever (a followed file, events).
+    /// Whether the run proves what is there now rather than waiting for batches to fill
+    /// (`--once`, stdin).
+    fn drains(&self) -> bool {
+        self.cfg.once || matches!(self.cfg.source, Some(Source::Stdin))
+    }
+
+    /// Runs until the source is exhausted and nothing is open (`--once`, stdin) or forever (a
+    /// followed file, events, or a worker without a source).
     pub async fn run(&mut self) -> Result<()> {
         // Settle what a previous run left open before taking anything new.
         self.process_open().await?;
+        let mut ingested = self.cfg.source.is_none();
+        let mut waiting_said = false;
         loop {
-            match self.cfg.source.clone() {
-                Source::File(p) => self.ingest_file(&p)?,
-                Source::Stdin => self.ingest_stdin()?,
-                Source::Events(dir) => self.ingest_events(&dir).await?,
+            if let Some(source) = self.cfg.source.clone() {
+                if self.journal.try_ingest()? {
+                    match source {
+                        Source::File(p) => self.ingest_file(&p)?,
+                        Source::Stdin if !ingested => self.ingest_stdin()?,
+                        Source::Stdin => {}
+                        Source::Events(dir) => self.ingest_events(&dir).await?,
+                    }
+                    ingested = true;
+                } else if !std::mem::replace(&mut waiting_said, true) {
+                    tracing::info!(
+                        "zkinfer oracle: another worker is ingesting on this journal; this one \
+                         works on what is recorded and takes over ingestion if that one stops"
+                    );
+                }
             }
             self.process_open().await?;
-            if self.cfg.once || matches!(self.cfg.source, Source::Stdin) {
+            if self.drains() && ingested && self.journal.open_count()? == 0 {
                 return Ok(());
             }
             tokio::time::sleep(self.cfg.poll).await;
@@ -286,16 +333,29 @@ impl<'a> Oracle<'a> {
         Ok(())
     }
 
-    /// Drives every open row to a final state, in arrival order (on a batch build, in
-    /// batches: see [`batch`]).
+    /// Drives every open row this worker can claim to a final state, in arrival order (on a
+    /// batch build, in batches: see [`batch`]).
     async fn process_open(&mut self) -> Result<()> {
         if self.cfg.build.settings.circuit.batch > 1 {
             return self.process_batches().await;
         }
-        for row in self.journal.open_rows()? {
-            self.drive(row.id.clone()).await?;
+        while let Some(row) = self.journal.claim_next(false)? {
+            let r = self.drive(row.id.clone()).await;
+            self.let_go_if_lost(r)?;
         }
         Ok(())
+    }
+
+    /// A step that failed because this worker's claim ran out is not an error of the run:
+    /// another worker has the unit, and this one goes on with the next.
+    fn let_go_if_lost(&self, r: Result<()>) -> Result<()> {
+        match r {
+            Err(Error::Journal(e)) if e.lost_claim => {
+                tracing::warn!("zkinfer oracle: {}; letting it go", e.reason);
+                Ok(())
+            }
+            r => r,
+        }
     }
 
     async fn drive(&mut self, id: String) -> Result<()> {

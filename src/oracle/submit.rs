@@ -122,7 +122,23 @@ impl Oracle<'_> {
         ))
     }
 
+    /// Whether the row's proof is bound to another worker's account (it took the row over).
+    fn foreign(&self, row: &Row) -> bool {
+        row.submitter
+            .as_deref()
+            .is_some_and(|s| !s.eq_ignore_ascii_case(&format!("{:#x}", self.submitter)))
+    }
+
     pub(super) async fn send(&mut self, row: &Row) -> Result<()> {
+        if self.foreign(row) {
+            // Its proof is bound to the account of the worker that proved it: only that
+            // account can submit it. Prove it again for this one.
+            tracing::info!(
+                "zkinfer oracle: {}: taken over from another worker's account; proving again",
+                label(row)
+            );
+            return Ok(self.journal.reprove(row.unit())?);
+        }
         let chain = self.chain;
         let (registry, model, submitter) = (self.cfg.registry, self.cfg.model, self.submitter);
         let nonce = retry_plain("reading the registry nonce", || {
@@ -276,7 +292,16 @@ impl Oracle<'_> {
             self.journal.set_submitted(row.unit(), block, 0)?;
             return Ok(true);
         }
-        let account = retry_plain("reading the account nonce", || chain.account_nonce()).await?;
+        // The nonce of the account that signed it (another worker's, after a takeover).
+        let signer = match row
+            .submitter
+            .as_deref()
+            .map(str::parse::<crate::chain::Address>)
+        {
+            Some(Ok(a)) => a,
+            _ => self.submitter,
+        };
+        let account = retry_plain("reading the account nonce", || chain.nonce_of(signer)).await?;
         if Some(account as i64) > row.account_nonce {
             // Its account nonce was used by another transaction: sign again.
             tracing::info!(

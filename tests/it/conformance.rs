@@ -13,9 +13,9 @@
 
 use std::path::{Path, PathBuf};
 
-use zkinfer::field::halo2_proofs::dev::MockProver;
 use zkinfer::circuit::{self, CircuitBuilderStage};
 use zkinfer::fidelity::Target;
+use zkinfer::field::halo2_proofs::dev::MockProver;
 use zkinfer::inputs::read_input;
 use zkinfer::onnx::LoadOptions;
 use zkinfer::quant::{quantize, QuantConfig};
@@ -107,15 +107,31 @@ fn run_case(dir: &Path) -> String {
     if worst > 1.0 {
         return format!("{name}: fails: an output is off by more than {STEPS} steps");
     }
-    let shape = match circuit::choose_params(&model, &trace, Default::default(), None, Default::default()) {
+    let shape = match circuit::choose_params(
+        &model,
+        &trace,
+        Default::default(),
+        None,
+        Default::default(),
+    ) {
         Ok(s) => s,
         Err(e) => return format!("{name}: refused: {}", clean(e.to_string())),
     };
     if shape.k() <= MOCK_MAX_K {
-        let c = circuit::build(CircuitBuilderStage::Mock, &shape, &model, &trace, &Default::default())
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let c = circuit::build(
+            CircuitBuilderStage::Mock,
+            &shape,
+            &model,
+            &trace,
+            &Default::default(),
+        )
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
         let inst = c.instances();
-        if MockProver::run(shape.k(), &c, vec![inst]).unwrap().verify().is_err() {
+        if MockProver::run(shape.k(), &c, vec![inst])
+            .unwrap()
+            .verify()
+            .is_err()
+        {
             return format!("{name}: fails: the circuit rejects the honest witness");
         }
     }
@@ -170,7 +186,11 @@ fn a_sample_proves_and_verifies() {
         "node/test_softmax_axis_1",
     ] {
         let dir = root().join(case);
-        let opts = BuildOptions::new(dir.join("model.onnx"), dir.join("input.json"), PathBuf::new());
+        let opts = BuildOptions::new(
+            dir.join("model.onnx"),
+            dir.join("input.json"),
+            PathBuf::new(),
+        );
         let out = crate::common::cached(&opts);
         let build = pipeline::Build::open(&out).unwrap();
         let input = read_input(&dir.join("input.json")).unwrap();
@@ -180,7 +200,10 @@ fn a_sample_proves_and_verifies() {
             .unwrap_or_else(|e| panic!("{case}: {e}"));
         let pf = zkinfer::artifacts::ProofFile::read(&path).unwrap();
         assert!(
-            pipeline::verify(&build, &pf, &path).unwrap().into_result().is_ok(),
+            pipeline::verify(&build, &pf, &path)
+                .unwrap()
+                .into_result()
+                .is_ok(),
             "{case}: the proof does not verify"
         );
         let expected: serde_json::Value =

@@ -14,7 +14,12 @@ fn width_follows_calibration(name: &str) {
     assert!(model.limb_bits > 0, "{name}: no limb width");
     // Aligned up to two limbs (wider magnitudes keep their width).
     if b < cfg.act_bits && b - 1 <= 2 * model.limb_bits {
-        assert_eq!((b - 1) % model.limb_bits, 0, "{name}: {b} bits, limb {}", model.limb_bits);
+        assert_eq!(
+            (b - 1) % model.limb_bits,
+            0,
+            "{name}: {b} bits, limb {}",
+            model.limb_bits
+        );
     }
     // Room for every value at its headroom, and no more than one limb of slack beyond it.
     let top = 2f64.powi(b as i32 - 1);
@@ -56,6 +61,12 @@ fn an_inner_activation_outside_its_width_is_refused_by_name() {
     // sums 25 of them and leaves the range.
     let big = vec![calib[0][0].iter().map(|_| 0.9 * lim).collect::<Vec<f64>>()];
     let err = model.eval(&big).unwrap_err().to_string();
-    assert!(!err.contains("'input'"), "the input itself was refused: {err}");
-    assert!(err.contains("Conv") || err.contains("Relu"), "no node named: {err}");
+    assert!(
+        !err.contains("'input'"),
+        "the input itself was refused: {err}"
+    );
+    assert!(
+        err.contains("Conv") || err.contains("Relu"),
+        "no node named: {err}"
+    );
 }

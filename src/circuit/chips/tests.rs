@@ -86,7 +86,11 @@ fn affine_honest_and_wrong_product() {
 fn rescale_accepts(acc: i128, shift: u32, y: i128, r: i128) -> bool {
     let run = |biased: bool| {
         accepts(|ctx, range| {
-            let cell = if biased { acc + (1 << (shift - 1)) } else { acc };
+            let cell = if biased {
+                acc + (1 << (shift - 1))
+            } else {
+                acc
+            };
             let a = ctx.load_witness(field(cell));
             let chip = RescaleChip::new(range.clone(), BITS);
             chip.rescale_biased(ctx, a, shift, field(y), field(r), biased);
@@ -143,7 +147,11 @@ fn rescale_rejects_quotient_out_of_activation_range() {
 fn rescale_relu_accepts(acc: i128, shift: u32, out: i128, neg: i128, r: i128, bits: u32) -> bool {
     let run = |biased: bool| {
         accepts(|ctx, range| {
-            let cell = if biased { acc + (1 << (shift - 1)) } else { acc };
+            let cell = if biased {
+                acc + (1 << (shift - 1))
+            } else {
+                acc
+            };
             let a = ctx.load_witness(field(cell));
             let chip = RescaleChip::new(range.clone(), bits);
             chip.rescale_relu(ctx, a, shift, field(out), field(neg), field(r), biased);
@@ -180,14 +188,26 @@ fn rescale_relu_honest_and_tampered() {
                 assert!(!ok(y, 0, r), "negative passed through, acc {acc}");
                 assert!(!ok(0, 0, r), "negative zeroed without its part, acc {acc}");
             }
-            assert!(!ok(out, neg, (r + 1) % (1 << shift)), "wrong remainder, acc {acc}");
+            assert!(
+                !ok(out, neg, (r + 1) % (1 << shift)),
+                "wrong remainder, acc {acc}"
+            );
             // Both parts non-zero with the right difference: the zero product must catch it.
             assert!(!ok(out + 1, neg + 1, r), "both parts non-zero, acc {acc}");
             // Balanced but out of range: the equations hold, a range check must catch them.
-            assert!(!ok(out - 1, neg, r + (1 << shift)), "remainder >= 2^d, acc {acc}");
-            assert!(!ok(out + 1, neg, r - (1 << shift)), "negative remainder, acc {acc}");
+            assert!(
+                !ok(out - 1, neg, r + (1 << shift)),
+                "remainder >= 2^d, acc {acc}"
+            );
+            assert!(
+                !ok(out + 1, neg, r - (1 << shift)),
+                "negative remainder, acc {acc}"
+            );
             // A negative `out` (field wrap-around) balanced by the remainder or `neg`.
-            assert!(!ok(out - (1 << 20), neg, r + (1 << (20 + shift))), "negative out, acc {acc}");
+            assert!(
+                !ok(out - (1 << 20), neg, r + (1 << (20 + shift))),
+                "negative out, acc {acc}"
+            );
         }
     }
 }
@@ -197,7 +217,10 @@ fn rescale_relu_rejects_parts_out_of_activation_range() {
     // The honest quotient leaves the 12-bit activation range, on either side.
     for acc in [1i128 << 20, -(1i128 << 20)] {
         let (y, r) = rescale(acc, 8);
-        assert!(!rescale_relu_accepts(acc, 8, y.max(0), (-y).max(0), r, 12), "acc {acc}");
+        assert!(
+            !rescale_relu_accepts(acc, 8, y.max(0), (-y).max(0), r, 12),
+            "acc {acc}"
+        );
     }
 }
 

@@ -65,11 +65,17 @@ pub(super) fn legacy_broadcast(
     };
     let fits = start >= 0
         && start as usize + sb.len() <= sa.len()
-        && sb.iter().zip(&sa[start as usize..]).all(|(b, a)| b == a || *b == 1);
+        && sb
+            .iter()
+            .zip(&sa[start as usize..])
+            .all(|(b, a)| b == a || *b == 1);
     if !fits {
         return Err(imp.node_err(
             node,
-            format!("at opset {} B of shape {sb:?} does not broadcast to A's {sa:?} from axis {start}", imp.opset),
+            format!(
+                "at opset {} B of shape {sb:?} does not broadcast to A's {sa:?} from axis {start}",
+                imp.opset
+            ),
         ));
     }
     let mut padded = vec![1; start as usize];

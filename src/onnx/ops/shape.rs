@@ -483,7 +483,10 @@ pub fn dropout(imp: &mut Importer, node: &pb::NodeProto) -> Result<()> {
             Val::Dyn(_) => true,
         };
         if on {
-            return Err(imp.node_err(node, "training_mode is true or computed: dropout at random is not supported"));
+            return Err(imp.node_err(
+                node,
+                "training_mode is true or computed: dropout at random is not supported",
+            ));
         }
     }
     if node.output.get(1).is_some_and(|o| !o.is_empty()) {

@@ -1,14 +1,14 @@
 //! Batches in the journal: forming one (its members fixed once proven) and finding the open
 //! ones. The steps after proving are the journal's usual transitions on a [`Unit::Batch`].
 
-use rusqlite::params;
-
-use super::{row, Journal, Result, Row, COLUMNS};
+use super::db::Value;
+use super::{Journal, Result, Row, COLUMNS};
 
 impl Journal {
     /// `pending` -> `proved` for a batch's members, in one transaction: the batch (`batch`, or
     /// a new number) is fixed from here on; a stale binding proves the same members again,
-    /// never another set. Returns the batch number.
+    /// never another set. Every member must be claimed by this worker. Returns the batch
+    /// number.
     pub fn set_batch_proved(
         &self,
         ids: &[String],
@@ -16,92 +16,103 @@ impl Journal {
         proof: &str,
         binding_nonce: u64,
     ) -> Result<i64> {
-        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
-        let b = match batch {
-            Some(b) => b,
-            None => tx
-                .query_row("SELECT COALESCE(MAX(batch), 0) + 1 FROM inputs", [], |r| {
-                    r.get(0)
-                })
-                .map_err(|e| self.err(e))?,
-        };
-        for id in ids {
-            let n = tx
-                .execute(
-                    "UPDATE inputs SET state = 'proved', proof = ?2, binding_nonce = ?3,
-                     attempts = attempts + 1, batch = ?4, updated_at = strftime('%s', 'now')
-                     WHERE id = ?1 AND state = 'pending' AND batch IS ?5",
-                    params![id, proof, binding_nonce as i64, b, batch],
-                )
-                .map_err(|e| self.err(e))?;
-            if n != 1 {
-                return Err(self.err(format!("{id}: not a pending input of batch {b}")));
-            }
-        }
-        let left: i64 = tx
-            .query_row(
-                "SELECT COUNT(*) FROM inputs WHERE batch = ?1 AND state = 'pending'",
-                [b],
-                |r| r.get(0),
-            )
-            .map_err(|e| self.err(e))?;
-        if left != 0 {
-            return Err(self.err(format!(
-                "batch {b}: {left} member(s) left out; a batch is proven whole"
-            )));
-        }
-        tx.commit().map_err(|e| self.err(e))?;
-        Ok(b)
+        let me = Value::from(self.worker.as_str());
+        let submitter = Value::from(self.submitter.clone());
+        let r = self.with(|db| {
+            db.transaction(|db| {
+                let b = match batch {
+                    Some(b) => b,
+                    None => db
+                        .row(
+                            "INSERT INTO batches (formed_by) VALUES (?1) RETURNING id",
+                            std::slice::from_ref(&me),
+                        )?
+                        .and_then(|r| r[0].int())
+                        .ok_or("no batch number")?,
+                };
+                for id in ids {
+                    let n = db.exec(
+                        "UPDATE inputs SET state = 'proved', proof = ?2, binding_nonce = ?3,
+                         attempts = attempts + 1, batch = ?4, submitter = ?7, updated_at = {now}
+                         WHERE id = ?1 AND state = 'pending' AND batch IS NOT DISTINCT FROM ?5
+                         AND claimed_by = ?6",
+                        &[
+                            id.into(),
+                            proof.into(),
+                            (binding_nonce as i64).into(),
+                            b.into(),
+                            batch.into(),
+                            me.clone(),
+                            submitter.clone(),
+                        ],
+                    )?;
+                    if n != 1 {
+                        return Err(format!(
+                            "{id}: not a pending input of batch {b} claimed by this worker"
+                        ));
+                    }
+                }
+                let left = db
+                    .row(
+                        "SELECT COUNT(*) FROM inputs WHERE batch = ?1 AND state = 'pending'",
+                        &[b.into()],
+                    )?
+                    .and_then(|r| r[0].int())
+                    .unwrap_or(0);
+                if left != 0 {
+                    return Err(format!(
+                        "batch {b}: {left} member(s) left out; a batch is proven whole"
+                    ));
+                }
+                Ok(b)
+            })
+        });
+        r.map_err(|mut e| {
+            e.lost_claim = e.reason.contains("claimed by this worker");
+            e
+        })
     }
 
     /// Batches with open members, oldest first.
     pub fn open_batches(&self) -> Result<Vec<i64>> {
-        let mut st = self
-            .conn
-            .prepare(
-                "SELECT batch FROM inputs WHERE batch IS NOT NULL
-                 AND state IN ('pending', 'proved', 'sent') GROUP BY batch ORDER BY MIN(seq)",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = st
-            .query_map([], |r| r.get(0))
-            .map_err(|e| self.err(e))?
-            .collect::<rusqlite::Result<Vec<i64>>>()
-            .map_err(|e| self.err(e));
-        rows
+        self.with(|db| {
+            Ok(db
+                .rows(
+                    "SELECT batch FROM inputs WHERE batch IS NOT NULL
+                     AND state IN ('pending', 'proved', 'sent') GROUP BY batch ORDER BY MIN(seq)",
+                    &[],
+                )?
+                .iter()
+                .filter_map(|r| r[0].int())
+                .collect())
+        })
     }
 
     /// A batch's members, in arrival order.
     pub fn batch_rows(&self, batch: i64) -> Result<Vec<Row>> {
-        let mut st = self
-            .conn
-            .prepare(&format!(
-                "SELECT {COLUMNS} FROM inputs WHERE batch = ?1 ORDER BY seq"
-            ))
-            .map_err(|e| self.err(e))?;
-        let rows = st
-            .query_map([batch], row)
-            .map_err(|e| self.err(e))?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(|e| self.err(e));
-        rows
+        self.query(
+            &format!("SELECT {COLUMNS} FROM inputs WHERE batch = ?1 ORDER BY seq"),
+            &[batch.into()],
+        )
     }
 
     /// Pending inputs in no batch yet, in arrival order, and how many seconds the oldest has
     /// waited.
     pub fn unbatched(&self) -> Result<(Vec<Row>, i64)> {
-        let rows = self.query(&format!(
-            "SELECT {COLUMNS} FROM inputs WHERE state = 'pending' AND batch IS NULL ORDER BY seq"
-        ))?;
-        let waited: Option<i64> = self
-            .conn
-            .query_row(
-                "SELECT CAST(strftime('%s', 'now') AS INTEGER) - MIN(updated_at) FROM inputs
-                 WHERE state = 'pending' AND batch IS NULL",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(|e| self.err(e))?;
+        let rows = self.query(
+            &format!(
+                "SELECT {COLUMNS} FROM inputs WHERE state = 'pending' AND batch IS NULL ORDER BY seq"
+            ),
+            &[],
+        )?;
+        let waited = self.with(|db| {
+            Ok(db
+                .row(
+                    "SELECT {now} - MIN(updated_at) FROM inputs WHERE state = 'pending' AND batch IS NULL",
+                    &[],
+                )?
+                .and_then(|r| r[0].int()))
+        })?;
         Ok((rows, waited.unwrap_or(0)))
     }
 }
@@ -127,6 +138,15 @@ mod tests {
         j.record("file", 4, &takes, None).unwrap();
         let (pending, _) = j.unbatched().unwrap();
         assert_eq!(pending.len(), 4);
+        assert!(
+            j.claim_pending(5, false, 60.0).unwrap().is_empty(),
+            "4 of 5 and none waited long: the batch fills first"
+        );
+        assert_eq!(j.claim_pending(4, false, 60.0).unwrap().len(), 4);
+        assert!(
+            j.claim_pending(4, true, 0.0).unwrap().is_empty(),
+            "all claimed"
+        );
         // "b" fails alone before the batch is formed; a, c form batch 1.
         j.set_failed("b", "wrong length").unwrap();
         let ids = vec!["a".to_string(), "c".to_string()];

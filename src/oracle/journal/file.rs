@@ -10,6 +10,13 @@
 //!    served, and why); an index on `input_key`.
 //! 3. `inputs` gains `batch` (the batch a row was proven in, fixed once proven: see
 //!    [`super::Journal::set_batch_proved`]) and an index on it.
+//! 4. Workers: `inputs` gains `claimed_by` and `lease_until` (a worker's claim, see
+//!    [`super::claims`]) and `submitter` (the account a proof is bound to); a `workers` table
+//!    (heartbeats and throughput) and a `batches` table (batch numbers, taken by insertion so
+//!    that concurrent workers never share one; existing numbers are carried over). The
+//!    `setup` no longer names the submitter, since each worker submits with its own key: a
+//!    version-3 setup's submitter moves to the rows it proved or sent. PostgreSQL journals
+//!    start at this version ([`super::pg`]).
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -19,7 +26,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 
 /// The schema version this zkinfer writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Version 1, as journals were first written (kept verbatim: migrations start from it).
 pub(super) const SCHEMA_V1: &str = "
@@ -64,6 +71,42 @@ CREATE INDEX IF NOT EXISTS inputs_by_key ON inputs (input_key);
 const V3_COLUMNS: &[(&str, &str)] = &[("batch", "INTEGER")];
 
 const V3_TABLES: &str = "CREATE INDEX IF NOT EXISTS inputs_by_batch ON inputs (batch);";
+
+/// Columns version 4 adds to `inputs`.
+const V4_COLUMNS: &[(&str, &str)] = &[
+    ("claimed_by", "TEXT"),
+    ("lease_until", "INTEGER"),
+    ("submitter", "TEXT"),
+];
+
+const V4_TABLES: &str = "
+CREATE TABLE IF NOT EXISTS workers (
+    id TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    submitter TEXT,
+    lease INTEGER NOT NULL,
+    started_at INTEGER NOT NULL,
+    heartbeat_at INTEGER NOT NULL,
+    stopped_at INTEGER,
+    settled INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS batches (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    formed_by TEXT,
+    at INTEGER NOT NULL DEFAULT (strftime('%s', 'now'))
+);
+INSERT OR IGNORE INTO batches (id) SELECT DISTINCT batch FROM inputs WHERE batch IS NOT NULL;
+CREATE INDEX IF NOT EXISTS inputs_by_state ON inputs (state, seq);
+CREATE INDEX IF NOT EXISTS inputs_by_claim ON inputs (claimed_by);
+";
+
+/// Version 4's setup: version 3's without its ` submitter 0x...`, and that address.
+pub(super) fn split_setup(setup: &str) -> (&str, Option<&str>) {
+    match setup.split_once(" submitter ") {
+        Some((s, who)) => (s, Some(who)),
+        None => (setup, None),
+    }
+}
 
 /// The dedup key of an input: SHA-256 of its text. It stays inside the journal, which holds
 /// the input itself anyway.
@@ -215,6 +258,31 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<(), String> {
         add_columns(&tx, V3_COLUMNS).map_err(e)?;
         tx.execute_batch(V3_TABLES).map_err(e)?;
     }
+    if version < 4 {
+        add_columns(&tx, V4_COLUMNS).map_err(e)?;
+        tx.execute_batch(V4_TABLES).map_err(e)?;
+        let setup: Option<String> = tx
+            .query_row("SELECT value FROM meta WHERE key = 'setup'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(e)?;
+        if let Some(old) = setup {
+            let (new, who) = split_setup(&old);
+            if let Some(who) = who {
+                tx.execute(
+                    "UPDATE inputs SET submitter = ?1 WHERE proof IS NOT NULL OR tx_hash IS NOT NULL",
+                    params![who],
+                )
+                .map_err(e)?;
+            }
+            tx.execute(
+                "UPDATE meta SET value = ?1 WHERE key = 'setup'",
+                params![new],
+            )
+            .map_err(e)?;
+        }
+    }
     tx.execute(
         "INSERT INTO meta (key, value) VALUES ('schema', ?1)
          ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -263,6 +331,10 @@ mod tests {
             .query_row("SELECT batch FROM inputs", [], |r| r.get(0))
             .unwrap();
         assert_eq!(batch, None, "version 3: rows proven alone have no batch");
+        let claim: Option<String> = c
+            .query_row("SELECT claimed_by FROM inputs", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(claim, None, "version 4: nobody holds it");
         let v: String = c
             .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
                 r.get(0)
@@ -272,5 +344,69 @@ mod tests {
         c.execute("UPDATE meta SET value = '99' WHERE key = 'schema'", [])
             .unwrap();
         assert!(migrate(&mut c).unwrap_err().contains("newer zkinfer"));
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod v3 {
+    use super::super::{Journal, State};
+    use super::*;
+
+    /// A journal as version 3 wrote it: its setup names the submitter, a batch is formed and
+    /// proved, and an input is pending.
+    #[test]
+    fn a_version_3_journal_opens_and_continues() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("v3.sqlite");
+        {
+            let c = Connection::open(&p).unwrap();
+            c.execute_batch(SCHEMA_V1).unwrap();
+            add_columns(&c, V2_COLUMNS).unwrap();
+            c.execute_batch(V2_TABLES).unwrap();
+            add_columns(&c, V3_COLUMNS).unwrap();
+            c.execute_batch(V3_TABLES).unwrap();
+            c.execute_batch(
+                "INSERT INTO meta VALUES ('schema', '3');
+                 INSERT INTO meta VALUES ('id_key', 'abcd');
+                 INSERT INTO meta VALUES ('setup', 'chain 31337 registry 0x1 model 0x2 submitter 0xf39f');
+                 INSERT INTO inputs (id, input, state, proof, binding_nonce, batch)
+                     VALUES ('a', '1', 'proved', '{p}', 0, 7);
+                 INSERT INTO inputs (id, input, state, proof, binding_nonce, batch)
+                     VALUES ('b', '2', 'proved', '{p}', 0, 7);
+                 INSERT INTO inputs (id, input, state) VALUES ('c', '3', 'pending');",
+            )
+            .unwrap();
+        }
+        let mut j = Journal::open(&p, "chain 31337 registry 0x1 model 0x2").unwrap();
+        j.register("0xf39f", std::time::Duration::from_secs(60))
+            .unwrap();
+        let a = j.get("a").unwrap().unwrap();
+        assert_eq!(
+            a.submitter.as_deref(),
+            Some("0xf39f"),
+            "the old setup's submitter"
+        );
+        assert_eq!(j.get("c").unwrap().unwrap().submitter, None);
+        // The formed batch is claimed whole, and goes on.
+        let first = j.claim_next(true).unwrap().unwrap();
+        assert_eq!(first.batch, Some(7));
+        j.set_sent(first.unit(), "0x1", b"raw", 0, 100).unwrap();
+        j.set_submitted(first.unit(), 3, 10).unwrap();
+        // New batches are numbered after the carried-over ones.
+        let c = j.claim_pending(1, true, 0.0).unwrap();
+        let b = j
+            .set_batch_proved(&[c[0].id.clone()], None, "{p}", 1)
+            .unwrap();
+        assert_eq!(b, 8);
+        assert!(j
+            .all()
+            .unwrap()
+            .iter()
+            .filter(|r| r.id != "c")
+            .all(|r| r.state == State::Submitted));
+        drop(j);
+        // The old setup's spelling is no longer this journal's.
+        assert!(Journal::open(&p, "chain 31337 registry 0x1 model 0x2 submitter 0xf39f").is_err());
     }
 }

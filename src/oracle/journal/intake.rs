@@ -1,9 +1,8 @@
 //! Intake: recording what arrives, in one transaction with the source's cursor, and the
 //! deduplication rule for requests.
 
-use rusqlite::{params, OptionalExtension};
-
-use super::{file, Error, Journal, Result};
+use super::db::{Db, Value};
+use super::{file, Journal, Result};
 
 /// What intake decided about one input.
 #[derive(Clone, Debug, PartialEq)]
@@ -53,30 +52,20 @@ pub struct Recorded {
     pub skipped: Vec<Skipped>,
 }
 
-/// The latest input with the same content, for deduplication.
-fn same_input(
-    tx: &rusqlite::Transaction<'_>,
-    input: &str,
-) -> rusqlite::Result<Option<(String, String, i64)>> {
-    tx.query_row(
-        "SELECT id, state, strftime('%s', 'now') - updated_at FROM inputs
-         WHERE input_key = ?1 ORDER BY seq DESC LIMIT 1",
-        params![file::input_key(input)],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-    )
-    .optional()
-}
-
 /// Why a duplicate is not served, or `None` to serve it (see [`Journal::record`]).
-fn duplicate_of(
-    tx: &rusqlite::Transaction<'_>,
-    input: &str,
-    min_interval: i64,
-) -> rusqlite::Result<Option<Skipped>> {
-    let Some((earlier, state, age)) = same_input(tx, input)? else {
+fn duplicate_of(db: &mut Db, input: &str, min_interval: i64) -> Result<Option<Skipped>, String> {
+    // The latest input with the same content.
+    let Some(r) = db.row(
+        "SELECT id, state, {now} - updated_at FROM inputs
+         WHERE input_key = ?1 ORDER BY seq DESC LIMIT 1",
+        &[file::input_key(input).into()],
+    )?
+    else {
         return Ok(None);
     };
-    let age = age.max(0);
+    let earlier = r[0].text().unwrap_or_default();
+    let state = r[1].text().unwrap_or_default();
+    let age = r[2].int().unwrap_or(0).max(0);
     let reason = match state.as_str() {
         "pending" | "proved" | "sent" => {
             format!("same input as {earlier}, which is being served")
@@ -95,10 +84,10 @@ fn duplicate_of(
 }
 
 /// Records a skipped request; false when its id was already known.
-fn skip(tx: &rusqlite::Transaction<'_>, s: &Skipped) -> rusqlite::Result<bool> {
-    let n = tx.execute(
-        "INSERT OR IGNORE INTO skipped (id, reason, served_by) VALUES (?1, ?2, ?3)",
-        params![s.id, s.reason, s.served_by],
+fn skip(db: &mut Db, s: &Skipped) -> Result<bool, String> {
+    let n = db.exec(
+        "INSERT INTO skipped (id, reason, served_by) VALUES (?1, ?2, ?3) ON CONFLICT (id) DO NOTHING",
+        &[s.id.as_str().into(), s.reason.as_str().into(), s.served_by.clone().into()],
     )?;
     Ok(n == 1)
 }
@@ -115,84 +104,97 @@ impl Journal {
         items: &[Intake],
         dedup: Option<i64>,
     ) -> Result<Recorded> {
-        let path = self.path.clone();
-        let e = |e: rusqlite::Error| Error {
-            path: path.clone(),
-            reason: e.to_string(),
-        };
-        let tx = self.conn.transaction().map_err(e)?;
-        let mut out = Recorded::default();
-        for item in items {
-            let (id, input, state, reason) = match item {
-                Intake::Skip { id, reason } => {
-                    let s = Skipped {
-                        id: id.clone(),
-                        reason: reason.clone(),
-                        served_by: None,
-                    };
-                    if skip(&tx, &s).map_err(e)? {
-                        out.skipped.push(s);
-                    }
-                    continue;
-                }
-                Intake::Take { id, input } => (id, input, "pending", None),
-                Intake::Fail { id, input, reason } => (id, input, "failed", Some(reason)),
-            };
-            let known: bool = tx
-                .query_row(
-                    "SELECT EXISTS (SELECT 1 FROM inputs WHERE id = ?1)
-                     OR EXISTS (SELECT 1 FROM skipped WHERE id = ?1)",
-                    params![id],
-                    |r| r.get(0),
-                )
-                .map_err(e)?;
-            if known {
-                continue;
-            }
-            if let (Some(min), "pending") = (dedup, state) {
-                if let Some(mut s) = duplicate_of(&tx, input, min).map_err(e)? {
-                    s.id = id.clone();
-                    skip(&tx, &s).map_err(e)?;
-                    out.skipped.push(s);
-                    continue;
-                }
-            }
-            tx.execute(
-                "INSERT INTO inputs (id, input, state, reason, input_key) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![id, input, state, reason, file::input_key(input)],
-            )
-            .map_err(e)?;
-            out.new.push(id.clone());
-        }
-        tx.execute(
-            "INSERT INTO cursors (source, position) VALUES (?1, ?2)
-             ON CONFLICT(source) DO UPDATE SET position = excluded.position",
-            params![source, position],
-        )
-        .map_err(e)?;
-        tx.commit().map_err(e)?;
-        Ok(out)
+        self.with(|db| db.transaction(|db| record(db, source, position, items, dedup)))
     }
 
     /// Every skipped request, in the order they were skipped.
     pub fn skipped(&self) -> Result<Vec<Skipped>> {
-        let mut st = self
-            .conn
-            .prepare("SELECT id, reason, served_by FROM skipped ORDER BY rowid")
-            .map_err(|e| self.err(e))?;
-        let rows = st
-            .query_map([], |r| {
-                Ok(Skipped {
-                    id: r.get(0)?,
-                    reason: r.get(1)?,
-                    served_by: r.get(2)?,
+        self.with(|db| {
+            Ok(db
+                .rows(
+                    "SELECT id, reason, served_by FROM skipped ORDER BY rowid",
+                    &[],
+                )?
+                .iter()
+                .map(|r| Skipped {
+                    id: r[0].text().unwrap_or_default(),
+                    reason: r[1].text().unwrap_or_default(),
+                    served_by: r[2].text(),
                 })
-            })
-            .map_err(|e| self.err(e))?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(|e| self.err(e));
-        rows
+                .collect())
+        })
     }
+}
+
+fn record(
+    db: &mut Db,
+    source: &str,
+    position: i64,
+    items: &[Intake],
+    dedup: Option<i64>,
+) -> Result<Recorded, String> {
+    let mut out = Recorded::default();
+    for item in items {
+        let (id, input, state, reason) = match item {
+            Intake::Skip { id, reason } => {
+                let s = Skipped {
+                    id: id.clone(),
+                    reason: reason.clone(),
+                    served_by: None,
+                };
+                if skip(db, &s)? {
+                    out.skipped.push(s);
+                }
+                continue;
+            }
+            Intake::Take { id, input } => (id, input, "pending", None),
+            Intake::Fail { id, input, reason } => (id, input, "failed", Some(reason)),
+        };
+        let known = db
+            .row(
+                "SELECT COUNT(*) FROM inputs WHERE id = ?1",
+                std::slice::from_ref(&Value::from(id)),
+            )?
+            .and_then(|r| r[0].int())
+            .unwrap_or(0)
+            + db.row(
+                "SELECT COUNT(*) FROM skipped WHERE id = ?1",
+                std::slice::from_ref(&Value::from(id)),
+            )?
+            .and_then(|r| r[0].int())
+            .unwrap_or(0);
+        if known > 0 {
+            continue;
+        }
+        if let (Some(min), "pending") = (dedup, state) {
+            if let Some(mut s) = duplicate_of(db, input, min)? {
+                s.id = id.clone();
+                skip(db, &s)?;
+                out.skipped.push(s);
+                continue;
+            }
+        }
+        let n = db.exec(
+            "INSERT INTO inputs (id, input, state, reason, input_key) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (id) DO NOTHING",
+            &[
+                id.into(),
+                input.into(),
+                state.into(),
+                reason.cloned().into(),
+                file::input_key(input).into(),
+            ],
+        )?;
+        if n == 1 {
+            out.new.push(id.clone());
+        }
+    }
+    db.exec(
+        "INSERT INTO cursors (source, position) VALUES (?1, ?2)
+         ON CONFLICT (source) DO UPDATE SET position = excluded.position",
+        &[source.into(), position.into()],
+    )?;
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -225,6 +227,7 @@ mod tests {
         assert_eq!(r.skipped[0].served_by.as_deref(), Some("r0"));
         assert!(r.skipped[0].reason.contains("being served"));
         // Settled: still a duplicate within the interval, not with a zero interval.
+        assert_eq!(j.claim_next(false).unwrap().unwrap().id, "r0");
         j.set_failed("r0", "x").unwrap();
         let r = j
             .record("events", 6, &[take("r3", "same")], Some(3600))

@@ -1,5 +1,7 @@
-//! The oracle's journal: an embedded SQLite database that records every input before it is
-//! proven and each step after, so a restart resumes without losing or repeating anything.
+//! The oracle's journal: a database that records every input before it is proven and each
+//! step after, so a restart resumes without losing or repeating anything. SQLite (a file, the
+//! default: one process) or PostgreSQL (a URL: any number of workers on any machines share
+//! it); the same schema, statements and state machine on both ([`db`]).
 //!
 //! States: `pending` (recorded) -> `proved` (proof bound to a registry nonce) -> `sent` (signed
 //! transaction and hash recorded *before* broadcasting) -> `submitted` (receipt seen), or
@@ -13,31 +15,47 @@
 //! not to serve (a duplicate input, a requester not allowed) are not inputs: they are recorded
 //! in a table of their own, `skipped`, with the reason.
 //!
-//! One process at a time: [`Journal::open`] takes an OS lock (see [`file`]) that it holds until
-//! the journal is dropped or the process dies. The files are private (0600): the `input`
-//! column keeps the inputs as received, private ones included, because crash recovery needs
-//! them (and `input_key`, their hash, deduplicates requests); reasons and every other column
-//! hold no private value.
+//! Workers: every open input (or formed batch) is worked on by the one worker that claims it
+//! ([`claims`]), and every transition below applies only while the worker still holds its
+//! claim, so a worker whose lease ran out (it stalled, or lost the database) cannot move a row
+//! that another has taken over: its step fails with [`Error::lost_claim`] and it lets the row
+//! go. Final states release the claim.
+//!
+//! A SQLite journal is one process's: [`Journal::open`] takes an OS lock (see [`file`]) that it
+//! holds until the journal is dropped or the process dies, and clears the claims a dead process
+//! left. Its files are private (0600). On PostgreSQL, the database's own access control
+//! protects it (a dedicated role; see the README). Either way the `input` column keeps the
+//! inputs as received, private ones included, because crash recovery needs them (and
+//! `input_key`, their hash, deduplicates requests); reasons and every other column hold no
+//! private value.
 
 mod batches;
+pub mod claims;
+pub mod db;
 pub mod file;
 mod intake;
+mod pg;
+pub mod status;
 
+pub use claims::Heartbeat;
+pub use db::Location;
 pub use intake::{Intake, Recorded, Skipped};
+pub use status::Status;
 
-use std::path::Path;
-
-use rusqlite::{params, Connection, OptionalExtension};
+use db::{Db, Value};
 use sha2::{Digest, Sha256};
 
 /// Journal errors.
 #[derive(Debug, thiserror::Error)]
 #[error("journal {path}: {reason}")]
 pub struct Error {
-    /// The database file.
+    /// The journal (a file, or a URL shown without credentials).
     pub path: String,
     /// What failed.
     pub reason: String,
+    /// The step needed a claim this worker no longer holds (its lease ran out and another
+    /// worker took the row over): let the row go.
+    pub lost_claim: bool,
 }
 
 /// Result type of the journal.
@@ -82,24 +100,18 @@ impl std::fmt::Display for State {
     }
 }
 
-impl rusqlite::types::FromSql for State {
-    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
-        match v.as_str()? {
+impl std::str::FromStr for State {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
             "pending" => Ok(State::Pending),
             "proved" => Ok(State::Proved),
             "sent" => Ok(State::Sent),
             "submitted" => Ok(State::Submitted),
             "failed" => Ok(State::Failed),
-            other => Err(rusqlite::types::FromSqlError::Other(
-                format!("unknown journal state '{other}'").into(),
-            )),
+            other => Err(format!("unknown journal state '{other}'")),
         }
-    }
-}
-
-impl rusqlite::types::ToSql for State {
-    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-        Ok(self.as_str().into())
     }
 }
 
@@ -138,6 +150,8 @@ pub struct Row {
     pub gas_limit: Option<i64>,
     /// The batch it was proven in (batch builds), fixed once proven.
     pub batch: Option<i64>,
+    /// The account its proof is bound to (and its transaction signed by), once proved.
+    pub submitter: Option<String>,
 }
 
 impl Row {
@@ -174,44 +188,69 @@ impl<'a> From<&'a String> for Unit<'a> {
 
 impl Unit<'_> {
     /// The SQL condition selecting it (`?1` its key) and the key.
-    fn select(self) -> (&'static str, rusqlite::types::Value) {
+    fn select(self) -> (&'static str, Value) {
         match self {
-            Unit::Input(id) => ("id = ?1", rusqlite::types::Value::Text(id.to_string())),
-            Unit::Batch(b) => ("batch = ?1", rusqlite::types::Value::Integer(b)),
+            Unit::Input(id) => ("id = ?1", Value::Text(id.to_string())),
+            Unit::Batch(b) => ("batch = ?1", Value::Int(b)),
         }
     }
 }
 
-/// An open journal, held by this process alone until dropped.
+/// An open journal, as one worker.
 pub struct Journal {
-    conn: Connection,
+    db: db::Shared,
+    location: Location,
     path: String,
     id_key: Vec<u8>,
-    /// Held (locked) for the journal's lifetime; the OS releases it when closed.
-    _lock: std::fs::File,
+    /// This worker's id (claims carry it).
+    worker: String,
+    /// The account this worker submits with, once registered.
+    submitter: Option<String>,
+    /// Seconds a claim lasts unless renewed.
+    lease: i64,
+    /// Whether this process holds the ingestion lock.
+    ingesting: std::cell::Cell<bool>,
+    /// SQLite: held (locked) for the journal's lifetime; the OS releases it when closed.
+    _lock: Option<std::fs::File>,
 }
 
-const COLUMNS: &str = "seq, id, input, state, attempts, proof, binding_nonce, tx_hash, raw_tx, account_nonce, block, gas_used, reason, gas_retries, gas_limit, batch";
+const COLUMNS: &str = "seq, id, input, state, attempts, proof, binding_nonce, tx_hash, raw_tx, account_nonce, block, gas_used, reason, gas_retries, gas_limit, batch, submitter";
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+/// The states that still need work, for SQL.
+const OPEN: &str = "('pending', 'proved', 'sent')";
+
+fn row(v: &[Value]) -> std::result::Result<Row, String> {
+    let int = |i: usize| v.get(i).and_then(Value::int);
+    let text = |i: usize| v.get(i).and_then(Value::text);
     Ok(Row {
-        seq: r.get(0)?,
-        id: r.get(1)?,
-        input: r.get(2)?,
-        state: r.get(3)?,
-        attempts: r.get(4)?,
-        proof: r.get(5)?,
-        binding_nonce: r.get(6)?,
-        tx_hash: r.get(7)?,
-        raw_tx: r.get(8)?,
-        account_nonce: r.get(9)?,
-        block: r.get(10)?,
-        gas_used: r.get(11)?,
-        reason: r.get(12)?,
-        gas_retries: r.get(13)?,
-        gas_limit: r.get(14)?,
-        batch: r.get(15)?,
+        seq: int(0).ok_or("row without seq")?,
+        id: text(1).ok_or("row without id")?,
+        input: text(2).unwrap_or_default(),
+        state: text(3).unwrap_or_default().parse()?,
+        attempts: int(4).unwrap_or(0),
+        proof: text(5),
+        binding_nonce: int(6),
+        tx_hash: text(7),
+        raw_tx: v.get(8).and_then(Value::blob),
+        account_nonce: int(9),
+        block: int(10),
+        gas_used: int(11),
+        reason: text(12),
+        gas_retries: int(13).unwrap_or(0),
+        gas_limit: int(14),
+        batch: int(15),
+        submitter: text(16),
     })
+}
+
+/// A worker id: host, process and a random suffix (a restarted process is a new worker).
+fn worker_id() -> String {
+    format!(
+        "{}-{}-{}",
+        claims::host(),
+        std::process::id(),
+        hex::encode(rand::random::<[u8; 3]>())
+    )
 }
 
 impl Journal {
@@ -219,26 +258,56 @@ impl Journal {
         Error {
             path: self.path.clone(),
             reason: e.to_string(),
+            lost_claim: false,
         }
     }
 
-    /// Opens (creating if needed) the journal at `path`. Refused while another process holds
-    /// it. `setup` (chain, registry, model, submitter) is stored on first use; a journal of
-    /// another setup is refused. An older schema is migrated.
-    pub fn open(path: &Path, setup: &str) -> Result<Self> {
-        let p = path.display().to_string();
+    /// Runs `f` on the connection (statements never nest, so the borrow is never contended).
+    fn with<T>(&self, f: impl FnOnce(&mut Db) -> std::result::Result<T, String>) -> Result<T> {
+        let mut db = self.db.borrow_mut();
+        f(&mut db).map_err(|e| self.err(e))
+    }
+
+    /// Opens (creating if needed) the journal at `location`: a SQLite file (refused while
+    /// another process holds it) or a PostgreSQL database (shared). `setup` (chain, registry,
+    /// model) is stored on first use; a journal of another setup is refused. An older schema
+    /// is migrated.
+    pub fn open(location: impl Into<Location>, setup: &str) -> Result<Self> {
+        let location = location.into();
+        let p = location.to_string();
         let fail = |reason: String| Error {
             path: p.clone(),
             reason,
+            lost_claim: false,
         };
-        let lock = file::lock(path).map_err(fail)?;
-        file::make_private(path).map_err(|e| fail(format!("making it private (0600): {e}")))?;
-        let mut conn = Connection::open(path).map_err(|e| fail(e.to_string()))?;
-        file::migrate(&mut conn).map_err(fail)?;
-        let meta = |key: &str| -> Result<Option<String>> {
-            conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-                .optional()
-                .map_err(|e| fail(e.to_string()))
+        let (mut db, lock) = match &location {
+            Location::Sqlite(path) => {
+                let lock = file::lock(path).map_err(fail)?;
+                file::make_private(path)
+                    .map_err(|e| fail(format!("making it private (0600): {e}")))?;
+                let mut conn = rusqlite::Connection::open(path).map_err(|e| fail(e.to_string()))?;
+                conn.busy_timeout(std::time::Duration::from_secs(10))
+                    .map_err(|e| fail(e.to_string()))?;
+                file::migrate(&mut conn).map_err(fail)?;
+                let mut db = Db::Sqlite(conn);
+                // This process holds the journal alone: what a dead one claimed is free.
+                db.exec(
+                    "UPDATE inputs SET claimed_by = NULL, lease_until = NULL WHERE claimed_by IS NOT NULL",
+                    &[],
+                )
+                .map_err(fail)?;
+                (db, Some(lock))
+            }
+            Location::Postgres(_) => {
+                let mut db = Db::open(&location).map_err(fail)?;
+                pg::migrate(&mut db).map_err(fail)?;
+                (db, None)
+            }
+        };
+        let mut meta = |key: &str| -> Result<Option<String>> {
+            db.row("SELECT value FROM meta WHERE key = ?1", &[key.into()])
+                .map(|r| r.and_then(|v| v[0].text()))
+                .map_err(fail)
         };
         let id_key = meta("id_key")?.ok_or_else(|| {
             fail("its meta table has no id_key: not a zkinfer journal, or damaged".into())
@@ -247,25 +316,41 @@ impl Journal {
             .ok()
             .filter(|k| !k.is_empty())
             .ok_or_else(|| fail("its meta id_key is not hex: the journal is damaged".into()))?;
-        match meta("setup")? {
+        let stored = meta("setup")?;
+        match stored {
             Some(s) if s != setup => Err(fail(format!(
                 "it belongs to another setup ({s}); this run is {setup}. Use another --journal"
             ))),
             Some(_) => Ok(()),
-            None => conn
-                .execute(
-                    "INSERT INTO meta (key, value) VALUES ('setup', ?1)",
-                    params![setup],
+            None => db
+                .exec(
+                    "INSERT INTO meta (key, value) VALUES ('setup', ?1) ON CONFLICT (key) DO NOTHING",
+                    &[setup.into()],
                 )
                 .map(drop)
-                .map_err(|e| fail(e.to_string())),
+                .map_err(fail),
         }?;
         Ok(Self {
-            conn,
+            db: std::cell::RefCell::new(db),
             path: p,
+            location,
             id_key,
+            worker: worker_id(),
+            submitter: None,
+            lease: claims::DEFAULT_LEASE.as_secs() as i64,
+            ingesting: std::cell::Cell::new(false),
             _lock: lock,
         })
+    }
+
+    /// Where it lives.
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
+
+    /// This worker's id.
+    pub fn worker(&self) -> &str {
+        &self.worker
     }
 
     /// An id for `text` that reveals nothing about it to whoever lacks the journal: a hash
@@ -279,88 +364,97 @@ impl Journal {
 
     /// A source's cursor (0 when new).
     pub fn cursor(&self, source: &str) -> Result<i64> {
-        self.conn
-            .query_row(
-                "SELECT position FROM cursors WHERE source = ?1",
-                params![source],
-                |r| r.get(0),
-            )
-            .optional()
-            .map(|p| p.unwrap_or(0))
-            .map_err(|e| self.err(e))
+        self.with(|db| {
+            Ok(db
+                .row(
+                    "SELECT position FROM cursors WHERE source = ?1",
+                    &[source.into()],
+                )?
+                .and_then(|r| r[0].int())
+                .unwrap_or(0))
+        })
     }
 
     /// Rows not yet final, in arrival order.
     pub fn open_rows(&self) -> Result<Vec<Row>> {
-        self.query(&format!(
-            "SELECT {COLUMNS} FROM inputs WHERE state IN ('pending', 'proved', 'sent') ORDER BY seq"
-        ))
+        self.query(
+            &format!("SELECT {COLUMNS} FROM inputs WHERE state IN {OPEN} ORDER BY seq"),
+            &[],
+        )
     }
 
     /// One input's row.
     pub fn get(&self, id: &str) -> Result<Option<Row>> {
-        self.conn
-            .query_row(
+        Ok(self
+            .query(
                 &format!("SELECT {COLUMNS} FROM inputs WHERE id = ?1"),
-                params![id],
-                row,
-            )
-            .optional()
-            .map_err(|e| self.err(e))
+                &[id.into()],
+            )?
+            .into_iter()
+            .next())
     }
 
     /// Every row, in arrival order.
     pub fn all(&self) -> Result<Vec<Row>> {
-        self.query(&format!("SELECT {COLUMNS} FROM inputs ORDER BY seq"))
+        self.query(&format!("SELECT {COLUMNS} FROM inputs ORDER BY seq"), &[])
     }
 
-    fn query(&self, sql: &str) -> Result<Vec<Row>> {
-        let mut st = self.conn.prepare(sql).map_err(|e| self.err(e))?;
-        let rows = st
-            .query_map([], row)
-            .map_err(|e| self.err(e))?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(|e| self.err(e));
-        rows
+    fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
+        self.with(|db| db.rows(sql, params)?.iter().map(|r| row(r)).collect())
     }
 
-    fn exec(&self, sql: &str, p: impl rusqlite::Params) -> Result<()> {
-        let n = self.conn.execute(sql, p).map_err(|e| self.err(e))?;
-        if n != 1 {
-            return Err(self.err(format!("expected to update one row, updated {n}")));
-        }
-        Ok(())
-    }
-
-    /// Runs `sql` (`WHERE {unit} AND ...`, `?1` the unit's key) on one unit: exactly one row
-    /// for an input, at least one for a batch.
-    fn exec_unit(&self, unit: Unit<'_>, sql: &str, rest: &[&dyn rusqlite::ToSql]) -> Result<()> {
+    /// Runs `sql` (`WHERE {unit} AND ...`; `?1` the unit's key, `?2` this worker) on one unit
+    /// this worker has claimed: exactly one row for an input, at least one for a batch.
+    /// `rest` binds `?3` on. A final state's count goes to the worker's throughput.
+    fn exec_unit(&self, unit: Unit<'_>, sql: &str, rest: &[Value]) -> Result<u64> {
         let (cond, key) = unit.select();
-        let sql = sql.replace("{unit}", cond);
-        let mut p: Vec<&dyn rusqlite::ToSql> = vec![&key];
+        let sql = sql.replace("{unit}", &format!("{cond} AND claimed_by = ?2"));
+        let mut p = vec![key.clone(), self.worker.as_str().into()];
         p.extend_from_slice(rest);
-        let n = self
-            .conn
-            .execute(&sql, p.as_slice())
-            .map_err(|e| self.err(e))?;
-        match unit {
-            Unit::Input(_) if n != 1 => {
-                Err(self.err(format!("expected to update one row, updated {n}")))
+        let n = self.with(|db| db.exec(&sql, &p))?;
+        if n == 0 || matches!(unit, Unit::Input(_)) && n != 1 {
+            let held = self.with(|db| {
+                db.row(
+                    &format!("SELECT COUNT(*) FROM inputs WHERE {cond} AND claimed_by = ?2"),
+                    &[key.clone(), self.worker.as_str().into()],
+                )
+            })?;
+            if held.and_then(|r| r[0].int()).unwrap_or(0) == 0 {
+                let what = match unit {
+                    Unit::Input(id) => id.to_string(),
+                    Unit::Batch(b) => format!("batch {b}"),
+                };
+                let mut e = self.err(format!(
+                    "{what}: this worker ({}) no longer holds its claim (its lease ran out; \
+                     another worker has it)",
+                    self.worker
+                ));
+                e.lost_claim = true;
+                return Err(e);
             }
-            Unit::Batch(b) if n == 0 => Err(self.err(format!(
-                "batch {b}: no member in the state this step expects"
-            ))),
-            _ => Ok(()),
+            return Err(match unit {
+                Unit::Input(_) => self.err(format!("expected to update one row, updated {n}")),
+                Unit::Batch(b) => self.err(format!(
+                    "batch {b}: no member in the state this step expects"
+                )),
+            });
         }
+        Ok(n)
     }
 
     /// `pending` -> `proved`.
     pub fn set_proved(&self, id: &str, proof: &str, binding_nonce: u64) -> Result<()> {
-        self.exec(
-            "UPDATE inputs SET state = 'proved', proof = ?2, binding_nonce = ?3, attempts = attempts + 1,
-             updated_at = strftime('%s', 'now') WHERE id = ?1 AND state = 'pending'",
-            params![id, proof, binding_nonce as i64],
+        self.exec_unit(
+            Unit::Input(id),
+            "UPDATE inputs SET state = 'proved', proof = ?3, binding_nonce = ?4, submitter = ?5,
+             attempts = attempts + 1, updated_at = {now} WHERE {unit} AND state = 'pending'",
+            &[
+                proof.into(),
+                (binding_nonce as i64).into(),
+                self.submitter.clone().into(),
+            ],
         )
+        .map(drop)
     }
 
     /// `proved` -> `sent`, before the transaction is broadcast.
@@ -374,25 +468,33 @@ impl Journal {
     ) -> Result<()> {
         self.exec_unit(
             unit.into(),
-            "UPDATE inputs SET state = 'sent', tx_hash = ?2, raw_tx = ?3, account_nonce = ?4,
-             gas_limit = ?5, updated_at = strftime('%s', 'now') WHERE {unit} AND state = 'proved'",
-            &[&tx_hash, &raw, &(account_nonce as i64), &(gas_limit as i64)],
+            "UPDATE inputs SET state = 'sent', tx_hash = ?3, raw_tx = ?4, account_nonce = ?5,
+             gas_limit = ?6, updated_at = {now} WHERE {unit} AND state = 'proved'",
+            &[
+                tx_hash.into(),
+                raw.into(),
+                (account_nonce as i64).into(),
+                (gas_limit as i64).into(),
+            ],
         )
+        .map(drop)
     }
 
-    /// `sent` -> `submitted`.
+    /// `sent` -> `submitted`; releases the claim.
     pub fn set_submitted<'u>(
         &self,
         unit: impl Into<Unit<'u>>,
         block: u64,
         gas_used: u64,
     ) -> Result<()> {
-        self.exec_unit(
+        let n = self.exec_unit(
             unit.into(),
-            "UPDATE inputs SET state = 'submitted', block = ?2, gas_used = ?3,
-             updated_at = strftime('%s', 'now') WHERE {unit} AND state = 'sent'",
-            &[&(block as i64), &(gas_used as i64)],
-        )
+            "UPDATE inputs SET state = 'submitted', block = ?3, gas_used = ?4,
+             claimed_by = NULL, lease_until = NULL, updated_at = {now}
+             WHERE {unit} AND state = 'sent'",
+            &[(block as i64).into(), (gas_used as i64).into()],
+        )?;
+        self.count_settled(n)
     }
 
     /// Back to `proved` (the signed transaction was lost: sign again).
@@ -400,9 +502,10 @@ impl Journal {
         self.exec_unit(
             unit.into(),
             "UPDATE inputs SET state = 'proved', tx_hash = NULL, raw_tx = NULL, account_nonce = NULL,
-             updated_at = strftime('%s', 'now') WHERE {unit} AND state = 'sent'",
+             updated_at = {now} WHERE {unit} AND state = 'sent'",
             &[],
         )
+        .map(drop)
     }
 
     /// Back to `proved` with one more gas retry (the transaction ran out of gas: the proof is
@@ -411,32 +514,37 @@ impl Journal {
         self.exec_unit(
             unit.into(),
             "UPDATE inputs SET state = 'proved', tx_hash = NULL, raw_tx = NULL, account_nonce = NULL,
-             gas_retries = gas_retries + 1, updated_at = strftime('%s', 'now')
+             gas_retries = gas_retries + 1, updated_at = {now}
              WHERE {unit} AND state = 'sent'",
             &[],
         )
+        .map(drop)
     }
 
-    /// Back to `pending` (the proof's binding is stale: prove again). A batch keeps its
-    /// members.
+    /// Back to `pending` (the proof's binding is stale, or bound to another worker's account:
+    /// prove again). A batch keeps its members.
     pub fn reprove<'u>(&self, unit: impl Into<Unit<'u>>) -> Result<()> {
         self.exec_unit(
             unit.into(),
             "UPDATE inputs SET state = 'pending', proof = NULL, binding_nonce = NULL, tx_hash = NULL,
-             raw_tx = NULL, account_nonce = NULL, updated_at = strftime('%s', 'now')
+             raw_tx = NULL, account_nonce = NULL, submitter = NULL, updated_at = {now}
              WHERE {unit} AND state IN ('proved', 'sent')",
             &[],
         )
+        .map(drop)
     }
 
-    /// Any open state -> `failed`.
+    /// Any open state -> `failed`; releases the claim.
     pub fn set_failed<'u>(&self, unit: impl Into<Unit<'u>>, reason: &str) -> Result<()> {
-        self.exec_unit(
+        let n = self.exec_unit(
             unit.into(),
-            "UPDATE inputs SET state = 'failed', reason = ?2, updated_at = strftime('%s', 'now')
-             WHERE {unit} AND state IN ('pending', 'proved', 'sent')",
-            &[&reason],
-        )
+            &format!(
+                "UPDATE inputs SET state = 'failed', reason = ?3, claimed_by = NULL,
+                 lease_until = NULL, updated_at = {{now}} WHERE {{unit}} AND state IN {OPEN}"
+            ),
+            &[reason.into()],
+        )?;
+        self.count_settled(n)
     }
 }
 
@@ -477,6 +585,12 @@ mod tests {
         assert_eq!(j.cursor("file").unwrap(), 10);
         assert_eq!(j.open_rows().unwrap().len(), 1);
         assert!(
+            j.set_proved("a", "{proof}", 3).unwrap_err().lost_claim,
+            "a step needs the worker's claim"
+        );
+        assert_eq!(j.claim_next(false).unwrap().unwrap().id, "a");
+        assert!(j.claim_next(false).unwrap().is_none(), "claimed once");
+        assert!(
             j.set_sent("a", "0x1", b"raw", 0, 100).is_err(),
             "pending cannot jump to sent"
         );
@@ -498,6 +612,49 @@ mod tests {
         assert_eq!(rows[0].block, Some(7));
         assert_eq!((rows[0].gas_retries, rows[0].gas_limit), (1, Some(150)));
         assert_eq!(rows[1].state, State::Failed);
+    }
+
+    #[test]
+    fn claims_fence_every_step_and_a_reopened_journal_frees_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("j.sqlite");
+        let mut j = Journal::open(&p, "s").unwrap();
+        j.register("0xabc", std::time::Duration::from_secs(30))
+            .unwrap();
+        j.record("file", 2, &[take("a", "1"), take("b", "2")], None)
+            .unwrap();
+        assert_eq!(j.claim_next(false).unwrap().unwrap().id, "a");
+        j.set_proved("a", "{p}", 0).unwrap();
+        assert_eq!(
+            j.get("a").unwrap().unwrap().submitter.as_deref(),
+            Some("0xabc")
+        );
+        // Another worker took "a" over after this one's lease ran out: this one's steps fail
+        // as lost claims and change nothing.
+        j.with(|db| db.exec("UPDATE inputs SET claimed_by = 'other' WHERE id = 'a'", &[]))
+            .unwrap();
+        let e = j.set_sent("a", "0x1", b"raw", 0, 1).unwrap_err();
+        assert!(e.lost_claim && e.reason.contains("no longer holds"), "{e}");
+        assert_eq!(j.get("a").unwrap().unwrap().state, State::Proved);
+        // A lease that ran out is free to take; a live one is not.
+        j.with(|db| db.exec("UPDATE inputs SET lease_until = 0 WHERE id = 'a'", &[]))
+            .unwrap();
+        assert_eq!(j.claim_next(false).unwrap().unwrap().id, "a");
+        assert_eq!(j.claim_next(false).unwrap().unwrap().id, "b");
+        assert!(j.claim_next(false).unwrap().is_none());
+        j.set_failed("b", "bad").unwrap();
+        assert_eq!(j.open_count().unwrap(), 1);
+        drop(j);
+        // Closed (or killed): the next process on the file holds nothing of the last one's.
+        let j = Journal::open(&p, "s").unwrap();
+        assert_eq!(j.claim_next(false).unwrap().unwrap().id, "a");
+        let s = Status::read(&Location::Sqlite(p.clone())).unwrap();
+        assert_eq!(
+            (s.states["proved"], s.states["failed"], s.claimed),
+            (1, 1, 1)
+        );
+        assert_eq!(s.workers.len(), 1);
+        assert!(s.workers[0].stopped && s.workers[0].settled == 1, "{s:?}");
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests: fixture paths and one build per fixture and
 //! options, cached on disk.
 
+pub mod postgres;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};

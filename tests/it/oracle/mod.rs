@@ -8,3 +8,4 @@ mod crash;
 mod events;
 mod guards;
 mod support;
+mod workers;
