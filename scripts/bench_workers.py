@@ -86,7 +86,7 @@ class Postgres:
         if not bins:
             raise SystemExit("initdb not found: run scripts/setup.sh")
         self.bin = bins[-1]
-        self.dir = tempfile.mkdtemp(dir=tmp)
+        self.dir = tempfile.mkdtemp(prefix="zkinfer-bench-pg-")
         self.user = "postgres" if os.geteuid() == 0 else None
         pw = os.path.join(self.dir, "pw")
         self.password = "bench-" + os.urandom(6).hex()

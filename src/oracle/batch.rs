@@ -32,7 +32,9 @@ impl Oracle<'_> {
         while let Some(row) = self.journal.claim_next(true)? {
             let b = row.batch.unwrap_or_default();
             let r = self.drive_batch(b).await;
-            self.let_go_if_lost(r)?;
+            if self.let_go(r, Unit::Batch(b))? {
+                return Ok(());
+            }
         }
         let drain = self.drains();
         loop {
@@ -44,8 +46,17 @@ impl Oracle<'_> {
             if pending.is_empty() {
                 return Ok(());
             }
+            let first = pending[0].id.clone();
             let r = self.form_batch(pending).await;
-            self.let_go_if_lost(r)?;
+            // A formed batch's unit is its number, which `form_batch` journaled: release
+            // whatever this worker still holds of it.
+            let unit = match self.journal.get(&first)?.and_then(|r| r.batch) {
+                Some(b) => Unit::Batch(b),
+                None => Unit::Input(&first),
+            };
+            if self.let_go(r, unit)? {
+                return Ok(());
+            }
         }
     }
 

@@ -173,6 +173,9 @@ pub enum Error {
     /// The chain kept failing after retries.
     #[error("{0}")]
     Chain(String),
+    /// A sent transaction got no receipt in time (it may still land).
+    #[error("{0}")]
+    NoReceipt(String),
     /// The source could not be read.
     #[error("input source {0}")]
     Source(String),
@@ -341,20 +344,30 @@ impl<'a> Oracle<'a> {
         }
         while let Some(row) = self.journal.claim_next(false)? {
             let r = self.drive(row.id.clone()).await;
-            self.let_go_if_lost(r)?;
+            if self.let_go(r, (&row.id).into())? {
+                return Ok(());
+            }
         }
         Ok(())
     }
 
-    /// A step that failed because this worker's claim ran out is not an error of the run:
-    /// another worker has the unit, and this one goes on with the next.
-    fn let_go_if_lost(&self, r: Result<()>) -> Result<()> {
+    /// What a failed step means for the run. A claim that ran out is not an error: another
+    /// worker has the unit, and this one goes on with the next (`Ok(false)`). On a shared
+    /// journal a transaction without a receipt is not either: the worker lets the unit go,
+    /// for itself or another to settle later, and ends this round (`Ok(true)`); alone on a
+    /// SQLite journal it stops, and the next run keeps waiting.
+    fn let_go(&self, r: Result<()>, unit: journal::Unit<'_>) -> Result<bool> {
         match r {
             Err(Error::Journal(e)) if e.lost_claim => {
                 tracing::warn!("zkinfer oracle: {}; letting it go", e.reason);
-                Ok(())
+                Ok(false)
             }
-            r => r,
+            Err(Error::NoReceipt(what)) if self.cfg.journal.is_shared() => {
+                tracing::warn!("zkinfer oracle: {what}; letting it go for now");
+                self.journal.release_unit(unit)?;
+                Ok(true)
+            }
+            r => r.map(|()| false),
         }
     }
 

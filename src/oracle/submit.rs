@@ -137,7 +137,7 @@ impl Oracle<'_> {
                 "zkinfer oracle: {}: taken over from another worker's account; proving again",
                 label(row)
             );
-            return Ok(self.journal.reprove(row.unit())?);
+            return Ok(self.journal.take_over(row.unit())?);
         }
         let chain = self.chain;
         let (registry, model, submitter) = (self.cfg.registry, self.cfg.model, self.submitter);
@@ -257,7 +257,7 @@ impl Oracle<'_> {
                 }
             }
         }
-        Err(Error::Chain(format!(
+        Err(Error::NoReceipt(format!(
             "{}: no receipt for {hash_hex} after 120 s; run again to keep waiting",
             label(row)
         )))
@@ -272,6 +272,19 @@ impl Oracle<'_> {
         if retry_plain("looking up the transaction", || chain.tx_known(hash)).await? {
             return Ok(false);
         }
+        // The account that signed it (another worker's, after a takeover), and its nonce,
+        // read *before* the registry: a transaction mined after this read shows in the
+        // registry's record below, and one mined after that shows in the second lookup, so
+        // a transaction that landed is never taken for a replaced one.
+        let signer = match row
+            .submitter
+            .as_deref()
+            .map(str::parse::<crate::chain::Address>)
+        {
+            Some(Ok(a)) => a,
+            _ => self.submitter,
+        };
+        let account = retry_plain("reading the account nonce", || chain.nonce_of(signer)).await?;
         // The node may have lost the transaction's history (a restart) while keeping its
         // effect: ask the registry whether the statement landed.
         let statement = match self.calldata(row) {
@@ -292,17 +305,11 @@ impl Oracle<'_> {
             self.journal.set_submitted(row.unit(), block, 0)?;
             return Ok(true);
         }
-        // The nonce of the account that signed it (another worker's, after a takeover).
-        let signer = match row
-            .submitter
-            .as_deref()
-            .map(str::parse::<crate::chain::Address>)
-        {
-            Some(Ok(a)) => a,
-            _ => self.submitter,
-        };
-        let account = retry_plain("reading the account nonce", || chain.nonce_of(signer)).await?;
         if Some(account as i64) > row.account_nonce {
+            if retry_plain("looking up the transaction", || chain.tx_known(hash)).await? {
+                // It arrived (or was mined) meanwhile: wait for its receipt.
+                return Ok(false);
+            }
             // Its account nonce was used by another transaction: sign again.
             tracing::info!(
                 "zkinfer oracle: {}: {hash_hex} was replaced; signing again",

@@ -9,7 +9,9 @@
 //! [`Heartbeat`] thread, on a connection of its own, renews the worker's leases and its
 //! `heartbeat_at` every third of the lease while the worker proves; a worker that dies
 //! (SIGKILL, machine gone) stops renewing, and another worker takes its units over when the
-//! lease runs out. Final states release the claim; so does a worker that exits.
+//! lease runs out. Final states release the claim; so does a worker that exits. A worker whose
+//! main thread has run no journal statement for [`STALL`] (or 30 leases, if longer) is taken
+//! for wedged: its heartbeat stops renewing, so its units pass to others.
 //!
 //! Forming a batch ([`Journal::claim_pending`]) claims up to N unbatched pending inputs, and
 //! only when N are free to claim, or the oldest has waited `max_wait`, or the run drains its
@@ -27,6 +29,17 @@ use super::{pg, Journal, Result, Row, OPEN};
 
 /// How long a claim lasts unless renewed, by default.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
+
+/// How long a worker may go without a journal statement (a proof in progress) before its
+/// heartbeat stops renewing its leases, at least.
+pub const STALL: Duration = Duration::from_secs(1800);
+
+/// Unix seconds on this machine's clock.
+pub(super) fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
 
 /// This machine's name, for worker ids and status.
 pub fn host() -> String {
@@ -161,31 +174,22 @@ impl Journal {
         let (me, lease) = (Value::from(self.worker.as_str()), Value::Int(self.lease));
         let ids = self.with(|db| {
             db.transaction(|db| {
-                let r = db
-                    .row(
-                        &format!(
-                            "SELECT COUNT(*), {{now}} - MIN(updated_at) FROM inputs
-                             WHERE state = 'pending' AND batch IS NULL AND {FREE}"
-                        ),
-                        &[],
-                    )?
-                    .unwrap_or_default();
-                let count = r.first().and_then(Value::int).unwrap_or(0);
-                let waited = r.get(1).and_then(Value::int).unwrap_or(0);
-                if count == 0 || !(count >= n as i64 || drain || waited as f64 >= max_wait) {
+                // The decision is made on the rows this transaction locked, not on a count
+                // taken before: inputs another worker is locking to form its own batch are
+                // skipped here, and must not make this one form a short batch.
+                let locked = db.rows(
+                    &format!(
+                        "SELECT id, {{now}} - updated_at FROM inputs
+                         WHERE state = 'pending' AND batch IS NULL AND {FREE}
+                         ORDER BY seq LIMIT ?1 {{skip_locked}}"
+                    ),
+                    &[(n as i64).into()],
+                )?;
+                let waited = locked.first().and_then(|r| r[1].int()).unwrap_or(0);
+                if locked.is_empty() || !(locked.len() >= n || drain || waited as f64 >= max_wait) {
                     return Ok(vec![]);
                 }
-                let ids: Vec<String> = db
-                    .rows(
-                        &format!(
-                            "SELECT id FROM inputs WHERE state = 'pending' AND batch IS NULL AND {FREE}
-                             ORDER BY seq LIMIT ?1 {{skip_locked}}"
-                        ),
-                        &[(n as i64).into()],
-                    )?
-                    .iter()
-                    .filter_map(|r| r[0].text())
-                    .collect();
+                let ids: Vec<String> = locked.iter().filter_map(|r| r[0].text()).collect();
                 for id in &ids {
                     db.exec(
                         "UPDATE inputs SET claimed_by = ?1, lease_until = {now} + ?2 WHERE id = ?3",
@@ -208,6 +212,22 @@ impl Journal {
         self.with(|db| {
             db.exec(
                 "UPDATE inputs SET claimed_by = NULL, lease_until = NULL WHERE id = ?1 AND claimed_by = ?2",
+                &p,
+            )
+        })
+        .map(drop)
+    }
+
+    /// Lets go of a unit (an input, or a batch's open members) this worker holds.
+    pub fn release_unit(&self, unit: super::Unit<'_>) -> Result<()> {
+        let (cond, key) = unit.select();
+        let p = [key, self.worker.as_str().into()];
+        self.with(|db| {
+            db.exec(
+                &format!(
+                    "UPDATE inputs SET claimed_by = NULL, lease_until = NULL
+                     WHERE {cond} AND claimed_by = ?2"
+                ),
                 &p,
             )
         })
@@ -260,12 +280,23 @@ impl Journal {
     pub fn heartbeat(&self) -> Result<Heartbeat> {
         let mut db = Db::open(&self.location).map_err(|e| self.err(e))?;
         let (loc, me, lease) = (self.location.clone(), self.worker.clone(), self.lease);
+        let progress = self.progress.clone();
+        let stall = STALL.as_secs().max(30 * lease as u64);
         let every = Duration::from_secs_f64((lease as f64 / 3.0).max(0.5));
         let (tx, rx) = mpsc::channel::<()>();
         let handle = std::thread::spawn(move || loop {
             match rx.recv_timeout(every) {
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 _ => return,
+            }
+            let idle =
+                unix_now().saturating_sub(progress.load(std::sync::atomic::Ordering::Relaxed));
+            if idle > stall {
+                tracing::warn!(
+                    "zkinfer oracle: worker {me} has run no journal step for {idle} s; its \
+                     leases are no longer renewed, so other workers take its inputs over"
+                );
+                continue;
             }
             if let Err(e) = renew(&mut db, &me, lease) {
                 tracing::warn!(

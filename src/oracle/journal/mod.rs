@@ -210,6 +210,9 @@ pub struct Journal {
     lease: i64,
     /// Whether this process holds the ingestion lock.
     ingesting: std::cell::Cell<bool>,
+    /// When (Unix seconds, this machine's clock) the worker last ran a statement: its
+    /// heartbeat stops renewing leases when this gets too old (see [`claims`]).
+    progress: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// SQLite: held (locked) for the journal's lifetime; the OS releases it when closed.
     _lock: Option<std::fs::File>,
 }
@@ -249,7 +252,7 @@ fn worker_id() -> String {
         "{}-{}-{}",
         claims::host(),
         std::process::id(),
-        hex::encode(rand::random::<[u8; 3]>())
+        hex::encode(rand::random::<[u8; 8]>())
     )
 }
 
@@ -264,6 +267,8 @@ impl Journal {
 
     /// Runs `f` on the connection (statements never nest, so the borrow is never contended).
     fn with<T>(&self, f: impl FnOnce(&mut Db) -> std::result::Result<T, String>) -> Result<T> {
+        self.progress
+            .store(claims::unix_now(), std::sync::atomic::Ordering::Relaxed);
         let mut db = self.db.borrow_mut();
         f(&mut db).map_err(|e| self.err(e))
     }
@@ -316,20 +321,28 @@ impl Journal {
             .ok()
             .filter(|k| !k.is_empty())
             .ok_or_else(|| fail("its meta id_key is not hex: the journal is damaged".into()))?;
-        let stored = meta("setup")?;
+        if meta("setup")?.is_none() {
+            db.exec(
+                "INSERT INTO meta (key, value) VALUES ('setup', ?1) ON CONFLICT (key) DO NOTHING",
+                &[setup.into()],
+            )
+            .map_err(fail)?;
+        }
+        // Read back: of two workers starting together on a new database, the one whose
+        // insert lost must still be refused if its setup differs.
+        let stored = db
+            .row("SELECT value FROM meta WHERE key = 'setup'", &[])
+            .map(|r| r.and_then(|v| v[0].text()))
+            .map_err(fail)?;
         match stored {
-            Some(s) if s != setup => Err(fail(format!(
-                "it belongs to another setup ({s}); this run is {setup}. Use another --journal"
-            ))),
-            Some(_) => Ok(()),
-            None => db
-                .exec(
-                    "INSERT INTO meta (key, value) VALUES ('setup', ?1) ON CONFLICT (key) DO NOTHING",
-                    &[setup.into()],
-                )
-                .map(drop)
-                .map_err(fail),
-        }?;
+            Some(s) if s == setup => {}
+            Some(s) => {
+                return Err(fail(format!(
+                    "it belongs to another setup ({s}); this run is {setup}. Use another --journal"
+                )))
+            }
+            None => return Err(fail("its setup could not be recorded".into())),
+        }
         Ok(Self {
             db: std::cell::RefCell::new(db),
             path: p,
@@ -339,6 +352,7 @@ impl Journal {
             submitter: None,
             lease: claims::DEFAULT_LEASE.as_secs() as i64,
             ingesting: std::cell::Cell::new(false),
+            progress: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(claims::unix_now())),
             _lock: lock,
         })
     }
@@ -528,6 +542,21 @@ impl Journal {
             unit.into(),
             "UPDATE inputs SET state = 'pending', proof = NULL, binding_nonce = NULL, tx_hash = NULL,
              raw_tx = NULL, account_nonce = NULL, submitter = NULL, updated_at = {now}
+             WHERE {unit} AND state IN ('proved', 'sent')",
+            &[],
+        )
+        .map(drop)
+    }
+
+    /// Back to `pending` because this worker took the unit over from another whose proof is
+    /// bound to that worker's account: like [`Journal::reprove`], but the proof did not go
+    /// stale, so it does not count against the proving attempts.
+    pub fn take_over<'u>(&self, unit: impl Into<Unit<'u>>) -> Result<()> {
+        self.exec_unit(
+            unit.into(),
+            "UPDATE inputs SET state = 'pending', proof = NULL, binding_nonce = NULL, tx_hash = NULL,
+             raw_tx = NULL, account_nonce = NULL, submitter = NULL,
+             attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, updated_at = {now}
              WHERE {unit} AND state IN ('proved', 'sent')",
             &[],
         )
