@@ -8,12 +8,12 @@ starts anvil, deploys a registry and registers the model, then for each configur
 with one worker; PostgreSQL with 1, 2, 3 workers, each with its own anvil key) writes N fresh
 inputs and runs the workers with `--once` until every input is settled. It reports inputs per
 minute over the whole run (start of the workers to the last exit) and in the steady state (first
-to last settled input, from the journal's status polled every 0.2 s).
+to last settled input, read from the journal afterwards: nothing polls while the workers run).
 
 PostgreSQL is a throwaway server started here (Debian's initdb/pg_ctl, as the tests do; as root it
 runs as the `postgres` user). Run alone on an idle machine:
 
-    python3 scripts/bench_workers.py [--models credit,digits_cnn] [--n 30] [--update]
+    python3 scripts/bench_workers.py [--models credit,digits_cnn] [--n 24] [--reps 3] [--update]
 
 `--update` writes bench/workers.json and the table in bench/RESULTS.md's "Oracle workers" section.
 """
@@ -28,6 +28,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -130,6 +131,8 @@ class Anvil:
         for line in self.p.stdout:
             if "Listening on" in line:
                 break
+        # Keep reading its log: a full pipe would stop anvil mid-run.
+        threading.Thread(target=lambda: [None for _ in self.p.stdout], daemon=True).start()
         self.url = f"http://127.0.0.1:{self.port}"
 
     def stop(self):
@@ -153,10 +156,17 @@ def run_id_num(run_id):
     return sum(ord(c) for c in run_id)
 
 
-def status(journal):
-    r = subprocess.run([ZK, "oracle", "status", "--json"], capture_output=True, text=True,
-                       env=dict(os.environ, ZKINFER_JOURNAL=journal))
-    return json.loads(r.stdout) if r.returncode == 0 else None
+SPAN = "SELECT MIN(updated_at), MAX(updated_at), COUNT(*) FROM inputs WHERE state = 'submitted'"
+
+
+def journal_span(journal):
+    """(first, last, count) of the submitted inputs' settling times."""
+    if journal.startswith("postgres"):
+        out = run(["psql", journal, "-At", "-F", ",", "-c", SPAN])
+        return tuple(int(x) for x in out.strip().split(","))
+    import sqlite3
+    with sqlite3.connect(journal) as c:
+        return tuple(c.execute(SPAN).fetchone())
 
 
 def one_config(model, d, anvil, journal, workers, n, work, run_id):
@@ -172,18 +182,8 @@ def one_config(model, d, anvil, journal, workers, n, work, run_id):
             [ZK, "oracle", d, "--model", model, "--rpc-url", anvil.url, "--input-file", path,
              "--once", "--json", "--poll", "0.2"],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-    first = last = None
-    settled = 0
-    while any(p.poll() is None for p in procs):
-        s = status(journal)
-        if s:
-            done = s["states"]["submitted"] + s["states"]["failed"]
-            now = time.time()
-            if done > 0 and first is None:
-                first = (now, done)
-            if done > settled:
-                settled, last = done, (now, done)
-        time.sleep(0.2)
+    for p in procs:
+        p.wait()
     wall = time.time() - t0
     outs, per_worker = [], []
     for p in procs:
@@ -195,9 +195,10 @@ def one_config(model, d, anvil, journal, workers, n, work, run_id):
             raise SystemExit(f"worker exit {p.returncode}: {e[-2000:]}")
     ok = sum(1 for o in outs if o["status"] == "submitted")
     assert ok == n, f"{ok} of {n} submitted: {outs}"
-    steady = None
-    if first and last and last[0] > first[0] and last[1] > first[1]:
-        steady = (last[1] - first[1]) / (last[0] - first[0]) * 60
+    # Steady state, from the journal (no polling while the workers run): inputs settled
+    # after the first one, over the seconds from the first to the last (1 s resolution).
+    first, last, count = journal_span(journal)
+    steady = (count - 1) / (last - first) * 60 if last > first else None
     return {"model": model, "journal": "postgres" if journal.startswith("postgres") else "sqlite",
             "workers": workers, "inputs": n, "wall_s": round(wall, 2),
             "per_min": round(n / wall * 60, 1),
@@ -221,6 +222,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--models", default="credit,digits_cnn")
     ap.add_argument("--n", type=int, default=30, help="inputs per configuration")
+    ap.add_argument("--reps", type=int, default=1,
+                    help="repeat every configuration, in turn, this many times (medians reported)")
     ap.add_argument("--update", action="store_true")
     args = ap.parse_args()
     if not os.path.exists(ZK):
@@ -245,10 +248,10 @@ def main():
                 run([ZK, "registry", "register", d, "--model", model, "--rpc-url", anvil.url],
                     env=env)
                 configs = [("sqlite", 1), ("postgres", 1), ("postgres", 2), ("postgres", 3)]
-                for kind, workers in configs:
+                for kind, workers in configs * args.reps:
                     journal = (os.path.join(work, f"journal-{workers}.sqlite") if kind == "sqlite"
                                else pg.fresh_db())
-                    run_id = f"{kind}{workers}"
+                    run_id = f"{kind}{workers}-{len(results)}"
                     log(f"{model}: {kind}, {workers} worker(s), {args.n} inputs")
                     r = one_config(model, d, anvil, journal, workers, args.n, work, run_id)
                     log(f"  {r}")
@@ -257,12 +260,37 @@ def main():
                 anvil.stop()
     finally:
         pg.stop()
-    out = {"machine": machine(), "results": results}
+    out = {"machine": machine(), "results": results, "summary": summary(results)}
     print(json.dumps(out, indent=1))
     if args.update:
         with open(os.path.join(ROOT, "bench", "workers.json"), "w") as f:
             json.dump(out, f, indent=1)
         write_md(out)
+
+
+def median(xs):
+    xs = sorted(x for x in xs if x is not None)
+    return xs[len(xs) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2
+
+
+def summary(results):
+    """Median (and range) per model, journal and worker count."""
+    keys = []
+    for r in results:
+        k = (r["model"], r["journal"], r["workers"])
+        if k not in keys:
+            keys.append(k)
+    out = []
+    for k in keys:
+        rs = [r for r in results if (r["model"], r["journal"], r["workers"]) == k]
+        per = [r["per_min"] for r in rs]
+        steady = [r["steady_per_min"] for r in rs if r["steady_per_min"]]
+        out.append({"model": k[0], "journal": k[1], "workers": k[2], "runs": len(rs),
+                    "inputs": rs[0]["inputs"], "per_min": round(median(per), 1),
+                    "per_min_range": [min(per), max(per)],
+                    "steady_per_min": round(median(steady), 1) if steady else None,
+                    "per_worker": rs[-1]["per_worker"]})
+    return out
 
 
 def write_md(out):
@@ -273,14 +301,16 @@ def write_md(out):
         f"`python3 scripts/bench_workers.py --update`, {m['date']}, {m['cpu']}, {m['cores']} cores. "
         "Each configuration settles the same number of fresh inputs with `--once`; `per min` is "
         "over the whole run (the workers' start-up included), `steady` from the first to the last "
-        "settled input.",
+        "settled input (the journal's times, 1 s resolution). The PostgreSQL server runs on the same "
+        "machine, with its defaults (fsync on).",
         "",
-        "| model | journal | workers | inputs | wall (s) | inputs/min | steady inputs/min | settled by each worker |",
+        "| model | journal | workers | runs x inputs | inputs/min (median) | range | steady inputs/min (median) | settled by each worker (last run) |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for r in out["results"]:
-        lines.append(f"| {r['model']} | {r['journal']} | {r['workers']} | {r['inputs']} | "
-                     f"{r['wall_s']} | {r['per_min']} | {r['steady_per_min'] or '-'} | "
+    for r in out["summary"]:
+        lo, hi = r["per_min_range"]
+        lines.append(f"| {r['model']} | {r['journal']} | {r['workers']} | {r['runs']} x {r['inputs']} | "
+                     f"{r['per_min']} | {lo}-{hi} | {r['steady_per_min'] or '-'} | "
                      f"{', '.join(map(str, r['per_worker']))} |")
     lines.append("")
     path = os.path.join(ROOT, "bench", "RESULTS.md")
