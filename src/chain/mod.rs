@@ -124,6 +124,9 @@ pub fn spawn_anvil() -> Result<AnvilInstance> {
     })
 }
 
+/// How long one RPC request may take before it fails (and is retried by its caller).
+pub const RPC_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// A connection to a chain, with an optional signer.
 pub struct Chain {
     /// The endpoint as shown in messages: redacted, since RPC URLs often carry API keys.
@@ -179,18 +182,28 @@ impl Chain {
                 url: shown.clone(),
                 reason: scrub(e.to_string()),
             })?;
+        // Every request has a deadline: a node that stops answering (hung, or a connection
+        // half-open) fails the call, which the caller retries or reports, instead of holding
+        // an oracle worker (and the inputs it claimed) forever.
+        let http = alloy::transports::http::reqwest::Client::builder()
+            .timeout(RPC_TIMEOUT)
+            .build()
+            .map_err(|e| Error::Rpc {
+                url: shown.clone(),
+                reason: format!("HTTP client: {}", scrub(e.to_string())),
+            })?;
         let (provider, from, wallet) = match signer {
             Some(s) => {
                 let from = s.address();
                 let wallet = EthereumWallet::from(s.0.clone());
                 let p = ProviderBuilder::new()
                     .wallet(wallet.clone())
-                    .connect_http(url)
+                    .connect_reqwest(http, url)
                     .erased();
                 (p, Some(from), Some(wallet))
             }
             None => (
-                ProviderBuilder::new().connect_http(url).erased(),
+                ProviderBuilder::new().connect_reqwest(http, url).erased(),
                 None,
                 None,
             ),
