@@ -249,8 +249,8 @@ def main():
                     env=env)
                 configs = [("sqlite", 1), ("postgres", 1), ("postgres", 2), ("postgres", 3)]
                 for kind, workers in configs * args.reps:
-                    journal = (os.path.join(work, f"journal-{workers}.sqlite") if kind == "sqlite"
-                               else pg.fresh_db())
+                    journal = (os.path.join(work, f"journal-{len(results)}.sqlite")
+                               if kind == "sqlite" else pg.fresh_db())
                     run_id = f"{kind}{workers}-{len(results)}"
                     log(f"{model}: {kind}, {workers} worker(s), {args.n} inputs")
                     r = one_config(model, d, anvil, journal, workers, args.n, work, run_id)
