@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::db::{Db, Location, Value};
+use super::db::{Db, Value};
 use super::file::SCHEMA_VERSION;
+use super::location::Location;
 use super::{Error, Result, OPEN};
 
 /// A journal's state.

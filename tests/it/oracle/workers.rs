@@ -224,16 +224,7 @@ fn three_workers_on_postgres_survive_sigkill_and_a_node_restart() {
     // stored: 36 accepted proofs over the three keys and 36 distinct inputs stored means each
     // exactly once.
     block_on(async {
-        let mut accepted = 0;
-        for key in [DEV_KEY, OTHER_KEY, THIRD_KEY] {
-            let chain = s.chain(Some(key)).await;
-            let me = chain.from.unwrap();
-            accepted += chain
-                .registry(registry)
-                .next_nonce(model, me)
-                .await
-                .unwrap();
-        }
+        let accepted = accepted(&s, &[DEV_KEY, OTHER_KEY, THIRD_KEY]).await;
         assert_eq!(accepted, 36, "accepted proofs\n{logs}");
         let chain = s.chain(None).await;
         for k in &expected {
@@ -248,6 +239,21 @@ fn three_workers_on_postgres_survive_sigkill_and_a_node_restart() {
             );
         }
     });
+}
+
+/// Proofs the registry accepted from these keys: the sum of their registry nonces.
+async fn accepted(s: &Setup, keys: &[&str]) -> u64 {
+    let mut n = 0;
+    for key in keys {
+        let chain = s.chain(Some(key)).await;
+        let me = chain.from.unwrap();
+        n += chain
+            .registry(s.registry)
+            .next_nonce(s.model, me)
+            .await
+            .unwrap();
+    }
+    n
 }
 
 /// Waits (polling, with a deadline) until `f` holds.
@@ -338,7 +344,6 @@ fn postgres_ingestion_runs_in_one_process_at_a_time() {
 fn postgres_workers_form_full_batches_and_finish_a_dead_ones_batch() {
     let pg = PgServer::start();
     let s = Setup::with_batch(4);
-    let (registry, model) = (s.registry, s.model);
     let samples = std::fs::read_to_string(fixture("breast_cancer_mlp", "test.jsonl")).unwrap();
     let text: String = samples
         .lines()
@@ -412,17 +417,6 @@ fn postgres_workers_form_full_batches_and_finish_a_dead_ones_batch() {
         vec![4, 4, 4],
         "batches never shrink, and keep their members\n{logs}"
     );
-    block_on(async {
-        let mut accepted = 0;
-        for key in [DEV_KEY, OTHER_KEY] {
-            let chain = s.chain(Some(key)).await;
-            let me = chain.from.unwrap();
-            accepted += chain
-                .registry(registry)
-                .next_nonce(model, me)
-                .await
-                .unwrap();
-        }
-        assert_eq!(accepted, 3, "one accepted proof per batch\n{logs}");
-    });
+    let accepted = block_on(accepted(&s, &[DEV_KEY, OTHER_KEY]));
+    assert_eq!(accepted, 3, "one accepted proof per batch\n{logs}");
 }
