@@ -23,7 +23,7 @@ pub use params::{
     CircuitShape, Layout, Optimize, BALANCED_MAX_SLOWDOWN, BALANCED_MIN_GAS_SAVING,
 };
 pub use tables::model_tables;
-pub use zk::{plan_dots, FnLookups, ZkCircuit, ZkParams};
+pub use zk::{plan_dots, plan_poly, FnLookups, PolyJobs, ZkCircuit, ZkParams};
 
 pub use halo2_base::gates::circuit::CircuitBuilderStage;
 pub use halo2_base::{
@@ -157,6 +157,7 @@ pub fn build_batch(
     };
     let lookups = FnLookups::default();
     let dots = DotJobs::default();
+    let poly = PolyJobs::default();
     let range = builder.range_chip();
     let mut arranger =
         instances::Arranger::new(model, shape.visibility, shape.predicate.as_ref(), batch > 1);
@@ -167,6 +168,7 @@ pub fn build_batch(
             &range,
             &lookups,
             (shape.params.dot_width > 0).then_some(&dots),
+            (shape.params.poly_lanes > 0).then_some(&poly),
             &shape.params.tables,
             model,
             slot.trace,
@@ -185,8 +187,11 @@ pub fn build_batch(
         builder,
         lookups,
         dots,
+        poly,
         params: shape.params.clone(),
         #[cfg(test)]
         tamper: None,
+        #[cfg(test)]
+        poly_tamper: None,
     })
 }

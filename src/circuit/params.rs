@@ -5,10 +5,11 @@ use serde::{Deserialize, Serialize};
 use super::Secrets;
 use super::{
     layout::assign,
-    plan_dots,
+    plan_dots, plan_poly,
     tables::{check_tables, model_tables},
+    zk::PolyOp,
     BaseCircuitBuilder, BaseCircuitParams, CircuitBuilderStage, DotJobs, Error, FnLookups, Fr,
-    Result, ZkParams,
+    PolyJobs, Result, ZkParams,
 };
 use crate::predicate::Predicate;
 use crate::quant::{QuantModel, Trace};
@@ -57,6 +58,9 @@ pub struct Layout {
     pub logrows: u32,
     /// Terms per dot-lane row (0: no dot lane).
     pub dot_width: usize,
+    /// Poly lanes (convolutions as polynomial identities; 0: none).
+    #[serde(default)]
+    pub poly_lanes: usize,
     /// Advice columns (the gate's, the lookups' and the dot lane's).
     pub advice: usize,
     /// Fixed columns (constants, selectors, dot-lane weights, lookup tags).
@@ -172,6 +176,9 @@ impl Optimize {
 /// Most terms per row of a dot lane: more columns shorten the circuit but grow the verifier.
 pub const MAX_DOT_WIDTH: usize = 6;
 
+/// Most poly lanes.
+pub const MAX_POLY_LANES: usize = 4;
+
 /// One layout at `k`: halo2-base's parameters, its advice cells, the function lookups and the
 /// lengths of the queued dot jobs (empty without dot lanes).
 struct Trial {
@@ -181,6 +188,8 @@ struct Trial {
     cells: usize,
     n_lookups: usize,
     dot_lens: Vec<usize>,
+    /// The poly-lane program (empty without dot lanes or convolutions).
+    poly: Vec<PolyOp>,
 }
 
 impl Trial {
@@ -193,20 +202,36 @@ impl Trial {
             && self.n_lookups.div_ceil(usable) <= 1
     }
 
-    /// The layout's column counts at `k` with a dot lane of `width` terms (0: none).
-    fn layout(&self, k: u32, width: usize, fn_cols: usize) -> Layout {
+    /// The poly lanes the program needs at `usable` rows (0: no program; `None`: more than
+    /// [`MAX_POLY_LANES`]).
+    fn poly_lanes(&self, usable: usize) -> Option<usize> {
+        if self.poly.is_empty() {
+            return Some(0);
+        }
+        (1..=MAX_POLY_LANES).find(|&l| plan_poly(&self.poly, l, usable).is_some())
+    }
+
+    /// The layout's column counts at `k` with a dot lane of `width` terms (0: none) and
+    /// `poly` poly lanes.
+    fn layout(&self, k: u32, width: usize, poly: usize, fn_cols: usize) -> Layout {
         let advice = self.base.num_advice_per_phase[0]
             + self.base.num_lookup_advice_per_phase[0]
             + 2 * fn_cols
-            + if width > 0 { width + 1 } else { 0 };
+            + if width > 0 { width + 1 } else { 0 }
+            + 2 * poly;
         // Constants, the gate's selector per advice column, the range table; a tag per
-        // function lookup; a weight per dot-lane term.
-        let fixed =
-            self.base.num_fixed + self.base.num_advice_per_phase[0] + 1 + 4 * fn_cols + width;
+        // function lookup; a weight per dot-lane term; a constant and a selector per poly lane.
+        let fixed = self.base.num_fixed
+            + self.base.num_advice_per_phase[0]
+            + 1
+            + 4 * fn_cols
+            + width
+            + 2 * poly;
         let lookups = 1 + fn_cols;
         Layout {
             logrows: k,
             dot_width: width,
+            poly_lanes: poly,
             advice,
             fixed,
             lookups,
@@ -258,6 +283,7 @@ fn trial(
         .use_instance_columns(1);
     let lookups = FnLookups::default();
     let jobs = DotJobs::default();
+    let poly = PolyJobs::default();
     let range = b.range_chip();
     let secrets = Secrets {
         predicate_params: predicate.map_or(vec![], |p| vec![0; p.params().len()]),
@@ -271,6 +297,7 @@ fn trial(
             &range,
             &lookups,
             dots.then_some(&jobs),
+            dots.then_some(&poly),
             tables,
             model,
             trace,
@@ -290,12 +317,14 @@ fn trial(
         .lock()
         .map(|q| q.jobs.iter().map(|j| j.terms.len()).collect())
         .unwrap_or_default();
+    let poly = std::mem::take(&mut poly.lock().unwrap_or_else(|e| e.into_inner()).ops);
     Ok(Trial {
         base,
         instances,
         cells,
         n_lookups,
         dot_lens,
+        poly,
     })
 }
 
@@ -329,7 +358,7 @@ pub fn choose_batch_params(
     let fn_cols = |t: &Trial| usize::from(t.n_lookups > 0);
     let mut cells = 0;
     let mut k = MIN_K;
-    // The shortest layout: dot lanes and up to MAX_FAST_ADVICE gate columns.
+    // The shortest layout: dot and poly lanes and up to MAX_FAST_ADVICE gate columns.
     let fast = loop {
         if k > MAX_K {
             if batch > 1 {
@@ -363,21 +392,29 @@ pub fn choose_batch_params(
             );
             continue;
         }
-        if let (true, Some(width)) = (t.fits(usable, MAX_FAST_ADVICE), dot_width(&t, usable)) {
-            break (k, t, width);
+        if let (true, Some(width), Some(poly)) = (
+            t.fits(usable, MAX_FAST_ADVICE),
+            dot_width(&t, usable),
+            t.poly_lanes(usable),
+        ) {
+            break (k, t, width, poly);
         }
         k += 1;
     };
-    let (fk, ft, fw) = fast;
-    let mut options = vec![(ft.layout(fk, fw, fn_cols(&ft)), ft)];
+    let (fk, ft, fw, fp) = fast;
+    let mut options = vec![(ft.layout(fk, fw, fp, fn_cols(&ft)), ft)];
     // With dot lanes in at most MAX_ADVICE gate columns (one column fewer: a smaller verifier),
     // at the next `logrows` that holds them.
     if options[0].1.base.num_advice_per_phase[0] > MAX_ADVICE && optimize != Optimize::Proving {
         for k in fk..=MAX_K {
             let t = trial(k, true, model, trace, &tables, vis, predicate, batch)?;
             let usable = usable_rows(k);
-            if let (true, Some(w)) = (t.fits(usable, MAX_ADVICE), dot_width(&t, usable)) {
-                options.push((t.layout(k, w, fn_cols(&t)), t));
+            if let (true, Some(w), Some(pl)) = (
+                t.fits(usable, MAX_ADVICE),
+                dot_width(&t, usable),
+                t.poly_lanes(usable),
+            ) {
+                options.push((t.layout(k, w, pl, fn_cols(&t)), t));
                 break;
             }
         }
@@ -403,7 +440,7 @@ pub fn choose_batch_params(
             }
             let p = trial(pk, false, model, trace, &tables, vis, predicate, batch)?;
             if p.fits(usable_rows(pk), MAX_ADVICE) {
-                options.push((p.layout(pk, 0, fn_cols(&p)), p));
+                options.push((p.layout(pk, 0, 0, fn_cols(&p)), p));
                 break;
             }
         }
@@ -434,6 +471,7 @@ pub fn choose_batch_params(
             tables,
             dot_width: l.dot_width,
             dot_lanes: usize::from(l.dot_width > 0),
+            poly_lanes: l.poly_lanes,
         },
         break_points: vec![],
         visibility: vis,
@@ -467,7 +505,10 @@ fn fits_at(
     let min_rows = t.min_dot_rows();
     let width_fits = t.dot_lens.is_empty()
         || plan_dots(t.dot_lens.iter().copied(), MAX_DOT_WIDTH, 1, usable).is_some();
-    Ok(min_rows <= usable && width_fits && t.fits(usable, MAX_FAST_ADVICE))
+    Ok(min_rows <= usable
+        && width_fits
+        && t.poly_lanes(usable).is_some()
+        && t.fits(usable, MAX_FAST_ADVICE))
 }
 
 /// The largest batch below `batch` whose shortest layout fits in `2^k` rows (0: not even one

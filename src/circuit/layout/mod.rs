@@ -6,6 +6,7 @@
 //! every activation cell holds an integer in the signed `act_bits` range, either range-checked
 //! or built from such cells in a way that keeps it there.
 
+mod conv;
 mod ops;
 
 use halo2_base::gates::{RangeChip, RangeInstructions};
@@ -19,7 +20,7 @@ use super::chips::{
     range_check_signed, AffineChip, ArgMaxChip, CompareChip, CompareInstructions, DivChip,
     ReluChip, RescaleChip, RescaleInstructions, TreeChip,
 };
-use super::zk::FnLookups;
+use super::zk::{FnLookups, PolyJobs};
 use super::{Error, Result};
 use crate::field::field;
 use crate::field::Fr;
@@ -190,6 +191,7 @@ pub fn assign(
     range: &RangeChip<Fr>,
     lookups: &FnLookups,
     dots: Option<&DotJobs<Fr>>,
+    poly: Option<&PolyJobs>,
     tables: &[QFunc],
     model: &QuantModel,
     trace: &Trace,
@@ -301,12 +303,19 @@ pub fn assign(
         };
         let ins: Vec<&Val> = node.inputs.iter().map(|&v| &vals[v]).collect();
         let expect = model.values[node.output].numel();
+        let in_shapes: Vec<&[usize]> = node
+            .inputs
+            .iter()
+            .map(|&v| model.values[v].shape.as_slice())
+            .collect();
         let op = ops::OpCtx {
             ch: &ch,
             lookups,
             tables,
             prm: &prm,
             ins: &ins,
+            shapes: (&in_shapes, &model.values[node.output].shape),
+            poly,
         };
         // The fused ReLU's output is the next node's; the affine output gets no cells.
         let (node, expect, fused) = match fused_relu(i)

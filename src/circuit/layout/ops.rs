@@ -4,12 +4,13 @@
 
 use halo2_base::{AssignedValue, Context, QuantumCell};
 
+use super::conv::Conv;
 use super::{get, Chips, Params, Val};
 use crate::circuit::chips::{
     range_check_signed, AffineInstructions, ArgMaxInstructions, ChipTreeNode, DivInstructions,
     ReluInstructions, TreeInstructions,
 };
-use crate::circuit::zk::FnLookups;
+use crate::circuit::zk::{FnLookups, PolyJobs};
 use crate::field::{field, Fr};
 use crate::graph::Groups;
 use crate::quant::{
@@ -27,6 +28,10 @@ pub(super) struct OpCtx<'a> {
     pub tables: &'a [QFunc],
     pub prm: &'a Params<'a>,
     pub ins: &'a [&'a Val],
+    /// The shapes of the inputs and of the output.
+    pub shapes: (&'a [&'a [usize]], &'a [usize]),
+    /// Where convolutions go as polynomial identities (none: every row is a dot product).
+    pub poly: Option<&'a PolyJobs>,
 }
 
 /// Assigns one node's op; `n` is the number of outputs the node must have.
@@ -81,6 +86,9 @@ fn affine(
     shift: u32,
     relu: bool,
 ) -> Res {
+    if let Some(out) = affine_conv(ctx, o, rows, terms, bias, shift, relu) {
+        return out;
+    }
     let OpCtx { ch, prm, ins, .. } = *o;
     let mut out = Cells::new();
     for o in 0..bias.len() {
@@ -107,6 +115,66 @@ fn affine(
         });
     }
     Ok(out)
+}
+
+/// [`affine`] for an op with fixed parameters that [`Conv::detect`] recognises, when the poly
+/// lane is the cheaper place for it: each output is a witness, the lane proves them all.
+/// `None` otherwise.
+fn affine_conv(
+    ctx: &mut Context<Fr>,
+    o: &OpCtx,
+    rows: &[u32],
+    terms: &[QTerm],
+    bias: &[i128],
+    shift: u32,
+    relu: bool,
+) -> Option<Res> {
+    let OpCtx { ch, prm, ins, .. } = *o;
+    let poly = o.poly?;
+    let (&[input], out_shape) = (o.shapes.0, o.shapes.1) else {
+        return None;
+    };
+    let constant = |u: usize| match prm.at(u) {
+        QuantumCell::Constant(c) => Some(c),
+        _ => None,
+    };
+    let weighted: Vec<(u32, u32, Fr)> = terms
+        .iter()
+        .enumerate()
+        .map(|(u, t)| Some((t.input, t.index, constant(u)?)))
+        .collect::<Option<_>>()?;
+    let conv = Conv::detect(rows, &weighted, input, out_shape)?;
+    if !conv.worth(terms.len()) {
+        return None;
+    }
+    let round = if shift > 0 { 1i128 << (shift - 1) } else { 0 };
+    let mut out = Cells::new();
+    let mut accs = Vec::with_capacity(bias.len());
+    let mut biases = Vec::with_capacity(bias.len());
+    for r in 0..bias.len() {
+        let mut acc = bias[r];
+        for term in &terms[rows[r] as usize..rows[r + 1] as usize] {
+            let v = match get(ins, term.input, term.index) {
+                Ok((_, v)) => v,
+                Err(e) => return Some(Err(e)),
+            };
+            acc += term.coef as i128 * v;
+        }
+        // The cell holds the sum, the bias and the rounding term, as a dot product's would.
+        let a = ctx.load_witness(field(acc + round));
+        biases.push(constant(terms.len() + r)? + field(round));
+        out.push(if relu {
+            match ch.rescaled_relu(ctx, a, acc, shift, shift > 0) {
+                Ok(c) => c,
+                Err(e) => return Some(Err(e)),
+            }
+        } else {
+            ch.rescaled_biased(ctx, a, acc, shift, shift > 0)
+        });
+        accs.push(a);
+    }
+    conv.queue(ctx, poly, &ins[0].cells, &accs, &biases);
+    Some(Ok(out))
 }
 
 /// Copies and constants: no constraint beyond the copy.

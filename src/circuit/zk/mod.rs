@@ -4,17 +4,19 @@
 
 mod dot_lane;
 mod fn_table;
+mod poly_lane;
 
 use halo2_base::gates::circuit::{BaseConfig, MaybeRangeConfig};
 use halo2_base::halo2_proofs::{
     circuit::{Layouter, SimpleFloorPlanner},
-    plonk::{Circuit, ConstraintSystem, Error as PlonkError},
+    plonk::{Challenge, Circuit, ConstraintSystem, Error as PlonkError, FirstPhase},
 };
 use halo2_base::virtual_region::manager::VirtualRegionManager;
 use serde::{Deserialize, Serialize};
 
 use dot_lane::DotLane;
 use fn_table::FnColumns;
+use poly_lane::PolyLane;
 
 use super::chips::DotJobs;
 use super::{BaseCircuitBuilder, BaseCircuitParams, Fr};
@@ -24,6 +26,9 @@ pub use dot_lane::plan_dots;
 #[cfg(test)]
 pub(crate) use dot_lane::DotTamper;
 pub use fn_table::FnLookups;
+#[cfg(test)]
+pub(crate) use poly_lane::PolyTamper;
+pub use poly_lane::{plan_poly, Coef, PolyJobs, PolyOp, PolyProgram, Reg, Step};
 
 /// Shape parameters of a [`ZkCircuit`].
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -40,6 +45,9 @@ pub struct ZkParams {
     /// Number of dot lanes.
     #[serde(default)]
     pub dot_lanes: usize,
+    /// Number of poly lanes (0: a one-phase circuit without the challenge).
+    #[serde(default)]
+    pub poly_lanes: usize,
 }
 
 impl ZkParams {
@@ -55,6 +63,8 @@ pub struct ZkConfig {
     base: BaseConfig<Fr>,
     fns: FnColumns,
     dots: Vec<DotLane>,
+    poly: Vec<PolyLane>,
+    t: Option<Challenge>,
 }
 
 /// The circuit proving one inference.
@@ -66,11 +76,16 @@ pub struct ZkCircuit {
     pub lookups: FnLookups,
     /// Dot products to place in the dot lanes.
     pub dots: DotJobs<Fr>,
+    /// Polynomial identities to place in the poly lanes.
+    pub poly: PolyJobs,
     /// The shape.
     pub params: ZkParams,
     /// Test-only: a dishonest dot-lane assignment.
     #[cfg(test)]
     pub(crate) tamper: Option<DotTamper>,
+    /// Test-only: a dishonest poly-lane assignment.
+    #[cfg(test)]
+    pub(crate) poly_tamper: Option<PolyTamper>,
 }
 
 impl ZkCircuit {
@@ -112,8 +127,20 @@ impl Circuit<Fr> for ZkCircuit {
         let dots = (0..params.dot_lanes)
             .map(|_| DotLane::configure(meta, params.dot_width))
             .collect();
+        let t = (params.poly_lanes > 0).then(|| meta.challenge_usable_after(FirstPhase));
+        let poly = t.map_or(vec![], |t| {
+            (0..params.poly_lanes)
+                .map(|_| PolyLane::configure(meta, t))
+                .collect()
+        });
         base.set_usable_rows(Self::usable_rows(params.base.k, meta.minimum_rows()));
-        ZkConfig { base, fns, dots }
+        ZkConfig {
+            base,
+            fns,
+            dots,
+            poly,
+            t,
+        }
     }
 
     fn configure(_: &mut ConstraintSystem<Fr>) -> ZkConfig {
@@ -162,6 +189,32 @@ impl Circuit<Fr> for ZkCircuit {
                     self.tamper,
                 )?;
                 drop(queue);
+                if let Some(t) = config.t {
+                    // Every first-phase cell is assigned before the challenge is drawn.
+                    let prog = self.poly.lock().unwrap_or_else(|e| e.into_inner());
+                    let plan = poly_lane::assign_first_phase(
+                        &mut region,
+                        &config.poly,
+                        &prog,
+                        usable,
+                        self.params.base.k as u32,
+                        copy.as_deref_mut(),
+                        #[cfg(test)]
+                        self.poly_tamper,
+                    )?;
+                    region.next_phase();
+                    let t = region.get_challenge(t);
+                    poly_lane::assign_second_phase(
+                        &mut region,
+                        &config.poly,
+                        &prog,
+                        &plan,
+                        t,
+                        copy.as_deref_mut(),
+                        #[cfg(test)]
+                        self.poly_tamper,
+                    );
+                }
                 drop(copy);
                 if !witness_only {
                     builder

@@ -66,8 +66,11 @@ fn run(tamper: Option<DotTamper>, out_delta: i128) -> bool {
             tables: vec![],
             dot_width: 2,
             dot_lanes: 1,
+            poly_lanes: 0,
         },
         tamper,
+        poly: Default::default(),
+        poly_tamper: None,
     };
     MockProver::run(K as u32, &c, vec![out.to_vec()])
         .expect("mock prover runs")
@@ -161,8 +164,11 @@ fn lookups_accept(rows: &[(u64, i128, i128)], prank: Option<(usize, i128)>) -> b
             tables: two_tables(),
             dot_width: 0,
             dot_lanes: 0,
+            poly_lanes: 0,
         },
         tamper: None,
+        poly_tamper: None,
+        poly: Default::default(),
     };
     MockProver::run(K as u32, &c, vec![])
         .expect("mock prover runs")
@@ -280,8 +286,11 @@ fn run_zero_first(tamper: Option<DotTamper>, out_job: usize, out_delta: i128, li
             tables: vec![],
             dot_width: 2,
             dot_lanes: 1,
+            poly_lanes: 0,
         },
         tamper,
+        poly: Default::default(),
+        poly_tamper: None,
     };
     MockProver::run(K as u32, &c, vec![inst])
         .expect("mock prover runs")
