@@ -58,8 +58,8 @@ pub struct Layout {
     pub logrows: u32,
     /// Terms per dot-lane row (0: no dot lane).
     pub dot_width: usize,
-    /// Poly lanes (convolutions as polynomial identities; 0: none).
-    #[serde(default)]
+    /// Poly lanes (convolutions as polynomial identities; 0: none, then not written).
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub poly_lanes: usize,
     /// Advice columns (the gate's, the lookups' and the dot lane's).
     pub advice: usize,
@@ -116,6 +116,10 @@ fn one() -> usize {
 
 fn is_one(n: &usize) -> bool {
     *n == 1
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl CircuitShape {
@@ -266,10 +270,34 @@ fn usable_rows(k: u32) -> usize {
     (1usize << k) - BLINDING_ROWS - 1
 }
 
+/// Where a trial layout puts constant-weight dot products and recognised convolutions.
+#[derive(Clone, Copy)]
+struct Lanes {
+    /// Dot products in a dot lane (else in the gate).
+    dots: bool,
+    /// Convolutions in poly lanes (else as dot products).
+    poly: bool,
+}
+
+impl Lanes {
+    const BOTH: Lanes = Lanes {
+        dots: true,
+        poly: true,
+    };
+    const POLY: Lanes = Lanes {
+        dots: false,
+        poly: true,
+    };
+    const NONE: Lanes = Lanes {
+        dots: false,
+        poly: false,
+    };
+}
+
 #[allow(clippy::too_many_arguments)] // the whole sizing context, passed once
 fn trial(
     k: u32,
-    dots: bool,
+    lanes: Lanes,
     model: &QuantModel,
     trace: &Trace,
     tables: &[crate::quant::QFunc],
@@ -296,8 +324,8 @@ fn trial(
             b.main(0),
             &range,
             &lookups,
-            dots.then_some(&jobs),
-            dots.then_some(&poly),
+            lanes.dots.then_some(&jobs),
+            lanes.poly.then_some(&poly),
             tables,
             model,
             trace,
@@ -379,7 +407,7 @@ pub fn choose_batch_params(
             k += 1;
             continue;
         }
-        let t = trial(k, true, model, trace, &tables, vis, predicate, batch)?;
+        let t = trial(k, Lanes::BOTH, model, trace, &tables, vis, predicate, batch)?;
         cells = t.cells;
         // Dot rows at the widest lane (and its start row) bound k from below whatever the
         // lookup bits.
@@ -403,11 +431,29 @@ pub fn choose_batch_params(
     };
     let (fk, ft, fw, fp) = fast;
     let mut options = vec![(ft.layout(fk, fw, fp, fn_cols(&ft)), ft)];
+    // The dot products left beside the poly lanes (pools, dense layers) in the gate, when its
+    // columns hold them at the same `logrows`: fewer columns, faster and cheaper to verify.
+    if fw > 0 && fp > 0 {
+        let t = trial(
+            fk,
+            Lanes::POLY,
+            model,
+            trace,
+            &tables,
+            vis,
+            predicate,
+            batch,
+        )?;
+        let usable = usable_rows(fk);
+        if let (true, Some(pl)) = (t.fits(usable, MAX_FAST_ADVICE), t.poly_lanes(usable)) {
+            options.push((t.layout(fk, 0, pl, fn_cols(&t)), t));
+        }
+    }
     // With dot lanes in at most MAX_ADVICE gate columns (one column fewer: a smaller verifier),
     // at the next `logrows` that holds them.
     if options[0].1.base.num_advice_per_phase[0] > MAX_ADVICE && optimize != Optimize::Proving {
         for k in fk..=MAX_K {
-            let t = trial(k, true, model, trace, &tables, vis, predicate, batch)?;
+            let t = trial(k, Lanes::BOTH, model, trace, &tables, vis, predicate, batch)?;
             let usable = usable_rows(k);
             if let (true, Some(w), Some(pl)) = (
                 t.fits(usable, MAX_ADVICE),
@@ -438,7 +484,16 @@ pub fn choose_batch_params(
             if prove_weight(pk, 2, 3, 1) > limit {
                 break;
             }
-            let p = trial(pk, false, model, trace, &tables, vis, predicate, batch)?;
+            let p = trial(
+                pk,
+                Lanes::NONE,
+                model,
+                trace,
+                &tables,
+                vis,
+                predicate,
+                batch,
+            )?;
             if p.fits(usable_rows(pk), MAX_ADVICE) {
                 options.push((p.layout(pk, 0, 0, fn_cols(&p)), p));
                 break;
@@ -501,7 +556,7 @@ fn fits_at(
     batch: usize,
 ) -> Result<bool> {
     let usable = usable_rows(k);
-    let t = trial(k, true, model, trace, tables, vis, predicate, batch)?;
+    let t = trial(k, Lanes::BOTH, model, trace, tables, vis, predicate, batch)?;
     let min_rows = t.min_dot_rows();
     let width_fits = t.dot_lens.is_empty()
         || plan_dots(t.dot_lens.iter().copied(), MAX_DOT_WIDTH, 1, usable).is_some();

@@ -71,6 +71,9 @@ impl Conv {
         output: &[usize],
     ) -> Option<Conv> {
         let out = chw(output)?;
+        if out.0 * out.1 * out.2 == 0 {
+            return None;
+        }
         if let Some(image) = chw(input) {
             return Self::detect_as(rows, terms, image, out);
         }
@@ -98,7 +101,7 @@ impl Conv {
         (c, h, w): (usize, usize, usize),
         (o, ho, wo): (usize, usize, usize),
     ) -> Option<Conv> {
-        if rows.len() != o * ho * wo + 1 || terms.iter().any(|t| t.0 != 0) {
+        if c * h * w == 0 || rows.len() != o * ho * wo + 1 || terms.iter().any(|t| t.0 != 0) {
             return None;
         }
         let row = |r: usize| &terms[rows[r] as usize..rows[r + 1] as usize];

@@ -144,13 +144,16 @@ fn affine_conv(
         .map(|(u, t)| Some((t.input, t.index, constant(u)?)))
         .collect::<Option<_>>()?;
     let conv = Conv::detect(rows, &weighted, input, out_shape)?;
-    if !conv.worth(terms.len()) {
+    if !conv.worth(terms.len()) || ins[0].cells.len() != input.iter().product::<usize>() {
         return None;
     }
     let round = if shift > 0 { 1i128 << (shift - 1) } else { 0 };
+    // The constant biases, each with the rounding term, before any cell is laid out.
+    let biases: Vec<Fr> = (0..bias.len())
+        .map(|r| Some(constant(terms.len() + r)? + field(round)))
+        .collect::<Option<_>>()?;
     let mut out = Cells::new();
     let mut accs = Vec::with_capacity(bias.len());
-    let mut biases = Vec::with_capacity(bias.len());
     for r in 0..bias.len() {
         let mut acc = bias[r];
         for term in &terms[rows[r] as usize..rows[r + 1] as usize] {
@@ -162,7 +165,6 @@ fn affine_conv(
         }
         // The cell holds the sum, the bias and the rounding term, as a dot product's would.
         let a = ctx.load_witness(field(acc + round));
-        biases.push(constant(terms.len() + r)? + field(round));
         out.push(if relu {
             match ch.rescaled_relu(ctx, a, acc, shift, shift > 0) {
                 Ok(c) => c,

@@ -45,9 +45,14 @@ pub struct ZkParams {
     /// Number of dot lanes.
     #[serde(default)]
     pub dot_lanes: usize,
-    /// Number of poly lanes (0: a one-phase circuit without the challenge).
-    #[serde(default)]
+    /// Number of poly lanes (0: a one-phase circuit without the challenge; then not written,
+    /// so circuits without convolutions describe themselves as before).
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub poly_lanes: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl ZkParams {
@@ -213,7 +218,7 @@ impl Circuit<Fr> for ZkCircuit {
                         copy.as_deref_mut(),
                         #[cfg(test)]
                         self.poly_tamper,
-                    );
+                    )?;
                 }
                 drop(copy);
                 if !witness_only {

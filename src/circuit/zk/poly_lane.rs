@@ -340,7 +340,12 @@ pub(super) fn assign_first_phase(
 ) -> Result<Vec<Vec<Segment>>, PlonkError> {
     let plan = plan_poly(&prog.ops, lanes.len(), usable)
         .ok_or(PlonkError::NotEnoughRowsAvailable { current_k: k })?;
-    let zero = prog.zero;
+    // Every chain start and zero coefficient is copied from it: never skipped.
+    let zero = match (prog.zero, prog.ops.is_empty()) {
+        (Some(z), _) => Some(z),
+        (None, true) => None,
+        (None, false) => return Err(PlonkError::Synthesis),
+    };
     for (oi, (op, segs)) in prog.ops.iter().zip(&plan).enumerate() {
         let PolyOp::Horner(steps) = op else {
             // Products and sums: x zero, c zero, the selector on the result row.
@@ -406,6 +411,8 @@ pub(super) fn assign_first_phase(
 
 /// Assigns the second-phase cells (`acc`) once `t` is known (`Value::unknown()` at key
 /// generation) and every copy between them.
+///
+/// Fails when an op reads a register that has no cell (an `Eq`'s), so no copy is ever skipped.
 pub(super) fn assign_second_phase(
     region: &mut Region<'_, Fr>,
     lanes: &[PolyLane],
@@ -414,7 +421,7 @@ pub(super) fn assign_second_phase(
     t: Value<Fr>,
     mut copy: Option<&mut CopyConstraintManager<Fr>>,
     #[cfg(test)] tamper: Option<PolyTamper>,
-) {
+) -> Result<(), PlonkError> {
     let mut t_val = None;
     t.map(|v| t_val = Some(v));
     let x = |o: usize, i: usize, s: &Step| {
@@ -438,9 +445,8 @@ pub(super) fn assign_second_phase(
     for (oi, (op, segs)) in prog.ops.iter().zip(plan).enumerate() {
         match op {
             PolyOp::Eq(a, b) => {
-                if let (Some(x), Some(y)) = (cells[a.0], cells[b.0]) {
-                    copies.push((x, y));
-                }
+                let (x, y) = (cell(&cells, *a)?, cell(&cells, *b)?);
+                copies.push((x, y));
             }
             PolyOp::Mul(a, b) | PolyOp::Add(a, b) => {
                 let &(l, top, _) = &segs[0];
@@ -449,9 +455,7 @@ pub(super) fn assign_second_phase(
                 let cb = raw_assign_advice(region, lane.acc, top + 1, reg(*b));
                 let cr = raw_assign_advice(region, lane.acc, top, reg(Reg(oi)));
                 for (c, r) in [(ca, a), (cb, b)] {
-                    if let Some(src) = cells[r.0] {
-                        copies.push((src, c.cell()));
-                    }
+                    copies.push((cell(&cells, *r)?, c.cell()));
                 }
                 cells[oi] = Some(cr.cell());
             }
@@ -483,9 +487,7 @@ pub(super) fn assign_second_phase(
                             Some(r) => {
                                 row -= 1;
                                 let cm = raw_assign_advice(region, lane.acc, row, reg(r));
-                                if let Some(src) = cells[r.0] {
-                                    copies.push((src, cm.cell()));
-                                }
+                                copies.push((cell(&cells, r)?, cm.cell()));
                                 regs.as_ref().map(|v| v[r.0])
                             }
                         };
@@ -509,4 +511,14 @@ pub(super) fn assign_second_phase(
             region.constrain_equal(a, b);
         }
     }
+    Ok(())
+}
+
+/// The cell holding register `r`, which an earlier op assigned.
+fn cell(cells: &[Option<Cell>], r: Reg) -> Result<Cell, PlonkError> {
+    cells
+        .get(r.0)
+        .copied()
+        .flatten()
+        .ok_or(PlonkError::Synthesis)
 }
