@@ -870,6 +870,13 @@ def write_md(path, res):
         L += instance_md(res["instances"])
     if res.get("batches"):
         L += batch_md(res["batches"])
+    # Sections other scripts own (scripts/bench_workers.py) are kept as they are.
+    if os.path.exists(path):
+        old = open(path).read()
+        start = old.find("## Oracle workers (PostgreSQL journal)")
+        if start >= 0:
+            end = old.find("\n## ", start + 1)
+            L += ["", old[start:end if end >= 0 else len(old)].rstrip("\n")]
     tmp = path + ".tmp"
     open(tmp, "w").write("\n".join(L) + "\n")
     os.replace(tmp, path)
