@@ -388,7 +388,7 @@ mod tests {
     //! "zero" cell fail.
 
     use super::*;
-    use crate::circuit::zk::{PolyTamper, ZkCircuit, ZkParams};
+    use crate::circuit::zk::{plan_poly, PolyTamper, ZkCircuit, ZkParams};
     use crate::circuit::{BaseCircuitBuilder, CircuitBuilderStage, DotJobs, FnLookups};
     use crate::field::field;
     use halo2_base::halo2_proofs::dev::MockProver;
@@ -476,7 +476,14 @@ mod tests {
 
     /// Lays out the identity for a 2-channel 6x5 image, 3 outputs channels, 3x3 kernel, stride
     /// `s`, padding 1; `lie` is added to one output cell. Returns whether MockProver accepts.
-    fn prove(
+    fn prove(s: usize, lie: i128, pick: impl FnMut(&PolyProgram) -> Option<PolyTamper>) -> bool {
+        prove_in(K, 1, s, lie, pick)
+    }
+
+    /// [`prove`] at `2^k` rows with `lanes` poly lanes.
+    fn prove_in(
+        k: usize,
+        lanes: usize,
         s: usize,
         lie: i128,
         mut pick: impl FnMut(&PolyProgram) -> Option<PolyTamper>,
@@ -486,8 +493,8 @@ mod tests {
         let conv =
             Conv::detect(&rows, &terms, &[1, 2, 6, 5], &[1, 3, ho, wo]).expect("a convolution");
         let mut b = BaseCircuitBuilder::<Fr>::from_stage(CircuitBuilderStage::Mock)
-            .use_k(K)
-            .use_lookup_bits(K - 1)
+            .use_k(k)
+            .use_lookup_bits(k - 1)
             .use_instance_columns(1);
         let ctx = b.main(0);
         let xs: Vec<i128> = (0..60).map(|i| (i * 37 % 23) as i128 - 11).collect();
@@ -521,12 +528,12 @@ mod tests {
                 tables: vec![],
                 dot_width: 0,
                 dot_lanes: 0,
-                poly_lanes: 1,
+                poly_lanes: lanes,
             },
             tamper: None,
             poly_tamper: tamper,
         };
-        MockProver::run(K as u32, &c, vec![inst])
+        MockProver::run(k as u32, &c, vec![inst])
             .expect("mock prover runs")
             .verify()
             .is_ok()
@@ -592,5 +599,63 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn chains_split_across_lanes_stay_constrained() {
+        // At 2^8 rows the program takes several lanes, its chains continued from copies.
+        let mut horners: Vec<(usize, usize)> = vec![];
+        let mut rows = 0;
+        let mut split = true;
+        prove_in(8, 4, 1, 0, |p| {
+            rows = p.rows();
+            // Whatever the usable rows at 2^8 (the blinding rows depend on the gates), a chain
+            // is continued in another lane.
+            split = (230..=252).all(|u| {
+                plan_poly(&p.ops, 4, u).is_some_and(|plan| plan.iter().any(|s| s.len() > 1))
+            });
+            for (i, op) in p.ops.iter().enumerate() {
+                if let PolyOp::Horner(steps) = op {
+                    horners.push((i, steps.len()));
+                }
+            }
+            None
+        });
+        assert!(
+            rows > 1 << 8,
+            "the program ({rows} rows) fits one lane: no split tested"
+        );
+        assert!(
+            prove_in(8, 4, 1, 0, |_| None),
+            "honest split program rejected"
+        );
+        assert!(!prove_in(8, 4, 1, 1, |_| None), "a wrong output accepted");
+        // Every step of every chain, one at a time: whichever lies at a split is covered.
+        for (op, n) in horners {
+            for step in 0..n {
+                let t = PolyTamper {
+                    op,
+                    step,
+                    delta: Fr::one(),
+                };
+                assert!(
+                    !prove_in(8, 4, 1, 0, |_| Some(t)),
+                    "op {op} step {step} tampered, accepted"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_program_that_does_not_fit_is_refused() {
+        let mut fits = vec![];
+        prove_in(8, 4, 1, 0, |p| {
+            fits = (1..=4)
+                .map(|l| plan_poly(&p.ops, l, 200).is_some())
+                .collect();
+            None
+        });
+        assert_eq!(fits.first(), Some(&false), "{fits:?}");
+        assert_eq!(fits.last(), Some(&true), "{fits:?}");
     }
 }
