@@ -261,7 +261,7 @@ impl Conv {
 
     /// Whether the lane is worth it against one dot-lane term per multiply-accumulate: a lane
     /// row has two advice cells where a dot term has about one, and the lane's own columns
-    /// (two advice, four fixed) must pay for themselves.
+    /// (two advice, two fixed) must pay for themselves.
     pub(super) fn worth(&self, terms: usize) -> bool {
         4 * self.lane_rows() <= terms
     }
