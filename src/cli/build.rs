@@ -298,10 +298,11 @@ pub fn run(a: BuildArgs) -> anyhow::Result<Exit> {
             println!(
                 "   {} {}: logrows {}, {} advice, {} fixed, {} lookup(s), estimated prove time {:.2}x the fastest, verify gas ~{}k",
                 if l.chosen { "*" } else { " " },
-                if l.dot_width > 0 {
-                    format!("dot lane of {}", l.dot_width)
-                } else {
-                    "no dot lane".to_string()
+                match (l.dot_width, l.poly_lanes) {
+                    (0, 0) => "no dot lane".to_string(),
+                    (0, p) => format!("convolutions on {p} poly lane(s), no dot lane"),
+                    (w, 0) => format!("dot lane of {w}"),
+                    (w, p) => format!("convolutions on {p} poly lane(s), dot lane of {w}"),
                 },
                 l.logrows,
                 l.advice,
