@@ -23,7 +23,7 @@ pub use params::{
     CircuitShape, Layout, Optimize, BALANCED_MAX_SLOWDOWN, BALANCED_MIN_GAS_SAVING,
 };
 pub use tables::model_tables;
-pub use zk::{plan_dots, plan_poly, FnLookups, PolyJobs, ZkCircuit, ZkParams};
+pub use zk::{plan_dots, plan_poly, ActJobs, FnLookups, PolyJobs, ZkCircuit, ZkParams};
 
 pub use halo2_base::gates::circuit::CircuitBuilderStage;
 pub use halo2_base::{
@@ -158,6 +158,7 @@ pub fn build_batch(
     let lookups = FnLookups::default();
     let dots = DotJobs::default();
     let poly = PolyJobs::default();
+    let acts = ActJobs::default();
     let range = builder.range_chip();
     let mut arranger =
         instances::Arranger::new(model, shape.visibility, shape.predicate.as_ref(), batch > 1);
@@ -169,6 +170,7 @@ pub fn build_batch(
             &lookups,
             (shape.params.dot_width > 0).then_some(&dots),
             (shape.params.poly_lanes > 0).then_some(&poly),
+            (shape.params.act_lanes > 0).then_some(&acts),
             &shape.params.tables,
             model,
             slot.trace,
@@ -188,10 +190,13 @@ pub fn build_batch(
         lookups,
         dots,
         poly,
+        acts,
         params: shape.params.clone(),
         #[cfg(test)]
         tamper: None,
         #[cfg(test)]
         poly_tamper: None,
+        #[cfg(test)]
+        act_tamper: None,
     })
 }

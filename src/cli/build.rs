@@ -298,12 +298,7 @@ pub fn run(a: BuildArgs) -> anyhow::Result<Exit> {
             println!(
                 "   {} {}: logrows {}, {} advice, {} fixed, {} lookup(s), estimated prove time {:.2}x the fastest, verify gas ~{}k",
                 if l.chosen { "*" } else { " " },
-                match (l.dot_width, l.poly_lanes) {
-                    (0, 0) => "no dot lane".to_string(),
-                    (0, p) => format!("convolutions on {p} poly lane(s), no dot lane"),
-                    (w, 0) => format!("dot lane of {w}"),
-                    (w, p) => format!("convolutions on {p} poly lane(s), dot lane of {w}"),
-                },
+                layout_name(l),
                 l.logrows,
                 l.advice,
                 l.fixed,
@@ -381,4 +376,20 @@ pub fn run(a: BuildArgs) -> anyhow::Result<Exit> {
         );
     }
     Ok(Exit::Ok)
+}
+
+/// How `build` names a layout: its lanes.
+fn layout_name(l: &zkinfer::circuit::Layout) -> String {
+    let mut parts = vec![];
+    if l.poly_lanes > 0 {
+        parts.push(format!("convolutions on {} poly lane(s)", l.poly_lanes));
+    }
+    if l.act_lanes > 0 {
+        parts.push(format!("rescales on {} act lane(s)", l.act_lanes));
+    }
+    parts.push(match l.dot_width {
+        0 => "no dot lane".to_string(),
+        w => format!("dot lane of {w}"),
+    });
+    parts.join(", ")
 }

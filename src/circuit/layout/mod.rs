@@ -9,7 +9,7 @@
 mod conv;
 mod ops;
 
-use halo2_base::gates::{RangeChip, RangeInstructions};
+use halo2_base::gates::{GateInstructions, RangeChip, RangeInstructions};
 use halo2_base::{
     AssignedValue, Context,
     QuantumCell::{self, Constant, Existing},
@@ -20,7 +20,7 @@ use super::chips::{
     range_check_signed, AffineChip, ArgMaxChip, CompareChip, CompareInstructions, DivChip,
     ReluChip, RescaleChip, RescaleInstructions, TreeChip,
 };
-use super::zk::{FnLookups, PolyJobs};
+use super::zk::{ActJob, ActJobs, FnLookups, PolyJobs};
 use super::{Error, Result};
 use crate::field::field;
 use crate::field::Fr;
@@ -80,6 +80,8 @@ struct Chips {
     div: DivChip<Fr>,
     argmax: ArgMaxChip<Fr>,
     trees: TreeChip<Fr>,
+    /// Where rescales go when the act lane can hold them (see [`Chips::act_lane`]).
+    acts: Option<ActJobs>,
 }
 
 impl Chips {
@@ -89,7 +91,7 @@ impl Chips {
         acc_cell: AssignedValue<Fr>,
         acc: i128,
         shift: u32,
-    ) -> (AssignedValue<Fr>, i128) {
+    ) -> std::result::Result<(AssignedValue<Fr>, i128), String> {
         self.rescaled_biased(ctx, acc_cell, acc, shift, false)
     }
 
@@ -102,18 +104,114 @@ impl Chips {
         acc: i128,
         shift: u32,
         biased: bool,
-    ) -> (AssignedValue<Fr>, i128) {
+    ) -> std::result::Result<(AssignedValue<Fr>, i128), String> {
+        if let Some(jobs) = self.act_lane(shift) {
+            return self.lane_rescale(ctx, jobs, acc_cell, acc, shift, biased, false);
+        }
         let (y, r) = rescale(acc, shift);
-        (
+        Ok((
             self.rescale
                 .rescale_biased(ctx, acc_cell, shift, field(y), field(r), biased),
             y,
-        )
+        ))
     }
 
-    /// `max(rescale(acc, shift), 0)` by the fused chip; refuses the one in-range quotient the
-    /// chip cannot hold, the activation range's lowest value. Any other quotient outside the
-    /// range (a trace the evaluator would refuse) is laid out for the constraints to reject.
+    /// The act lane, when there is one and it holds a rescale by `shift`: the activation
+    /// width is two limbs and `shift` one or two (see `zk::act_lane`).
+    fn act_lane(&self, shift: u32) -> Option<&ActJobs> {
+        let lb = self.range.lookup_bits() as u32;
+        let fits = shift > 0 && self.bits == 2 * lb + 1 && (shift == lb || shift == 2 * lb);
+        self.acts.as_ref().filter(|_| fits)
+    }
+
+    /// Constrains `cell` (holding `x`) to the signed activation range: on the act lane when
+    /// there is one (which refuses the range's lowest value, as the fused ReLU does), else by
+    /// halo2-base's range check.
+    fn range_signed(
+        &self,
+        ctx: &mut Context<Fr>,
+        cell: AssignedValue<Fr>,
+        x: i128,
+    ) -> std::result::Result<(), String> {
+        let lb = self.range.lookup_bits() as u32;
+        match self.acts.as_ref().filter(|_| self.bits == 2 * lb + 1) {
+            Some(jobs) => {
+                self.refuse_lowest(x, "an input value")?;
+                jobs.lock().unwrap_or_else(|e| e.into_inner()).push(ActJob {
+                    p: cell,
+                    out: None,
+                    relu: false,
+                    shift: 0,
+                    neg: x < 0,
+                    mag: x.unsigned_abs(),
+                    rem: 0,
+                });
+            }
+            None => range_check_signed(&self.range, ctx, cell, self.bits),
+        }
+        Ok(())
+    }
+
+    /// The lowest value of the activation range, which neither the fused ReLU chip nor the act
+    /// lane holds as a quotient (both prove a magnitude below `2^(act_bits-1)`): refused.
+    fn refuse_lowest(&self, y: i128, what: &str) -> std::result::Result<(), String> {
+        if y == -(1i128 << (self.bits - 1)) {
+            return Err(format!(
+                "{what} is the lowest of the {}-bit activation range, which the circuit does not hold",
+                self.bits
+            ));
+        }
+        Ok(())
+    }
+
+    /// A rescale (then a ReLU when `relu`) queued for the act lane; the output is a witness
+    /// cell the lane constrains. A quotient outside the activation range gets limbs outside the
+    /// range table, for the lookup to reject (a trace the evaluator would refuse).
+    #[allow(clippy::too_many_arguments)] // the op's input, its shift and what to prove
+    fn lane_rescale(
+        &self,
+        ctx: &mut Context<Fr>,
+        jobs: &ActJobs,
+        acc_cell: AssignedValue<Fr>,
+        acc: i128,
+        shift: u32,
+        biased: bool,
+        relu: bool,
+    ) -> std::result::Result<(AssignedValue<Fr>, i128), String> {
+        let (y, r) = rescale(acc, shift);
+        self.refuse_lowest(
+            y,
+            if relu {
+                "a value before the ReLU"
+            } else {
+                "a rescaled value"
+            },
+        )?;
+        let p = if biased {
+            acc_cell
+        } else {
+            self.range
+                .gate()
+                .add(ctx, acc_cell, Constant(field(1i128 << (shift - 1))))
+        };
+        let out = if relu { y.max(0) } else { y };
+        let out_cell = ctx.load_witness(field(out));
+        jobs.lock().unwrap_or_else(|e| e.into_inner()).push(ActJob {
+            p,
+            out: Some(out_cell),
+            relu,
+            shift,
+            neg: y < 0,
+            mag: y.unsigned_abs(),
+            rem: r as u128,
+        });
+        Ok((out_cell, out))
+    }
+
+    /// `max(rescale(acc, shift), 0)` by the fused chip or the act lane; refuses the one
+    /// in-range quotient neither holds, the activation range's lowest value. Any other quotient
+    /// outside the range (a trace the evaluator would refuse) is laid out for the constraints
+    /// to reject.
     fn rescaled_relu(
         &self,
         ctx: &mut Context<Fr>,
@@ -122,14 +220,11 @@ impl Chips {
         shift: u32,
         biased: bool,
     ) -> std::result::Result<(AssignedValue<Fr>, i128), String> {
-        let (y, r) = rescale(acc, shift);
-        let lim = 1i128 << (self.bits - 1);
-        if y == -lim {
-            return Err(format!(
-                "a value before the ReLU is the lowest of the {}-bit activation range, which the fused ReLU does not hold",
-                self.bits
-            ));
+        if let Some(jobs) = self.act_lane(shift) {
+            return self.lane_rescale(ctx, jobs, acc_cell, acc, shift, biased, true);
         }
+        let (y, r) = rescale(acc, shift);
+        self.refuse_lowest(y, "a value before the ReLU")?;
         let cell = self.rescale.rescale_relu(
             ctx,
             acc_cell,
@@ -192,6 +287,7 @@ pub fn assign(
     lookups: &FnLookups,
     dots: Option<&DotJobs<Fr>>,
     poly: Option<&PolyJobs>,
+    acts: Option<&ActJobs>,
     tables: &[QFunc],
     model: &QuantModel,
     trace: &Trace,
@@ -220,6 +316,7 @@ pub fn assign(
         div: DivChip::new(range.clone(), bits),
         argmax: ArgMaxChip::new(range.clone(), bits),
         trees: TreeChip::new(range.clone(), bits + 2),
+        acts: acts.cloned(),
     };
     let mut vals: Vec<Val> = vec![Val::default(); model.values.len()];
     for &v in &model.inputs {
@@ -227,16 +324,15 @@ pub fn assign(
         if ints.len() != model.values[v].numel() {
             return Err(witness_err("input", "wrong number of input values"));
         }
-        let cells = ints
-            .iter()
-            .map(|&x| {
-                let c = ctx.load_witness(field(x));
-                if vis.input != Vis::Hashed {
-                    range_check_signed(range, ctx, c, bits);
-                }
-                c
-            })
-            .collect();
+        let mut cells = Vec::with_capacity(ints.len());
+        for &x in &ints {
+            let c = ctx.load_witness(field(x));
+            if vis.input != Vis::Hashed {
+                ch.range_signed(ctx, c, x)
+                    .map_err(|r| witness_err("input", r))?;
+            }
+            cells.push(c);
+        }
         vals[v] = Val { cells, ints };
     }
     // Parameters: constants when fixed, else one range-checked witness per distinct value.

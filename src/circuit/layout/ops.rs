@@ -111,7 +111,7 @@ fn affine(
         out.push(if relu {
             ch.rescaled_relu(ctx, a, acc, shift, biased)?
         } else {
-            ch.rescaled_biased(ctx, a, acc, shift, biased)
+            ch.rescaled_biased(ctx, a, acc, shift, biased)?
         });
     }
     Ok(out)
@@ -165,14 +165,15 @@ fn affine_conv(
         }
         // The cell holds the sum, the bias and the rounding term, as a dot product's would.
         let a = ctx.load_witness(field(acc + round));
-        out.push(if relu {
-            match ch.rescaled_relu(ctx, a, acc, shift, shift > 0) {
-                Ok(c) => c,
-                Err(e) => return Some(Err(e)),
-            }
+        let y = if relu {
+            ch.rescaled_relu(ctx, a, acc, shift, shift > 0)
         } else {
             ch.rescaled_biased(ctx, a, acc, shift, shift > 0)
-        });
+        };
+        match y {
+            Ok(c) => out.push(c),
+            Err(e) => return Some(Err(e)),
+        }
         accs.push(a);
     }
     conv.queue(ctx, poly, &ins[0].cells, &accs, &biases);
@@ -205,7 +206,7 @@ fn mul(ctx: &mut Context<Fr>, o: &OpCtx, pairs: &Groups, shift: u32) -> Res {
             cells.push((a.0, b.0));
         }
         let a = ch.affine.products(ctx, &cells);
-        out.push(ch.rescaled(ctx, a, acc, shift));
+        out.push(ch.rescaled(ctx, a, acc, shift)?);
     }
     Ok(out)
 }
@@ -288,7 +289,7 @@ fn func(ctx: &mut Context<Fr>, o: &OpCtx, f: &QFunc) -> Res {
         + 1;
     for (c, &v) in ins[0].cells.iter().zip(&ins[0].ints) {
         let step = f.apply(v);
-        let mut x = ch.rescaled(ctx, *c, v, f.in_shift);
+        let mut x = ch.rescaled(ctx, *c, v, f.in_shift)?;
         if f.sat_lo {
             let l = ch.constant(ctx, f.lo as i128);
             x = ch.max2(ctx, x, l);

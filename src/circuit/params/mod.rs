@@ -7,9 +7,10 @@ use super::{
     layout::assign,
     plan_dots, plan_poly,
     tables::{check_tables, model_tables},
+    zk::act_jobs_per_lane,
     zk::PolyOp,
-    BaseCircuitBuilder, BaseCircuitParams, CircuitBuilderStage, DotJobs, Error, FnLookups, Fr,
-    PolyJobs, Result, ZkParams,
+    ActJobs, BaseCircuitBuilder, BaseCircuitParams, CircuitBuilderStage, DotJobs, Error, FnLookups,
+    Fr, PolyJobs, Result, ZkParams,
 };
 use crate::predicate::Predicate;
 use crate::quant::{QuantModel, Trace};
@@ -66,6 +67,9 @@ pub struct Layout {
     /// Poly lanes (convolutions as polynomial identities; 0: none, then not written).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub poly_lanes: usize,
+    /// Act lanes (rescales and ReLUs; 0: none, then not written).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub act_lanes: usize,
     /// Advice columns (the gate's, the lookups' and the dot lane's).
     pub advice: usize,
     /// Fixed columns (constants, selectors, dot-lane weights, lookup tags).
@@ -255,14 +259,47 @@ pub fn choose_batch_params(
         }
         k += 1;
     };
-    let (fk, ft, fw, fp) = fast;
-    let mut options = vec![(ft.layout(fk, fw, fp, fn_cols(&ft)), ft)];
+    let (mut fk, ft, mut fw, mut fp) = fast;
+    // Rescales in act lanes (four rows of two columns each instead of about 24 gate cells),
+    // when that shortens the shortest layout and its estimated proving work. The shortest
+    // layout without them stays an option.
+    let plain = (ft.layout(fk, fw, fp, 0, fn_cols(&ft)), ft);
+    let mut best: Option<(Layout, Trial)> = None;
+    let mut ak = fk;
+    while ak > MIN_K && table_rows <= usable_rows(ak - 1) {
+        ak -= 1;
+        let usable = usable_rows(ak);
+        let lanes = Lanes::BOTH.with_act(true);
+        let t = trial(ak, lanes, model, trace, &tables, vis, predicate, batch)?;
+        let (true, true, Some(w), Some(p), Some(a)) = (
+            t.act_jobs > 0 && t.min_dot_rows() <= usable,
+            t.fits(usable, MAX_FAST_ADVICE),
+            dot_width(&t, usable),
+            t.poly_lanes(usable),
+            t.act_lanes(usable),
+        ) else {
+            break;
+        };
+        let l = t.layout(ak, w, p, a, fn_cols(&t));
+        let to_beat = best.as_ref().map_or(&plain.0, |b| &b.0).relative_prove;
+        if l.relative_prove < to_beat {
+            best = Some((l, t));
+        }
+    }
+    let act = best.is_some();
+    let mut options = match best {
+        Some(b) => {
+            (fk, fw, fp) = (b.0.logrows, b.0.dot_width, b.0.poly_lanes);
+            vec![b, plain]
+        }
+        None => vec![plain],
+    };
     // The dot products left beside the poly lanes (pools, dense layers) in the gate, when its
     // columns hold them at the same `logrows`: fewer columns, faster and cheaper to verify.
     if fw > 0 && fp > 0 {
         let t = trial(
             fk,
-            Lanes::POLY,
+            Lanes::POLY.with_act(act),
             model,
             trace,
             &tables,
@@ -271,22 +308,28 @@ pub fn choose_batch_params(
             batch,
         )?;
         let usable = usable_rows(fk);
-        if let (true, Some(pl)) = (t.fits(usable, MAX_FAST_ADVICE), t.poly_lanes(usable)) {
-            options.push((t.layout(fk, 0, pl, fn_cols(&t)), t));
+        if let (true, Some(pl), Some(a)) = (
+            t.fits(usable, MAX_FAST_ADVICE),
+            t.poly_lanes(usable),
+            t.act_lanes(usable),
+        ) {
+            options.push((t.layout(fk, 0, pl, a, fn_cols(&t)), t));
         }
     }
     // With dot lanes in at most MAX_ADVICE gate columns (one column fewer: a smaller verifier),
     // at the next `logrows` that holds them.
     if options[0].1.base.num_advice_per_phase[0] > MAX_ADVICE && optimize != Optimize::Proving {
         for k in fk..=MAX_K {
-            let t = trial(k, Lanes::BOTH, model, trace, &tables, vis, predicate, batch)?;
+            let lanes = Lanes::BOTH.with_act(act);
+            let t = trial(k, lanes, model, trace, &tables, vis, predicate, batch)?;
             let usable = usable_rows(k);
-            if let (true, Some(w), Some(pl)) = (
+            if let (true, Some(w), Some(pl), Some(a)) = (
                 t.fits(usable, MAX_ADVICE),
                 dot_width(&t, usable),
                 t.poly_lanes(usable),
+                t.act_lanes(usable),
             ) {
-                options.push((t.layout(k, w, pl, fn_cols(&t)), t));
+                options.push((t.layout(k, w, pl, a, fn_cols(&t)), t));
                 break;
             }
         }
@@ -321,7 +364,7 @@ pub fn choose_batch_params(
                 batch,
             )?;
             if p.fits(usable_rows(pk), MAX_ADVICE) {
-                options.push((p.layout(pk, 0, 0, fn_cols(&p)), p));
+                options.push((p.layout(pk, 0, 0, 0, fn_cols(&p)), p));
                 break;
             }
         }
@@ -353,6 +396,7 @@ pub fn choose_batch_params(
             dot_width: l.dot_width,
             dot_lanes: usize::from(l.dot_width > 0),
             poly_lanes: l.poly_lanes,
+            act_lanes: l.act_lanes,
         },
         break_points: vec![],
         visibility: vis,

@@ -2,9 +2,9 @@
 //! (gate columns, lookups, dot-lane and poly-lane rows).
 
 use super::{
-    assign, plan_dots, plan_poly, prove_weight, verify_gas_estimate, BaseCircuitBuilder,
-    BaseCircuitParams, CircuitBuilderStage, DotJobs, FnLookups, Fr, Layout, PolyJobs, PolyOp,
-    Predicate, QuantModel, Result, Secrets, Trace, Visibility, BLINDING_ROWS,
+    act_jobs_per_lane, assign, plan_dots, plan_poly, prove_weight, verify_gas_estimate, ActJobs,
+    BaseCircuitBuilder, BaseCircuitParams, CircuitBuilderStage, DotJobs, FnLookups, Fr, Layout,
+    PolyJobs, PolyOp, Predicate, QuantModel, Result, Secrets, Trace, Visibility, BLINDING_ROWS,
 };
 
 /// Most terms per row of a dot lane: more columns shorten the circuit but grow the verifier.
@@ -12,6 +12,9 @@ pub const MAX_DOT_WIDTH: usize = 6;
 
 /// Most poly lanes.
 pub const MAX_POLY_LANES: usize = 4;
+
+/// Most act lanes.
+pub const MAX_ACT_LANES: usize = 1;
 
 /// One layout at `k`: halo2-base's parameters, its advice cells, the function lookups and the
 /// lengths of the queued dot jobs (empty without dot lanes).
@@ -24,6 +27,8 @@ pub(super) struct Trial {
     pub(super) dot_lens: Vec<usize>,
     /// The poly-lane program (empty without dot lanes or convolutions).
     pub(super) poly: Vec<PolyOp>,
+    /// Rescales queued for act lanes (0 without act lanes).
+    pub(super) act_jobs: usize,
 }
 
 impl Trial {
@@ -45,27 +50,48 @@ impl Trial {
         (1..=MAX_POLY_LANES).find(|&l| plan_poly(&self.poly, l, usable).is_some())
     }
 
-    /// The layout's column counts at `k` with a dot lane of `width` terms (0: none) and
-    /// `poly` poly lanes.
-    pub(super) fn layout(&self, k: u32, width: usize, poly: usize, fn_cols: usize) -> Layout {
+    /// The act lanes the queued rescales need at `usable` rows (0: none queued; `None`: more
+    /// than [`MAX_ACT_LANES`]).
+    pub(super) fn act_lanes(&self, usable: usize) -> Option<usize> {
+        let lanes = self.act_jobs.div_ceil(act_jobs_per_lane(usable).max(1));
+        (lanes <= MAX_ACT_LANES).then_some(lanes)
+    }
+
+    /// The layout's column counts at `k` with a dot lane of `width` terms (0: none), `poly`
+    /// poly lanes and `act` act lanes.
+    pub(super) fn layout(
+        &self,
+        k: u32,
+        width: usize,
+        poly: usize,
+        act: usize,
+        fn_cols: usize,
+    ) -> Layout {
         let advice = self.base.num_advice_per_phase[0]
             + self.base.num_lookup_advice_per_phase[0]
             + 2 * fn_cols
             + if width > 0 { width + 1 } else { 0 }
-            + 2 * poly;
-        // Constants, the gate's selector per advice column, the range table; a tag per
-        // function lookup; a weight per dot-lane term; a constant and a selector per poly lane.
+            + 2 * poly
+            + 2 * act;
+        // Constants, the gate's selector per advice column, the range table (halo2-base's,
+        // else the act lanes' own); a tag per function lookup; a weight per dot-lane term; a
+        // constant and a selector per poly lane and per act lane.
+        // (Layouts without act lanes count the range table and its lookup whether used or
+        // not, as they always have.)
+        let range = usize::from(self.base.num_lookup_advice_per_phase[0] > 0 || act == 0);
         let fixed = self.base.num_fixed
             + self.base.num_advice_per_phase[0]
-            + 1
+            + usize::from(range + act > 0)
             + 4 * fn_cols
             + width
-            + 2 * poly;
-        let lookups = 1 + fn_cols;
+            + 2 * poly
+            + 2 * act;
+        let lookups = range + fn_cols + act;
         Layout {
             logrows: k,
             dot_width: width,
             poly_lanes: poly,
+            act_lanes: act,
             advice,
             fixed,
             lookups,
@@ -107,21 +133,31 @@ pub(super) struct Lanes {
     dots: bool,
     /// Convolutions in poly lanes (else as dot products).
     poly: bool,
+    /// Rescales in act lanes where they fit (else in the gate).
+    pub(super) act: bool,
 }
 
 impl Lanes {
     pub(super) const BOTH: Lanes = Lanes {
         dots: true,
         poly: true,
+        act: false,
     };
     pub(super) const POLY: Lanes = Lanes {
         dots: false,
         poly: true,
+        act: false,
     };
     pub(super) const NONE: Lanes = Lanes {
         dots: false,
         poly: false,
+        act: false,
     };
+
+    /// The same lanes with (or without) act lanes.
+    pub(super) fn with_act(self, act: bool) -> Lanes {
+        Lanes { act, ..self }
+    }
 }
 
 #[allow(clippy::too_many_arguments)] // the whole sizing context, passed once
@@ -142,6 +178,7 @@ pub(super) fn trial(
     let lookups = FnLookups::default();
     let jobs = DotJobs::default();
     let poly = PolyJobs::default();
+    let acts = ActJobs::default();
     let range = b.range_chip();
     let secrets = Secrets {
         predicate_params: predicate.map_or(vec![], |p| vec![0; p.params().len()]),
@@ -156,6 +193,7 @@ pub(super) fn trial(
             &lookups,
             lanes.dots.then_some(&jobs),
             lanes.poly.then_some(&poly),
+            lanes.act.then_some(&acts),
             tables,
             model,
             trace,
@@ -169,6 +207,7 @@ pub(super) fn trial(
     }
     let instances = arranger.finish(b.main(0), None).len();
     let base = b.calculate_params(Some(BLINDING_ROWS));
+    let act_jobs = acts.lock().map(|a| a.len()).unwrap_or(0);
     let cells = b.statistics().gate.total_advice_per_phase.iter().sum();
     let n_lookups = lookups.lock().map(|l| l.len()).unwrap_or(0);
     let dot_lens = jobs
@@ -183,6 +222,7 @@ pub(super) fn trial(
         n_lookups,
         dot_lens,
         poly,
+        act_jobs,
     })
 }
 

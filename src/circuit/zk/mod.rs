@@ -2,18 +2,20 @@
 //! function-table lookup ([`fn_table`]) and the fixed-weight dot lanes ([`dot_lane`]), laid out
 //! in one region.
 
+mod act_lane;
 mod dot_lane;
 mod fn_table;
 mod poly_lane;
 
 use halo2_base::gates::circuit::{BaseConfig, MaybeRangeConfig};
 use halo2_base::halo2_proofs::{
-    circuit::{Layouter, SimpleFloorPlanner},
-    plonk::{Challenge, Circuit, ConstraintSystem, Error as PlonkError, FirstPhase},
+    circuit::{Layouter, SimpleFloorPlanner, Value},
+    plonk::{Challenge, Circuit, ConstraintSystem, Error as PlonkError, FirstPhase, TableColumn},
 };
 use halo2_base::virtual_region::manager::VirtualRegionManager;
 use serde::{Deserialize, Serialize};
 
+use act_lane::ActLane;
 use dot_lane::DotLane;
 use fn_table::FnColumns;
 use poly_lane::PolyLane;
@@ -22,6 +24,9 @@ use super::chips::DotJobs;
 use super::{BaseCircuitBuilder, BaseCircuitParams, Fr};
 use crate::quant::QFunc;
 
+#[cfg(test)]
+pub(crate) use act_lane::ActTamper;
+pub use act_lane::{act_jobs_per_lane, ActJob, ActJobs};
 pub use dot_lane::plan_dots;
 #[cfg(test)]
 pub(crate) use dot_lane::DotTamper;
@@ -49,6 +54,9 @@ pub struct ZkParams {
     /// so circuits without convolutions describe themselves as before).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub poly_lanes: usize,
+    /// Number of act lanes (rescales and ReLUs; 0: none, then not written).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub act_lanes: usize,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -69,6 +77,9 @@ pub struct ZkConfig {
     fns: FnColumns,
     dots: Vec<DotLane>,
     poly: Vec<PolyLane>,
+    acts: Vec<ActLane>,
+    /// The act lanes' own range table, when halo2-base has none.
+    act_table: Option<TableColumn>,
     t: Option<Challenge>,
 }
 
@@ -83,6 +94,8 @@ pub struct ZkCircuit {
     pub dots: DotJobs<Fr>,
     /// Polynomial identities to place in the poly lanes.
     pub poly: PolyJobs,
+    /// Rescales to place in the act lanes.
+    pub acts: ActJobs,
     /// The shape.
     pub params: ZkParams,
     /// Test-only: a dishonest dot-lane assignment.
@@ -91,6 +104,9 @@ pub struct ZkCircuit {
     /// Test-only: a dishonest poly-lane assignment.
     #[cfg(test)]
     pub(crate) poly_tamper: Option<PolyTamper>,
+    /// Test-only: a dishonest act-lane assignment.
+    #[cfg(test)]
+    pub(crate) act_tamper: Option<ActTamper>,
 }
 
 impl ZkCircuit {
@@ -138,12 +154,30 @@ impl Circuit<Fr> for ZkCircuit {
                 .map(|_| PolyLane::configure(meta, t))
                 .collect()
         });
+        // The act lanes look their limbs up in halo2-base's range table, or in their own when
+        // halo2-base has no range checks left.
+        let (act_table, table) = match (&base.base, params.act_lanes) {
+            (_, 0) => (None, None),
+            (MaybeRangeConfig::WithRange(range), _) => (None, Some(range.lookup)),
+            _ => {
+                let t = meta.lookup_table_column();
+                (Some(t), Some(t))
+            }
+        };
+        let lookup_bits = params.base.lookup_bits.unwrap_or(0);
+        let acts = table.map_or(vec![], |t| {
+            (0..params.act_lanes)
+                .map(|_| ActLane::configure(meta, t, lookup_bits))
+                .collect()
+        });
         base.set_usable_rows(Self::usable_rows(params.base.k, meta.minimum_rows()));
         ZkConfig {
             base,
             fns,
             dots,
             poly,
+            acts,
+            act_table,
             t,
         }
     }
@@ -158,6 +192,18 @@ impl Circuit<Fr> for ZkCircuit {
         mut layouter: impl Layouter<Fr>,
     ) -> Result<(), PlonkError> {
         config.base.initialize(&mut layouter);
+        if let Some(table) = config.act_table {
+            let bits = self.params.base.lookup_bits.unwrap_or(0);
+            layouter.assign_table(
+                || "act lane limbs",
+                |mut t| {
+                    for i in 0..1u64 << bits {
+                        t.assign_cell(|| "limb", table, i as usize, || Value::known(Fr::from(i)))?;
+                    }
+                    Ok(())
+                },
+            )?;
+        }
         config
             .fns
             .assign_table(&mut layouter, &self.params.tables)?;
@@ -194,6 +240,19 @@ impl Circuit<Fr> for ZkCircuit {
                     self.tamper,
                 )?;
                 drop(queue);
+                let acts = self.acts.lock().unwrap_or_else(|e| e.into_inner());
+                act_lane::assign_jobs(
+                    &mut region,
+                    &config.acts,
+                    &acts,
+                    self.params.base.lookup_bits.unwrap_or(0),
+                    usable,
+                    self.params.base.k as u32,
+                    copy.as_deref_mut(),
+                    #[cfg(test)]
+                    self.act_tamper,
+                )?;
+                drop(acts);
                 if let Some(t) = config.t {
                     // Every first-phase cell is assigned before the challenge is drawn.
                     let prog = self.poly.lock().unwrap_or_else(|e| e.into_inner());
@@ -235,5 +294,7 @@ impl Circuit<Fr> for ZkCircuit {
     }
 }
 
+#[cfg(test)]
+mod act_tests;
 #[cfg(test)]
 mod tests;

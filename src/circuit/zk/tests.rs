@@ -67,10 +67,13 @@ fn run(tamper: Option<DotTamper>, out_delta: i128) -> bool {
             dot_width: 2,
             dot_lanes: 1,
             poly_lanes: 0,
+            act_lanes: 0,
         },
         tamper,
         poly: Default::default(),
+        acts: Default::default(),
         poly_tamper: None,
+        act_tamper: None,
     };
     MockProver::run(K as u32, &c, vec![out.to_vec()])
         .expect("mock prover runs")
@@ -165,10 +168,13 @@ fn lookups_accept(rows: &[(u64, i128, i128)], prank: Option<(usize, i128)>) -> b
             dot_width: 0,
             dot_lanes: 0,
             poly_lanes: 0,
+            act_lanes: 0,
         },
         tamper: None,
         poly_tamper: None,
+        act_tamper: None,
         poly: Default::default(),
+        acts: Default::default(),
     };
     MockProver::run(K as u32, &c, vec![])
         .expect("mock prover runs")
@@ -287,10 +293,13 @@ fn run_zero_first(tamper: Option<DotTamper>, out_job: usize, out_delta: i128, li
             dot_width: 2,
             dot_lanes: 1,
             poly_lanes: 0,
+            act_lanes: 0,
         },
         tamper,
         poly: Default::default(),
+        acts: Default::default(),
         poly_tamper: None,
+        act_tamper: None,
     };
     MockProver::run(K as u32, &c, vec![inst])
         .expect("mock prover runs")

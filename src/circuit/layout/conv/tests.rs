@@ -134,6 +134,7 @@ fn prove_in(
         lookups: FnLookups::default(),
         dots: DotJobs::default(),
         poly,
+        acts: Default::default(),
         params: ZkParams {
             base,
             fn_cols: 0,
@@ -141,9 +142,11 @@ fn prove_in(
             dot_width: 0,
             dot_lanes: 0,
             poly_lanes: lanes,
+            act_lanes: 0,
         },
         tamper: None,
         poly_tamper: tamper,
+        act_tamper: None,
     };
     MockProver::run(k as u32, &c, vec![inst])
         .expect("mock prover runs")

@@ -1,0 +1,252 @@
+//! Rescales, alone or fused with a ReLU, and signed range checks in their own columns: the
+//! "act lane".
+//!
+//! halo2-base's range checks cost a vertical-gate row per value plus a row per limb, and the
+//! fused rescale-and-ReLU chip needs three of them, about 24 gate cells per activation. The
+//! lane proves the same op in four rows of two advice columns, its limbs looked up directly:
+//!
+//! ```text
+//! columns:  v (advice, copied: p, s, out), l (advice, looked up in the range table: limbs)
+//!           q (fixed: 0 none, 1 rescale then ReLU, 2 rescale), f (fixed: D = 2^d, then R)
+//! rows:     r      r+1   r+2    r+3
+//!     v:    p      s     out    -
+//!     l:    r_0    r_1   m_0    m_1
+//!     f:    D      R     -      -
+//!
+//! mag = m_0 + L m_1,   rem = R (r_0 + E r_1),   E = (D - L) / (L - 1)   (L = 2^lookup_bits)
+//! q * s * (1 - s)                          = 0
+//! q * (p - (1 - 2 s) * mag * D - rem)      = 0
+//! q * (out - mag + q * s * mag)            = 0
+//! ```
+//!
+//! A rescale by `d` has `R = 1` and `D` either `L` (then `E = 0`: `rem = r_0`) or `L^2` (then
+//! `E = L`), so `rem` is in `[0, D)`; `mag` is in `[0, L^2) = [0, 2^(act_bits - 1))` (the lane is
+//! used only when `act_bits - 1` is two limbs). `p` is the accumulator with its rounding term
+//! `2^(d-1)` already added, and `p = y D + rem` with `y = (1 - 2s) mag` is its Euclidean
+//! division: `y` is the rescaled value, unique, and `s` its sign (free only when `mag = 0`,
+//! where it changes nothing). The output is `(1 - s) mag = max(y, 0)` for `q = 1` and
+//! `(1 - 2s) mag = y` for `q = 2`; both lie in the signed activation range (its lowest value
+//! excepted, which the layout refuses by name).
+//!
+//! A signed range check of `p` is the same row with `D = 1` and `R = 0`: `p = (1 - 2s) mag`
+//! exactly, so `p` lies in `(-2^(act_bits - 1), 2^(act_bits - 1))`; its `out` is not read.
+//!
+//! The gate has degree 4 and reads only the four rows of its own job: jobs are whole blocks of
+//! four rows, `q` is zero elsewhere. Every `l` cell of the usable rows is looked up (unused
+//! ones hold 0).
+
+use std::sync::{Arc, Mutex};
+
+use halo2_base::halo2_proofs::{
+    arithmetic::Field,
+    circuit::{Region, Value},
+    plonk::{
+        Advice, Column, ConstraintSystem, Error as PlonkError, Expression, Fixed, TableColumn,
+    },
+    poly::Rotation,
+};
+use halo2_base::utils::halo2::{
+    constrain_virtual_equals_external, raw_assign_advice, raw_assign_fixed,
+};
+use halo2_base::virtual_region::copy_constraints::CopyConstraintManager;
+use halo2_base::AssignedValue;
+
+use crate::field::{field, Fr};
+
+/// Rows one job takes.
+pub const ACT_ROWS: usize = 4;
+
+/// One job for the lane: `out = max(y, 0)` (`relu`) or `y`, for `y = floor(p / 2^shift)`; a
+/// signed range check of `p` when `shift` is 0.
+#[derive(Clone, Debug)]
+pub struct ActJob {
+    /// The accumulator cell, rounding term included (the checked cell of a range check).
+    pub p: AssignedValue<Fr>,
+    /// The output cell the layout reads, a witness the lane constrains (none for a range
+    /// check).
+    pub out: Option<AssignedValue<Fr>>,
+    /// ReLU after the rescale.
+    pub relu: bool,
+    /// `d`: `lookup_bits` or twice it; 0 for a range check.
+    pub shift: u32,
+    /// The sign of `y`.
+    pub neg: bool,
+    /// `|y|`.
+    pub mag: u128,
+    /// `p - y 2^d`.
+    pub rem: u128,
+}
+
+/// The jobs the layout queues, in order.
+pub type ActJobs = Arc<Mutex<Vec<ActJob>>>;
+
+/// Jobs per lane at `usable` rows.
+pub fn act_jobs_per_lane(usable: usize) -> usize {
+    usable / ACT_ROWS
+}
+
+/// Columns of one act lane.
+#[derive(Clone, Debug)]
+pub(super) struct ActLane {
+    v: Column<Advice>,
+    l: Column<Advice>,
+    q: Column<Fixed>,
+    f: Column<Fixed>,
+}
+
+const Q_RELU: u64 = 1;
+const Q_RESCALE: u64 = 2;
+
+impl ActLane {
+    /// A lane whose limbs are looked up in `table` (`[0, 2^lookup_bits)`).
+    pub(super) fn configure(
+        meta: &mut ConstraintSystem<Fr>,
+        table: TableColumn,
+        lookup_bits: usize,
+    ) -> Self {
+        let lane = ActLane {
+            v: meta.advice_column(),
+            l: meta.advice_column(),
+            q: meta.fixed_column(),
+            f: meta.fixed_column(),
+        };
+        meta.enable_equality(lane.v);
+        meta.lookup("act lane limbs", |m| {
+            vec![(m.query_advice(lane.l, Rotation::cur()), table)]
+        });
+        let big_l = Fr::from(1u64 << lookup_bits);
+        let inv = Option::<Fr>::from((big_l - Fr::ONE).invert()).unwrap_or_default();
+        meta.create_gate("act lane", |m| {
+            let (p, s, out) = (
+                m.query_advice(lane.v, Rotation::cur()),
+                m.query_advice(lane.v, Rotation(1)),
+                m.query_advice(lane.v, Rotation(2)),
+            );
+            let l: Vec<Expression<Fr>> = (0..4)
+                .map(|i| m.query_advice(lane.l, Rotation(i)))
+                .collect();
+            let q = m.query_fixed(lane.q, Rotation::cur());
+            let d = m.query_fixed(lane.f, Rotation::cur());
+            let weight = m.query_fixed(lane.f, Rotation::next());
+            let c = |x: Fr| Expression::Constant(x);
+            let e = (d.clone() - c(big_l)) * c(inv);
+            let rem = weight * (l[0].clone() + e * l[1].clone());
+            let mag = l[2].clone() + c(big_l) * l[3].clone();
+            let smag = s.clone() * mag.clone();
+            let y = mag.clone() - c(Fr::from(2)) * smag.clone();
+            vec![
+                q.clone() * s.clone() * (c(Fr::ONE) - s),
+                q.clone() * (p - y * d - rem),
+                q.clone() * (out - mag + q * smag),
+            ]
+        });
+        lane
+    }
+}
+
+/// Test-only ways to assign an act lane dishonestly.
+#[cfg(test)]
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ActTamper {
+    /// Adds `delta` to cell `row` (0..4) of column `v` (`l` when `limb`) of job `job`, nothing
+    /// else changed.
+    Cell {
+        job: usize,
+        limb: bool,
+        row: usize,
+        delta: Fr,
+    },
+    /// Job `job` claims the other sign with the same magnitude and output.
+    Sign { job: usize },
+}
+
+/// Places the jobs in `lanes` (`usable` rows each; `k` for the error when they do not fit),
+/// `p` and `out` copy-constrained to their builder cells (when `copy` is given: not in
+/// witness-only proving).
+#[allow(clippy::too_many_arguments)] // the lane's whole context
+pub(super) fn assign_jobs(
+    region: &mut Region<'_, Fr>,
+    lanes: &[ActLane],
+    jobs: &[ActJob],
+    lookup_bits: usize,
+    usable: usize,
+    k: u32,
+    mut copy: Option<&mut CopyConstraintManager<Fr>>,
+    #[cfg(test)] tamper: Option<ActTamper>,
+) -> Result<(), PlonkError> {
+    let per = act_jobs_per_lane(usable);
+    if jobs.len() > per * lanes.len() {
+        return Err(PlonkError::NotEnoughRowsAvailable { current_k: k });
+    }
+    let mask = (1u128 << lookup_bits) - 1;
+    for (ji, job) in jobs.iter().enumerate() {
+        let lane = &lanes[ji / per];
+        let row = (ji % per) * ACT_ROWS;
+        let out = if job.relu {
+            if job.neg {
+                Fr::ZERO
+            } else {
+                field(job.mag as i128)
+            }
+        } else {
+            signed(job.neg, job.mag)
+        };
+        #[allow(unused_mut)]
+        let mut v = [*job.p.value(), Fr::from(u64::from(job.neg)), out, Fr::ZERO];
+        #[allow(unused_mut)]
+        let mut l = [
+            job.rem & mask,
+            job.rem >> lookup_bits,
+            job.mag & mask,
+            job.mag >> lookup_bits,
+        ]
+        .map(|x| field(x as i128));
+        #[cfg(test)]
+        match tamper {
+            Some(ActTamper::Cell {
+                job: j,
+                limb,
+                row: r,
+                delta,
+            }) if j == ji => {
+                if limb {
+                    l[r] += delta;
+                } else {
+                    v[r] += delta;
+                }
+            }
+            Some(ActTamper::Sign { job: j }) if j == ji => v[1] = Fr::ONE - v[1],
+            _ => {}
+        }
+        let q = if job.relu { Q_RELU } else { Q_RESCALE };
+        raw_assign_fixed(region, lane.q, row, Fr::from(q));
+        raw_assign_fixed(region, lane.f, row, field(1i128 << job.shift));
+        raw_assign_fixed(region, lane.f, row + 1, field(i128::from(job.shift > 0)));
+        for i in 0..ACT_ROWS {
+            let cv = raw_assign_advice(region, lane.v, row + i, Value::known(v[i]));
+            raw_assign_advice(region, lane.l, row + i, Value::known(l[i]));
+            if let Some(cm) = copy.as_mut() {
+                match i {
+                    0 => constrain_virtual_equals_external(region, job.p, cv.cell(), cm),
+                    2 => {
+                        if let Some(out) = job.out {
+                            constrain_virtual_equals_external(region, out, cv.cell(), cm);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `(-1)^neg * mag` in the field.
+fn signed(neg: bool, mag: u128) -> Fr {
+    let m = field(mag as i128);
+    if neg {
+        -m
+    } else {
+        m
+    }
+}

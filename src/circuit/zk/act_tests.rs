@@ -1,0 +1,201 @@
+//! MockProver tests of the act lane: honest rescales (with and without the ReLU, by one and by
+//! two limbs) and range checks pass; every constrained cell tampered, the other sign, the
+//! neighbouring Euclidean decompositions and values outside the activation range fail.
+
+use super::*;
+use crate::circuit::CircuitBuilderStage;
+use crate::field::field;
+use crate::quant::rescale;
+use halo2_base::halo2_proofs::dev::MockProver;
+
+const K: usize = 9;
+/// Limb bits: the activation width is `2 LB + 1`.
+const LB: u32 = 5;
+
+/// The jobs: `(acc, shift, relu)`, the accumulator before its rounding term.
+fn cases() -> Vec<(i128, u32, bool)> {
+    let top = (1i128 << (2 * LB)) - 1; // the largest magnitude
+    let d2 = 1i128 << (2 * LB);
+    vec![
+        (1234, LB, true),
+        (-1234, LB, true),
+        (5000, 2 * LB, true),
+        (-5000, 2 * LB, true),
+        (17, LB, false),
+        (-900, LB, false),
+        (-3 * d2 - 7, 2 * LB, false),
+        (top * d2, 2 * LB, false),
+        (-top * d2, 2 * LB, true),
+        (0, LB, false),
+        (-16, LB, false), // rounds to 0 with the sign of the accumulator
+        // Signed range checks (shift 0).
+        (top, 0, false),
+        (-top, 0, false),
+        (0, 0, false),
+        (77, 0, false),
+    ]
+}
+
+/// Builds the lane over [`cases`] and runs MockProver. `edit` may change a job before it is
+/// queued (a dishonest witness); the outputs the layout would read are the public instances.
+fn run(tamper: Option<ActTamper>, edit: impl FnMut(usize, &mut ActJob)) -> bool {
+    run_on(cases(), true, tamper, edit)
+}
+
+/// [`run`] over the jobs `cases`, the limbs looked up in halo2-base's range table when
+/// `shared` (else in the lane's own).
+fn run_on(
+    cases: Vec<(i128, u32, bool)>,
+    shared: bool,
+    tamper: Option<ActTamper>,
+    mut edit: impl FnMut(usize, &mut ActJob),
+) -> bool {
+    let mut b = BaseCircuitBuilder::<Fr>::from_stage(CircuitBuilderStage::Mock)
+        .use_k(K)
+        .use_lookup_bits(LB as usize)
+        .use_instance_columns(1);
+    let ctx = b.main(0);
+    let acts = ActJobs::default();
+    let mut outs = vec![];
+    for (i, &(acc, shift, relu)) in cases.iter().enumerate() {
+        let (y, r) = rescale(acc, shift);
+        let round = if shift > 0 { 1i128 << (shift - 1) } else { 0 };
+        let p = ctx.load_witness(field(acc + round));
+        let out = if relu { y.max(0) } else { y };
+        let out_cell = ctx.load_witness(field(out));
+        let mut job = ActJob {
+            p,
+            out: (shift > 0).then_some(out_cell),
+            relu,
+            shift,
+            neg: y < 0,
+            mag: y.unsigned_abs(),
+            rem: r as u128,
+        };
+        edit(i, &mut job);
+        acts.lock().unwrap().push(job);
+        outs.push(out_cell);
+    }
+    b.assigned_instances = vec![outs.clone()];
+    let inst: Vec<Fr> = outs.iter().map(|c| *c.value()).collect();
+    let mut base = b.calculate_params(Some(20));
+    base.num_lookup_advice_per_phase = vec![usize::from(shared)];
+    let c = ZkCircuit {
+        builder: b,
+        lookups: FnLookups::default(),
+        dots: DotJobs::default(),
+        poly: Default::default(),
+        acts,
+        params: ZkParams {
+            base,
+            fn_cols: 0,
+            tables: vec![],
+            dot_width: 0,
+            dot_lanes: 0,
+            poly_lanes: 0,
+            act_lanes: 1,
+        },
+        tamper: None,
+        poly_tamper: None,
+        act_tamper: tamper,
+    };
+    MockProver::run(K as u32, &c, vec![inst])
+        .expect("mock prover runs")
+        .verify()
+        .is_ok()
+}
+
+#[test]
+fn honest_rescales_pass() {
+    assert!(run(None, |_, _| {}), "honest act lane rejected");
+    assert!(
+        run_on(cases(), false, None, |_, _| {}),
+        "honest act lane rejected on its own table"
+    );
+}
+
+#[test]
+fn every_constrained_cell_is_constrained() {
+    for (job, &(acc, shift, _)) in cases().iter().enumerate() {
+        for (limb, row) in (0..3).map(|r| (false, r)).chain((0..4).map(|r| (true, r))) {
+            // With a one-limb shift the remainder's high limb is unused (any table value), and
+            // a range check has no remainder and no output read; a zero quotient has either
+            // sign.
+            let unused = match (limb, row) {
+                (true, 0 | 1) => shift == 0 || (row == 1 && shift == LB),
+                (false, 2) => shift == 0,
+                (false, 1) => rescale(acc, shift).0 == 0,
+                _ => false,
+            };
+            if unused {
+                continue;
+            }
+            for delta in [field(1), field(-1), field(1 << LB)] {
+                let t = ActTamper::Cell {
+                    job,
+                    limb,
+                    row,
+                    delta,
+                };
+                assert!(
+                    !run(Some(t), |_, _| {}),
+                    "job {job}: {} row {row} {delta:?} accepted",
+                    if limb { "limb" } else { "value" }
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_other_sign_is_refused() {
+    for (job, &(acc, shift, _)) in cases().iter().enumerate() {
+        if rescale(acc, shift).0 == 0 {
+            continue;
+        }
+        assert!(
+            !run(Some(ActTamper::Sign { job }), |_, _| {}),
+            "job {job}: the other sign accepted"
+        );
+    }
+}
+
+#[test]
+fn other_decompositions_and_out_of_range_quotients_fail() {
+    for (job, &(acc, shift, _)) in cases().iter().enumerate() {
+        let (y, r) = rescale(acc, shift);
+        let d = 1i128 << shift;
+        // y + 1 with r - d, and y - 1 with r + d, whichever keeps r non-negative (for a range
+        // check, d = 1: the checked value off by one).
+        for (dy, dr) in [(1i128, -d), (-1, d)] {
+            if r + dr < 0 {
+                continue;
+            }
+            let edit = |i: usize, j: &mut ActJob| {
+                if i == job {
+                    let y2 = y + dy;
+                    j.neg = y2 < 0;
+                    j.mag = y2.unsigned_abs();
+                    j.rem = (r + dr) as u128;
+                }
+            };
+            assert!(!run(None, edit), "job {job}: quotient {y} + {dy} accepted");
+        }
+    }
+    // Quotients of magnitude 2^(2 LB) need a magnitude limb outside the table, whatever the
+    // sign and the ReLU; so does a range-checked value of that magnitude.
+    let big = (1i128 << (2 * LB)) << LB;
+    let wide = 1i128 << (2 * LB);
+    for (acc, shift) in [(big, LB), (-big - 1, LB), (wide, 0), (-wide, 0)] {
+        for relu in [false, true] {
+            for shared in [true, false] {
+                let mut c = cases();
+                c.push((acc, shift, relu && shift > 0));
+                assert!(
+                    !run_on(c, shared, None, |_, _| {}),
+                    "quotient of {acc} >> {shift} accepted (relu {relu}, shared table {shared})"
+                );
+            }
+        }
+    }
+}
