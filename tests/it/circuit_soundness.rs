@@ -665,3 +665,18 @@ fn the_largest_batch_named_fits_and_one_more_does_not() {
         largest + 1
     );
 }
+
+/// The LeNet fixtures run on poly and act lanes, so every whole-model test above (honest and
+/// wrong outputs, out-of-range inputs, real proofs in `pipeline`) exercises both.
+#[test]
+fn the_lenets_prove_on_poly_and_act_lanes() {
+    for name in ["lenet_ccd", "lenet_ccddd"] {
+        let p = &open(name).settings.circuit.params;
+        assert!(
+            p.poly_lanes > 0 && p.act_lanes > 0,
+            "{name}: {} poly, {} act lanes",
+            p.poly_lanes,
+            p.act_lanes
+        );
+    }
+}

@@ -158,6 +158,13 @@ pub(crate) enum ActTamper {
     },
     /// Job `job` claims the other sign with the same magnitude and output.
     Sign { job: usize },
+    /// Job `job`'s sign cell, magnitude limbs and output cell replaced outright.
+    Witness {
+        job: usize,
+        s: Fr,
+        mag: [Fr; 2],
+        out: Fr,
+    },
 }
 
 /// Places the jobs in `lanes` (`usable` rows each; `k` for the error when they do not fit),
@@ -177,6 +184,17 @@ pub(super) fn assign_jobs(
     let per = act_jobs_per_lane(usable);
     if jobs.len() > per * lanes.len() {
         return Err(PlonkError::NotEnoughRowsAvailable { current_k: k });
+    }
+    // The gate's argument holds for these jobs only: a shift of one or two limbs with an output
+    // cell the lane constrains, or a range check (shift 0) with none; limbs of at most 31 bits
+    // (`4 lookup_bits + 1` bits stay far below the field's 254).
+    let lb = lookup_bits as u32;
+    let sound = |j: &ActJob| match j.shift {
+        0 => j.out.is_none() && !j.relu,
+        s => (s == lb || s == 2 * lb) && j.out.is_some(),
+    };
+    if !(1..32).contains(&lb) || !jobs.iter().all(sound) {
+        return Err(PlonkError::Synthesis);
     }
     let mask = (1u128 << lookup_bits) - 1;
     for (ji, job) in jobs.iter().enumerate() {
@@ -216,6 +234,14 @@ pub(super) fn assign_jobs(
                 }
             }
             Some(ActTamper::Sign { job: j }) if j == ji => v[1] = Fr::ONE - v[1],
+            Some(ActTamper::Witness {
+                job: j,
+                s,
+                mag,
+                out,
+            }) if j == ji => {
+                (v[1], l[2], l[3], v[2]) = (s, mag[0], mag[1], out);
+            }
             _ => {}
         }
         let q = if job.relu { Q_RELU } else { Q_RESCALE };

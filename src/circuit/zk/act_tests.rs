@@ -42,13 +42,30 @@ fn run(tamper: Option<ActTamper>, edit: impl FnMut(usize, &mut ActJob)) -> bool 
     run_on(cases(), true, tamper, edit)
 }
 
+/// [`run`] with job `job`'s output cell (and its public instance) holding `out` instead of
+/// the honest value: a prover whose lane output agrees with it (`tamper`) defeats every copy.
+fn run_claiming(job: usize, out: Fr, tamper: ActTamper) -> bool {
+    run_full(cases(), true, Some(tamper), |_, _| {}, Some((job, out)))
+}
+
 /// [`run`] over the jobs `cases`, the limbs looked up in halo2-base's range table when
 /// `shared` (else in the lane's own).
 fn run_on(
     cases: Vec<(i128, u32, bool)>,
     shared: bool,
     tamper: Option<ActTamper>,
+    edit: impl FnMut(usize, &mut ActJob),
+) -> bool {
+    run_full(cases, shared, tamper, edit, None)
+}
+
+/// [`run_on`], with one job's output cell claiming a value.
+fn run_full(
+    cases: Vec<(i128, u32, bool)>,
+    shared: bool,
+    tamper: Option<ActTamper>,
     mut edit: impl FnMut(usize, &mut ActJob),
+    claim: Option<(usize, Fr)>,
 ) -> bool {
     let mut b = BaseCircuitBuilder::<Fr>::from_stage(CircuitBuilderStage::Mock)
         .use_k(K)
@@ -62,7 +79,10 @@ fn run_on(
         let round = if shift > 0 { 1i128 << (shift - 1) } else { 0 };
         let p = ctx.load_witness(field(acc + round));
         let out = if relu { y.max(0) } else { y };
-        let out_cell = ctx.load_witness(field(out));
+        let out_cell = match claim {
+            Some((j, v)) if j == i => ctx.load_witness(v),
+            _ => ctx.load_witness(field(out)),
+        };
         let mut job = ActJob {
             p,
             out: (shift > 0).then_some(out_cell),
@@ -198,4 +218,54 @@ fn other_decompositions_and_out_of_range_quotients_fail() {
             }
         }
     }
+}
+
+#[test]
+fn a_wrong_output_fails_even_when_every_copy_agrees() {
+    for (job, &(acc, shift, relu)) in cases().iter().enumerate() {
+        if shift == 0 {
+            continue;
+        }
+        let (y, _) = rescale(acc, shift);
+        let honest = field(if relu { y.max(0) } else { y });
+        for delta in [field(1), field(-1)] {
+            let out = honest + delta;
+            let t = ActTamper::Cell {
+                job,
+                limb: false,
+                row: 2,
+                delta,
+            };
+            assert!(
+                !run_claiming(job, out, t),
+                "job {job} (relu {relu}): output {delta:?} off accepted"
+            );
+        }
+    }
+}
+
+/// A sign of 1/2 zeroes `(1 - 2s) mag` whatever `mag`, so without the booleanity constraint a
+/// ReLU of a zero quotient could output `mag / 2`.
+#[test]
+fn a_half_sign_fails() {
+    // A ReLU job whose accumulator rounds to 0: p = -10 + 16 = 6 in [0, 32).
+    let mut c = cases();
+    c.push((-10, LB, true));
+    let job = c.len() - 1;
+    let half = field(2).invert().unwrap();
+    let t = ActTamper::Witness {
+        job,
+        s: half,
+        mag: [field(10), field(0)],
+        out: field(5),
+    };
+    assert!(
+        !run_full(c.clone(), true, Some(t), |_, _| {}, Some((job, field(5)))),
+        "a half sign accepted"
+    );
+    // The same job honest passes (the harness itself is sound).
+    assert!(
+        run_on(c, true, None, |_, _| {}),
+        "honest zero ReLU rejected"
+    );
 }

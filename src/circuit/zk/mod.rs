@@ -208,6 +208,17 @@ impl Circuit<Fr> for ZkCircuit {
             .fns
             .assign_table(&mut layouter, &self.params.tables)?;
         let builder = &self.builder;
+        // Without a range config halo2-base would drop queued range checks silently: none may
+        // be queued (the act lanes make such a circuit possible).
+        if !matches!(config.base.base, MaybeRangeConfig::WithRange(_))
+            && builder
+                .statistics()
+                .total_lookup_advice_per_phase
+                .iter()
+                .any(|&n| n > 0)
+        {
+            return Err(PlonkError::Synthesis);
+        }
         let witness_only = builder.witness_gen_only();
         layouter.assign_region(
             || "zkinfer",
