@@ -116,12 +116,18 @@ impl Chips {
         ))
     }
 
-    /// The act lane, when there is one and it holds a rescale by `shift`: the activation
-    /// width is two limbs and `shift` one or two (see `zk::act_lane`).
+    /// The act lane, when there is one and the activation width is two limbs (what its range
+    /// checks need; see `zk::act_lane`).
+    fn act_jobs(&self) -> Option<&ActJobs> {
+        let lb = self.range.lookup_bits() as u32;
+        self.acts.as_ref().filter(|_| self.bits == 2 * lb + 1)
+    }
+
+    /// [`Self::act_jobs`], when the lane also holds a rescale by `shift`: one or two limbs.
     fn act_lane(&self, shift: u32) -> Option<&ActJobs> {
         let lb = self.range.lookup_bits() as u32;
-        let fits = shift > 0 && self.bits == 2 * lb + 1 && (shift == lb || shift == 2 * lb);
-        self.acts.as_ref().filter(|_| fits)
+        self.act_jobs()
+            .filter(|_| shift > 0 && (shift == lb || shift == 2 * lb))
     }
 
     /// Constrains `cell` (holding `x`) to the signed activation range: on the act lane when
@@ -133,8 +139,7 @@ impl Chips {
         cell: AssignedValue<Fr>,
         x: i128,
     ) -> std::result::Result<(), String> {
-        let lb = self.range.lookup_bits() as u32;
-        match self.acts.as_ref().filter(|_| self.bits == 2 * lb + 1) {
+        match self.act_jobs() {
             Some(jobs) => {
                 self.refuse_lowest(x, "an input value")?;
                 jobs.lock().unwrap_or_else(|e| e.into_inner()).push(ActJob {
