@@ -154,12 +154,25 @@ pub struct VerifierInfo {
     pub solc: String,
     /// Runtime bytecode bytes of the halo2 verifier.
     pub verifier_runtime_bytes: usize,
+    /// Runtime bytecode bytes of the second contract of a verifier split in two
+    /// (`Halo2VerifierTail`, deployed by the halo2 verifier's constructor); absent when the
+    /// verifier is one contract.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tail_runtime_bytes: Option<usize>,
     /// Runtime bytecode bytes of the checking wrapper.
     pub wrapper_runtime_bytes: usize,
     /// Exact proof length in bytes.
     pub proof_bytes: usize,
     /// EIP-170 limit.
     pub size_limit: usize,
+}
+
+impl VerifierInfo {
+    /// The largest contract of the verifier (EIP-170 applies to each).
+    pub fn largest_runtime_bytes(&self) -> usize {
+        self.verifier_runtime_bytes
+            .max(self.tail_runtime_bytes.unwrap_or(0))
+    }
 }
 
 /// `settings.json`: everything a later command needs to know about a build.

@@ -476,6 +476,16 @@ pub async fn check_deployed(
             "the halo2 verifier at {inner} is not the one of this build (another model or build)"
         ));
     }
+    // A split verifier calls the contract its constructor created first (verifier::split);
+    // code equal to the head's could have come from another constructor, so check it too.
+    if let Some(tail) = &contracts.verifier_tail {
+        let at = inner.create(1);
+        if chain.code_at(at).await? != tail.runtime_code() {
+            return differs(format!(
+                "the second half of the halo2 verifier at {inner} (the contract at {at}) is not the one of this build"
+            ));
+        }
+    }
     Ok(CodeCheck::Matches {
         halo2_verifier: inner,
     })

@@ -256,7 +256,7 @@ pub fn run(a: BuildArgs) -> anyhow::Result<Exit> {
     };
     let r = pipeline::build(&opts, &Bar)?;
     let s = &r.settings;
-    let over = s.verifier.verifier_runtime_bytes > s.verifier.size_limit;
+    let over = s.verifier.largest_runtime_bytes() > s.verifier.size_limit;
     if s.srs.insecure {
         eprintln!("note: built on an SRS zkinfer does not trust ({}): fine for tests and local chains; for a public chain use --srs with a listed ceremony SRS or --trusted-srs FILE (README: Trusted setup)", s.srs.source);
     }
@@ -360,8 +360,11 @@ pub fn run(a: BuildArgs) -> anyhow::Result<Exit> {
                 o.name, o.max_abs_error, o.mean_abs_error
             );
         }
+        let tail = s.verifier.tail_runtime_bytes.map_or(String::new(), |t| {
+            format!(" + {t} B in a second contract (split: over EIP-170 as one)")
+        });
         println!(
-            "  verifier: {} B runtime ({}limit {} B), wrapper {} B, proof {} B, verify gas (in-process EVM) {}",
+            "  verifier: {} B runtime{tail} ({}limit {} B each), wrapper {} B, proof {} B, verify gas (in-process EVM) {}",
             s.verifier.verifier_runtime_bytes,
             if over { "OVER the " } else { "within the " },
             s.verifier.size_limit,

@@ -168,6 +168,14 @@ pub fn build(opts: &BuildOptions, p: &dyn Progress) -> Result<BuildReport> {
             )?;
             let w = verifier::wrapper_source(words.len(), test_proof.len(), &vk_digest, facts);
             let c = verifier::compile(&v, &w, &solc)?;
+            // Over EIP-170 as one contract: the same code as two (verifier::split).
+            let (v, c) = if c.verifier.runtime_code().len() > verifier::CODE_SIZE_LIMIT {
+                let v = verifier::split_verifier(&v)?;
+                let c = verifier::compile(&v, &w, &solc)?;
+                (v, c)
+            } else {
+                (v, c)
+            };
             c.check_size(words.len())?;
             Ok((v, w, c))
         })?;
@@ -189,6 +197,10 @@ pub fn build(opts: &BuildOptions, p: &dyn Progress) -> Result<BuildReport> {
         verifier: VerifierInfo {
             solc: compiled.solc.clone(),
             verifier_runtime_bytes: compiled.verifier.runtime_code().len(),
+            tail_runtime_bytes: compiled
+                .verifier_tail
+                .as_ref()
+                .map(|t| t.runtime_code().len()),
             wrapper_runtime_bytes: compiled.wrapper.runtime_code().len(),
             proof_bytes: test_proof.len(),
             size_limit: verifier::CODE_SIZE_LIMIT,

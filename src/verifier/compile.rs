@@ -56,14 +56,23 @@ pub struct Compiled {
     pub verifier: CompiledContract,
     /// `ZkinferVerifier`, whose constructor takes the verifier's address.
     pub wrapper: CompiledContract,
+    /// `Halo2VerifierTail`, when the verifier is split in two contracts (`verifier::split`):
+    /// `Halo2Verifier`'s constructor deploys it, as its first creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verifier_tail: Option<CompiledContract>,
 }
 
 impl Compiled {
     /// Refuses a verifier over the EVM's code size limits (EIP-170 runtime, EIP-3860 creation).
     pub fn check_size(&self, instances: usize) -> Result<()> {
+        // The head's creation code holds the tail's; each runtime is its own contract.
         let (initcode, runtime) = (
             self.verifier.bytecode.len(),
-            self.verifier.deployed_bytecode.len(),
+            self.verifier.deployed_bytecode.len().max(
+                self.verifier_tail
+                    .as_ref()
+                    .map_or(0, |t| t.deployed_bytecode.len()),
+            ),
         );
         if initcode > super::INITCODE_SIZE_LIMIT || runtime > super::CODE_SIZE_LIMIT {
             return Err(Error::TooLarge {
@@ -98,6 +107,10 @@ pub fn compile(verifier_src: &str, wrapper_src: &str, solc_path: &Path) -> Resul
     Ok(Compiled {
         verifier: take("Halo2Verifier.sol", "Halo2Verifier")?,
         wrapper: take("ZkinferVerifier.sol", "ZkinferVerifier")?,
+        verifier_tail: out.contracts.remove(&(
+            "Halo2Verifier.sol".to_string(),
+            super::TAIL_CONTRACT.to_string(),
+        )),
         solc: out.solc,
     })
 }

@@ -7,6 +7,7 @@ mod evm;
 mod halo2;
 mod layout;
 mod solidity;
+mod split;
 
 pub use calldata::{decode_bool, encode_verify_call, verify_selector};
 pub use compile::{compile, compile_sources, Compiled, CompiledContract, CompiledSet};
@@ -14,6 +15,7 @@ pub use evm::{evm_verify, evm_verify_halo2, EvmCall, EvmRun};
 pub use halo2::halo2_verifier_source;
 pub use layout::{kind_code, layout_hash, registry_layout, wrapper_facts};
 pub use solidity::{wrapper_source, WrapperFacts};
+pub use split::{split_verifier, TAIL_CONTRACT, TAIL_OK};
 
 /// EIP-170 limit on runtime bytecode size.
 pub const CODE_SIZE_LIMIT: usize = 24_576;

@@ -2,7 +2,7 @@
 //! in-process EVM, and every tampering rejected both natively and on the EVM.
 
 use crate::common::{fixture, open};
-use zkinfer::artifacts::ProofFile;
+use zkinfer::artifacts::{BuildDir, ProofFile};
 use zkinfer::inputs::read_input;
 use zkinfer::pipeline::{self, Quiet};
 use zkinfer::verifier::encode_verify_call;
@@ -163,6 +163,26 @@ mod valid_proofs_verify_natively_and_in_the_evm_and_tampering_is_rejected {
 /// both contracts (and natively for a sample of them); the same values in a non-standard ABI
 /// encoding of the same length are rejected by the wrapper.
 fn every_tampering_is_rejected_with_instances(k: usize) {
+    every_tampering_is_rejected(k, false);
+}
+
+/// The build's verifier, split in two contracts as `build` splits one over EIP-170
+/// (`verifier::split`), recompiled.
+fn split_contracts(build: &zkinfer::pipeline::Build) -> zkinfer::verifier::Compiled {
+    let read = |name: &str| std::fs::read_to_string(build.dir.path(name)).unwrap();
+    let split = zkinfer::verifier::split_verifier(&read(BuildDir::VERIFIER_SOL)).unwrap();
+    let solc = zkinfer::tools::solc().expect("solc (run scripts/setup.sh)");
+    let c = zkinfer::verifier::compile(&split, &read(BuildDir::WRAPPER_SOL), &solc).unwrap();
+    let whole = build.contracts().unwrap();
+    let tail = c.verifier_tail.as_ref().expect("a tail contract");
+    // Two halves, each smaller than the whole, the wrapper unchanged.
+    assert!(c.verifier.runtime_code().len() < whole.verifier.runtime_code().len());
+    assert!(tail.runtime_code().len() < whole.verifier.runtime_code().len());
+    assert_eq!(c.wrapper, whole.wrapper);
+    c
+}
+
+fn every_tampering_is_rejected(k: usize, split: bool) {
     let name = format!("wide_gemm_{k}@gas");
     let tmp = tempfile::tempdir().unwrap();
     let build = open(&name);
@@ -208,7 +228,11 @@ fn every_tampering_is_rejected_with_instances(k: usize) {
             tampered.push((rotated, proof.clone()));
         }
     }
-    let contracts = build.contracts().unwrap();
+    let contracts = if split {
+        split_contracts(&build)
+    } else {
+        build.contracts().unwrap()
+    };
     let calls: Vec<Vec<u8>> = std::iter::once((words.clone(), proof.clone()))
         .chain(tampered.iter().cloned())
         .map(|(w, p)| encode_verify_call(&w, &p))
@@ -271,6 +295,46 @@ fn every_tampering_is_rejected_with_instances(k: usize) {
 #[test]
 fn one_public_instance_every_tampering_is_rejected() {
     every_tampering_is_rejected_with_instances(1);
+}
+
+/// A verifier split in two contracts accepts the honest proof and rejects every tampering
+/// above, through the wrapper and alone.
+#[test]
+fn a_split_verifier_rejects_every_tampering() {
+    every_tampering_is_rejected(70, true);
+}
+
+/// The head accepts only the tail's answer: with no tail where it calls (a call to an address
+/// without code succeeds, returning nothing), or a tail that returns another word, the honest
+/// proof is rejected.
+#[test]
+fn a_split_verifier_without_its_tail_rejects_everything() {
+    let name = "wide_gemm_70@gas";
+    let tmp = tempfile::tempdir().unwrap();
+    let build = open(name);
+    let (pf, _, _) = prove(name, tmp.path());
+    let (words, proof) = pipeline::verify_calldata(&pf);
+    let mut raw: Vec<u8> = words.iter().flatten().copied().collect();
+    raw.extend_from_slice(&proof);
+    let read = |name: &str| std::fs::read_to_string(build.dir.path(name)).unwrap();
+    let split = zkinfer::verifier::split_verifier(&read(BuildDir::VERIFIER_SOL)).unwrap();
+    let solc = zkinfer::tools::solc().unwrap();
+    let ok = zkinfer::verifier::TAIL_OK;
+    for (what, edited) in [
+        ("no tail", split.replace("new Halo2VerifierTail();", "")),
+        (
+            "another word",
+            split.replace(&format!("mstore(0, {ok})"), "mstore(0, 1)"),
+        ),
+    ] {
+        assert_ne!(edited, split, "{what}: the edit applies");
+        let c = zkinfer::verifier::compile(&edited, &read(BuildDir::WRAPPER_SOL), &solc).unwrap();
+        let run = zkinfer::verifier::evm_verify_halo2(&c, &[raw.clone()]).unwrap();
+        assert!(!run[0].accepted, "{what}: accepted");
+    }
+    // The unedited split accepts it.
+    let c = zkinfer::verifier::compile(&split, &read(BuildDir::WRAPPER_SOL), &solc).unwrap();
+    assert!(zkinfer::verifier::evm_verify_halo2(&c, &[raw]).unwrap()[0].accepted);
 }
 
 #[test]
