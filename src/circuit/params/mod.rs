@@ -265,6 +265,8 @@ pub fn choose_batch_params(
     // layout without them stays an option.
     let plain = (ft.layout(fk, fw, fp, 0, fn_cols(&ft)), ft);
     let mut best: Option<(Layout, Trial)> = None;
+    // The act layouts `best` replaced (longer, fewer act lanes): options too.
+    let mut slower_acts: Vec<(Layout, Trial)> = Vec::new();
     let mut ak = fk;
     while ak > MIN_K && table_rows <= usable_rows(ak - 1) {
         ak -= 1;
@@ -283,14 +285,16 @@ pub fn choose_batch_params(
         let l = t.layout(ak, w, p, a, fn_cols(&t));
         let to_beat = best.as_ref().map_or(&plain.0, |b| &b.0).relative_prove;
         if l.relative_prove < to_beat {
-            best = Some((l, t));
+            slower_acts.extend(best.replace((l, t)));
         }
     }
     let act = best.is_some();
     let mut options = match best {
         Some(b) => {
             (fk, fw, fp) = (b.0.logrows, b.0.dot_width, b.0.poly_lanes);
-            vec![b, plain]
+            let mut o = vec![b, plain];
+            o.append(&mut slower_acts);
+            o
         }
         None => vec![plain],
     };

@@ -14,7 +14,7 @@ pub const MAX_DOT_WIDTH: usize = 6;
 pub const MAX_POLY_LANES: usize = 4;
 
 /// Most act lanes.
-pub const MAX_ACT_LANES: usize = 1;
+pub const MAX_ACT_LANES: usize = 2;
 
 /// One layout at `k`: halo2-base's parameters, its advice cells, the function lookups and the
 /// lengths of the queued dot jobs (empty without dot lanes).
