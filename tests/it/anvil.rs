@@ -497,3 +497,75 @@ fn a_hashed_input_verifies_on_anvil_with_the_commitment_hash_computes() {
         String::from_utf8_lossy(&r.stderr)
     );
 }
+
+/// A verifier split in two contracts (as `build` splits one over EIP-170) on a real node: one
+/// transaction deploys both, the deployed-code check passes, an honest proof verifies and a
+/// tampered one does not. A head deployed by a constructor that did not create its tail has the
+/// same runtime code, and the check refuses it; the build's one-contract verifier does not
+/// match the split deployment either.
+#[test]
+fn a_split_verifier_deploys_and_verifies_on_anvil() {
+    use zkinfer::artifacts::BuildDir;
+    use zkinfer::chain::{check_deployed, deploy_pair, CodeCheck};
+    let anvil = zkinfer::chain::spawn_anvil().expect("anvil (run scripts/setup.sh)");
+    let url = anvil.endpoint();
+    let key = hex::encode(anvil.first_key().to_bytes());
+    let name = "wide_gemm_70@gas";
+    let build = crate::common::open(name);
+    let read = |f: &str| std::fs::read_to_string(build.dir.path(f)).unwrap();
+    let solc = zkinfer::tools::solc().unwrap();
+    let split_src = zkinfer::verifier::split_verifier(&read(BuildDir::VERIFIER_SOL)).unwrap();
+    let split =
+        zkinfer::verifier::compile(&split_src, &read(BuildDir::WRAPPER_SOL), &solc).unwrap();
+    let headless_src = split_src.replace("new Halo2VerifierTail();", "");
+    let headless =
+        zkinfer::verifier::compile(&headless_src, &read(BuildDir::WRAPPER_SOL), &solc).unwrap();
+    assert_eq!(
+        headless.verifier.runtime_code(),
+        split.verifier.runtime_code()
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("proof.json");
+    let inputs =
+        zkinfer::inputs::read_input(&crate::common::fixture("wide_gemm_70", "input.json")).unwrap();
+    zkinfer::pipeline::prove(
+        &build,
+        &inputs,
+        &Default::default(),
+        &path,
+        &zkinfer::pipeline::Quiet,
+    )
+    .unwrap();
+    let pf = zkinfer::artifacts::ProofFile::read(&path).unwrap();
+    let (words, proof) = zkinfer::pipeline::verify_calldata(&pf);
+    let mut bad = proof.clone();
+    bad[100] ^= 1;
+    crate::common::block_on(async {
+        let chain = zkinfer::chain::Chain::connect(&url, Some(&key))
+            .await
+            .unwrap();
+        let pair = deploy_pair(&chain, &split).await.unwrap();
+        let w = pair.wrapper.address;
+        let check = check_deployed(&chain, &split, w).await.unwrap();
+        assert!(matches!(check, CodeCheck::Matches { .. }), "{check:?}");
+        assert!(chain.call_verify(w, &words, &proof).await.unwrap());
+        assert!(!matches!(
+            chain.call_verify(w, &words, &bad).await,
+            Ok(true)
+        ));
+        let whole = build.contracts().unwrap();
+        let check = check_deployed(&chain, &whole, w).await.unwrap();
+        assert!(matches!(check, CodeCheck::Differs { .. }), "{check:?}");
+
+        let pair = deploy_pair(&chain, &headless).await.unwrap();
+        let w = pair.wrapper.address;
+        match check_deployed(&chain, &split, w).await.unwrap() {
+            CodeCheck::Differs { reason } => assert!(reason.contains("second half"), "{reason}"),
+            other => panic!("a head without its tail passed: {other:?}"),
+        }
+        assert!(!matches!(
+            chain.call_verify(w, &words, &proof).await,
+            Ok(true)
+        ));
+    });
+}
