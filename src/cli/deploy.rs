@@ -55,7 +55,7 @@ pub fn run(a: DeployArgs) -> anyhow::Result<Exit> {
             "halo2_verifier": format!("{:#x}", pair.verifier.address),
             "deploy_gas": { "halo2_verifier": pair.verifier.gas_used, "wrapper": pair.wrapper.gas_used },
             "tx": { "halo2_verifier": pair.verifier.tx_hash, "wrapper": pair.wrapper.tx_hash },
-            "runtime_bytes": { "halo2_verifier": contracts.verifier.runtime_code().len(), "wrapper": contracts.wrapper.runtime_code().len() },
+            "runtime_bytes": { "halo2_verifier": contracts.verifier.runtime_code().len(), "halo2_verifier_tail": contracts.verifier_tail.as_ref().map(|t| t.runtime_code().len()), "wrapper": contracts.wrapper.runtime_code().len() },
         }));
     } else {
         println!("{:#x}", pair.wrapper.address);

@@ -54,11 +54,25 @@ pub fn split_verifier(src: &str) -> Result<String> {
     let end = matching_brace(src, start).ok_or_else(|| err("the assembly block does not close"))?;
     let items = top_level_items(&src[start..end]).ok_or_else(|| err("unbalanced code"))?;
 
-    // The closing verdict (revert on failure, return) ends both halves: it is not split.
-    let verdict = items
+    // The closing verdict (revert on failure, then return) ends both halves: it is not split,
+    // and it must be exactly that, once, at the end (a statement after it would run in the
+    // head, on memory the second half never wrote).
+    let verdicts: Vec<usize> = items
         .iter()
-        .position(|s| first_code_line(s).is_some_and(|l| l.starts_with("if iszero(success)")))
-        .ok_or_else(|| err("no closing verdict `if iszero(success)`"))?;
+        .enumerate()
+        .filter(|(_, s)| s.contains("iszero(success)"))
+        .map(|(i, _)| i)
+        .collect();
+    let ending: Vec<String> = items[verdicts.first().copied().unwrap_or(items.len())..]
+        .iter()
+        .map(|s| code_only(s))
+        .collect();
+    if verdicts.len() != 1 || ending != ["if iszero(success) { revert(0, 0) }", "return(0, 0)"] {
+        return Err(err(
+            "the code does not end with one verdict `if iszero(success) { revert(0, 0) }` and `return(0, 0)`",
+        ));
+    }
+    let verdict = verdicts[0];
     let body = &items[..verdict];
     let last_calldata = body
         .iter()
@@ -117,6 +131,32 @@ pub fn split_verifier(src: &str) -> Result<String> {
         })
     };
 
+    // The second half, with the functions it calls, may read nothing but memory and
+    // `success`: no calldata, return data, context or state, and `gas()` only to forward it
+    // to a precompile.
+    let tail_code: Vec<&String> = second
+        .iter()
+        .chain(
+            functions
+                .iter()
+                .filter(|(n, _)| uses(second, n))
+                .map(|(_, d)| *d),
+        )
+        .collect();
+    for code in &tail_code {
+        let code = code_only(code);
+        if let Some(op) = CONTEXT_OPS.iter().find(|op| code.contains(*op)) {
+            return Err(err(&format!(
+                "the second half reads `{op}`, which the call would not carry"
+            )));
+        }
+        if code.matches("gas()").count() != code.matches("staticcall(gas(), ").count() {
+            return Err(err(
+                "the second half reads `gas()` other than to forward it",
+            ));
+        }
+    }
+
     let mut head = String::new();
     for s in first {
         head.push_str(s);
@@ -155,7 +195,9 @@ pub fn split_verifier(src: &str) -> Result<String> {
             tail.push_str(def);
         }
     }
-    tail.push_str("            calldatacopy(0, 0, sub(calldatasize(), 0x20))\n");
+    tail.push_str(
+        "            if iszero(eq(mload(0x40), 0x80)) { revert(0, 0) }\n            calldatacopy(0, 0, sub(calldatasize(), 0x20))\n",
+    );
     for s in second {
         tail.push_str(s);
     }
@@ -257,6 +299,46 @@ fn top_level_items(body: &str) -> Option<Vec<String>> {
         items.push(cur);
     }
     Some(items)
+}
+
+/// What the second half may not read (module docs): everything but memory, the stack and the
+/// precompiles.
+const CONTEXT_OPS: [&str; 26] = [
+    "calldata",
+    "returndata",
+    "msize",
+    "address(",
+    "codecopy",
+    "codesize",
+    "extcode",
+    "caller",
+    "callvalue",
+    "origin",
+    "sload",
+    "tload",
+    "balance",
+    "blockhash",
+    "timestamp",
+    "number(",
+    "coinbase",
+    "chainid",
+    "gasprice",
+    "basefee",
+    "gaslimit",
+    "prevrandao",
+    "difficulty",
+    "blobhash",
+    "blobbasefee",
+    "create",
+];
+
+/// `item`'s code without comments or blank lines, each line trimmed, joined by newlines.
+fn code_only(item: &str) -> String {
+    item.lines()
+        .map(|l| l.split("//").next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The first line of `item` that is not blank or a comment, trimmed.
@@ -374,6 +456,44 @@ mstore(0x240, late(mload(0x220)))
         ] {
             assert_eq!(out.matches(s).count(), 1, "{s}");
         }
+    }
+
+    /// Code the split cannot carry over soundly is refused: a second verdict or a statement
+    /// after the last (it would run in the head), and a second half (or a function it calls)
+    /// reading anything but memory.
+    #[test]
+    fn code_that_would_not_carry_over_is_refused() {
+        let cases = [
+            ("if iszero(success) { revert(0, 0) }\n", "one verdict"),
+            ("", "one verdict"),
+            ("mstore(0x300, returndatasize())\n", "returndata"),
+            ("mstore(0x300, address())\n", "address("),
+            ("mstore(0x300, gas())\n", "gas()"),
+            ("pop(call(gas(), 0x6, 0, 0, 0, 0, 0))\n", "gas()"),
+        ];
+        for (i, (extra, why)) in cases.iter().enumerate() {
+            let src = if i == 1 {
+                generated("").replace(
+                    "            return(0, 0)\n",
+                    "            return(0, 0)\n            mstore(0, 1)\n",
+                )
+            } else {
+                generated(extra)
+            };
+            let e = split_verifier(&src).unwrap_err().to_string();
+            assert!(e.contains(why), "case {i}: {e}");
+        }
+        // A function the second half calls reads calldata.
+        let src = generated("").replace(
+            "function late(x) -> y { y := x }",
+            "function late(x) -> y { y := calldataload(x) }",
+        );
+        let e = split_verifier(&src).unwrap_err().to_string();
+        assert!(e.contains("calldata"), "{e}");
+        // Brackets in comments do not move the statement boundaries.
+        let src = generated("// a comment with { and ( in it\n");
+        let out = split_verifier(&src).unwrap();
+        assert!(out.contains("// a comment with { and ( in it"), "{out}");
     }
 
     #[test]

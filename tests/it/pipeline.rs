@@ -163,7 +163,13 @@ mod valid_proofs_verify_natively_and_in_the_evm_and_tampering_is_rejected {
 /// both contracts (and natively for a sample of them); the same values in a non-standard ABI
 /// encoding of the same length are rejected by the wrapper.
 fn every_tampering_is_rejected_with_instances(k: usize) {
-    every_tampering_is_rejected(k, false);
+    let name = format!("wide_gemm_{k}@gas");
+    assert_eq!(
+        open(&name).settings.instances.len(),
+        k,
+        "{name}: instance count"
+    );
+    every_tampering_is_rejected(&name, false);
 }
 
 /// The build's verifier, split in two contracts as `build` splits one over EIP-170
@@ -182,12 +188,11 @@ fn split_contracts(build: &zkinfer::pipeline::Build) -> zkinfer::verifier::Compi
     c
 }
 
-fn every_tampering_is_rejected(k: usize, split: bool) {
-    let name = format!("wide_gemm_{k}@gas");
+fn every_tampering_is_rejected(name: &str, split: bool) {
     let tmp = tempfile::tempdir().unwrap();
-    let build = open(&name);
-    assert_eq!(build.settings.instances.len(), k, "{name}: instance count");
-    let (pf, path, _) = prove(&name, tmp.path());
+    let build = open(name);
+    let k = build.settings.instances.len();
+    let (pf, path, _) = prove(name, tmp.path());
     assert!(pipeline::verify(&build, &pf, &path)
         .unwrap()
         .into_result()
@@ -301,7 +306,28 @@ fn one_public_instance_every_tampering_is_rejected() {
 /// above, through the wrapper and alone.
 #[test]
 fn a_split_verifier_rejects_every_tampering() {
-    every_tampering_is_rejected(70, true);
+    every_tampering_is_rejected("wide_gemm_70@gas", true);
+}
+
+/// A verifier `build` itself splits, because as one contract it is over EIP-170: lenet_ccddd's
+/// fastest layout (logrows 14: a poly lane, two act lanes, a dot lane of 3, 12 advice and 13
+/// fixed columns). Each half within EIP-170, and every tampering rejected.
+#[test]
+fn a_verifier_build_splits_rejects_every_tampering() {
+    let name = "lenet_ccddd@proving";
+    let build = open(name);
+    let c = build.contracts().unwrap();
+    let tail = c
+        .verifier_tail
+        .as_ref()
+        .expect("lenet_ccddd@proving's verifier is split");
+    let limit = zkinfer::verifier::CODE_SIZE_LIMIT;
+    assert!(c.verifier.runtime_code().len() <= limit && tail.runtime_code().len() <= limit);
+    assert_eq!(
+        build.settings.verifier.tail_runtime_bytes,
+        Some(tail.runtime_code().len())
+    );
+    every_tampering_is_rejected(name, false);
 }
 
 /// The head accepts only the tail's answer: with no tail where it calls (a call to an address
