@@ -124,26 +124,21 @@ pub fn split_verifier(src: &str) -> Result<String> {
             Some((rest.split('(').next()?.trim(), s))
         })
         .collect();
-    let uses = |part: &[String], name: &str| {
-        part.iter().any(|s| {
-            s.contains(&format!("{name}("))
-                && !first_code_line(s).is_some_and(|l| l.starts_with("function "))
+    let tail_functions: Vec<&String> = functions
+        .iter()
+        .filter(|(name, _)| {
+            second.iter().any(|s| {
+                s.contains(&format!("{name}("))
+                    && !first_code_line(s).is_some_and(|l| l.starts_with("function "))
+            })
         })
-    };
+        .map(|(_, def)| *def)
+        .collect();
 
     // The second half, with the functions it calls, may read nothing but memory and
     // `success`: no calldata, return data, context or state, and `gas()` only to forward it
     // to a precompile.
-    let tail_code: Vec<&String> = second
-        .iter()
-        .chain(
-            functions
-                .iter()
-                .filter(|(n, _)| uses(second, n))
-                .map(|(_, d)| *d),
-        )
-        .collect();
-    for code in &tail_code {
+    for code in second.iter().chain(tail_functions.iter().copied()) {
         let code = code_only(code);
         if let Some(op) = CONTEXT_OPS.iter().find(|op| code.contains(*op)) {
             return Err(err(&format!(
@@ -190,10 +185,8 @@ pub fn split_verifier(src: &str) -> Result<String> {
     for l in &crossing_lets {
         tail.push_str(&format!("            {l}\n"));
     }
-    for (name, def) in &functions {
-        if uses(second, name) {
-            tail.push_str(def);
-        }
+    for def in &tail_functions {
+        tail.push_str(def);
     }
     tail.push_str(
         "            if iszero(eq(mload(0x40), 0x80)) { revert(0, 0) }\n            calldatacopy(0, 0, sub(calldatasize(), 0x20))\n",

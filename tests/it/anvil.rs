@@ -505,21 +505,15 @@ fn a_hashed_input_verifies_on_anvil_with_the_commitment_hash_computes() {
 /// match the split deployment either.
 #[test]
 fn a_split_verifier_deploys_and_verifies_on_anvil() {
-    use zkinfer::artifacts::BuildDir;
     use zkinfer::chain::{check_deployed, deploy_pair, CodeCheck};
     let anvil = zkinfer::chain::spawn_anvil().expect("anvil (run scripts/setup.sh)");
     let url = anvil.endpoint();
     let key = hex::encode(anvil.first_key().to_bytes());
     let name = "wide_gemm_70@gas";
     let build = crate::common::open(name);
-    let read = |f: &str| std::fs::read_to_string(build.dir.path(f)).unwrap();
-    let solc = zkinfer::tools::solc().unwrap();
-    let split_src = zkinfer::verifier::split_verifier(&read(BuildDir::VERIFIER_SOL)).unwrap();
-    let split =
-        zkinfer::verifier::compile(&split_src, &read(BuildDir::WRAPPER_SOL), &solc).unwrap();
-    let headless_src = split_src.replace("new Halo2VerifierTail();", "");
-    let headless =
-        zkinfer::verifier::compile(&headless_src, &read(BuildDir::WRAPPER_SOL), &solc).unwrap();
+    let (split_src, compile) = crate::common::split_verifier_of(&build);
+    let split = compile(&split_src);
+    let headless = compile(&split_src.replace("new Halo2VerifierTail();", ""));
     assert_eq!(
         headless.verifier.runtime_code(),
         split.verifier.runtime_code()

@@ -2,7 +2,7 @@
 //! in-process EVM, and every tampering rejected both natively and on the EVM.
 
 use crate::common::{fixture, open};
-use zkinfer::artifacts::{BuildDir, ProofFile};
+use zkinfer::artifacts::ProofFile;
 use zkinfer::inputs::read_input;
 use zkinfer::pipeline::{self, Quiet};
 use zkinfer::verifier::encode_verify_call;
@@ -175,10 +175,8 @@ fn every_tampering_is_rejected_with_instances(k: usize) {
 /// The build's verifier, split in two contracts as `build` splits one over EIP-170
 /// (`verifier::split`), recompiled.
 fn split_contracts(build: &zkinfer::pipeline::Build) -> zkinfer::verifier::Compiled {
-    let read = |name: &str| std::fs::read_to_string(build.dir.path(name)).unwrap();
-    let split = zkinfer::verifier::split_verifier(&read(BuildDir::VERIFIER_SOL)).unwrap();
-    let solc = zkinfer::tools::solc().expect("solc (run scripts/setup.sh)");
-    let c = zkinfer::verifier::compile(&split, &read(BuildDir::WRAPPER_SOL), &solc).unwrap();
+    let (split, compile) = crate::common::split_verifier_of(build);
+    let c = compile(&split);
     let whole = build.contracts().unwrap();
     let tail = c.verifier_tail.as_ref().expect("a tail contract");
     // Two halves, each smaller than the whole, the wrapper unchanged.
@@ -342,9 +340,7 @@ fn a_split_verifier_without_its_tail_rejects_everything() {
     let (words, proof) = pipeline::verify_calldata(&pf);
     let mut raw: Vec<u8> = words.iter().flatten().copied().collect();
     raw.extend_from_slice(&proof);
-    let read = |name: &str| std::fs::read_to_string(build.dir.path(name)).unwrap();
-    let split = zkinfer::verifier::split_verifier(&read(BuildDir::VERIFIER_SOL)).unwrap();
-    let solc = zkinfer::tools::solc().unwrap();
+    let (split, compile) = crate::common::split_verifier_of(&build);
     let ok = zkinfer::verifier::TAIL_OK;
     for (what, edited) in [
         ("no tail", split.replace("new Halo2VerifierTail();", "")),
@@ -354,12 +350,12 @@ fn a_split_verifier_without_its_tail_rejects_everything() {
         ),
     ] {
         assert_ne!(edited, split, "{what}: the edit applies");
-        let c = zkinfer::verifier::compile(&edited, &read(BuildDir::WRAPPER_SOL), &solc).unwrap();
+        let c = compile(&edited);
         let run = zkinfer::verifier::evm_verify_halo2(&c, &[raw.clone()]).unwrap();
         assert!(!run[0].accepted, "{what}: accepted");
     }
     // The unedited split accepts it.
-    let c = zkinfer::verifier::compile(&split, &read(BuildDir::WRAPPER_SOL), &solc).unwrap();
+    let c = compile(&split);
     assert!(zkinfer::verifier::evm_verify_halo2(&c, &[raw]).unwrap()[0].accepted);
 }
 

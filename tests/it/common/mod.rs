@@ -260,6 +260,20 @@ pub fn open(name: &str) -> Build {
     Build::open(built(name)).unwrap()
 }
 
+/// A build's verifier split in two contracts as `build` splits one over EIP-170
+/// (`verifier::split`), and `compile`, which compiles an edit of it beside the build's wrapper.
+pub fn split_verifier_of(
+    build: &Build,
+) -> (String, impl Fn(&str) -> zkinfer::verifier::Compiled + '_) {
+    use zkinfer::artifacts::BuildDir;
+    let read = |f: &str| std::fs::read_to_string(build.dir.path(f)).unwrap();
+    let split = zkinfer::verifier::split_verifier(&read(BuildDir::VERIFIER_SOL)).unwrap();
+    let wrapper = read(BuildDir::WRAPPER_SOL);
+    let solc = zkinfer::tools::solc().expect("solc (run scripts/setup.sh)");
+    let compile = move |src: &str| zkinfer::verifier::compile(src, &wrapper, &solc).unwrap();
+    (split, compile)
+}
+
 /// A registry-ready build: hashed input, private output, `y[0] >= T`, binding.
 pub fn registry_build(dir: &Path) -> PathBuf {
     registry_build_with_srs(dir, None)
