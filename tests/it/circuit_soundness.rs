@@ -666,10 +666,12 @@ fn the_largest_batch_named_fits_and_one_more_does_not() {
     );
 }
 
-/// The LeNet fixtures run on poly and act lanes, so every whole-model test above (honest and
-/// wrong outputs, out-of-range inputs, real proofs in `pipeline`) exercises both.
+/// The LeNet fixtures run on poly and act lanes, two act lanes sharing their fixed columns
+/// among them, so every whole-model test above (honest and wrong outputs, out-of-range inputs,
+/// real proofs in `pipeline`) exercises both.
 #[test]
 fn the_lenets_prove_on_poly_and_act_lanes() {
+    let mut most_acts = 0;
     for name in ["lenet_ccd", "lenet_ccddd"] {
         let p = &open(name).settings.circuit.params;
         assert!(
@@ -678,5 +680,7 @@ fn the_lenets_prove_on_poly_and_act_lanes() {
             p.poly_lanes,
             p.act_lanes
         );
+        most_acts = most_acts.max(p.act_lanes);
     }
+    assert!(most_acts >= 2, "no LeNet has two act lanes");
 }

@@ -308,17 +308,18 @@ fn a_split_verifier_rejects_every_tampering() {
 }
 
 /// A verifier `build` itself splits, because as one contract it is over EIP-170: lenet_ccddd's
-/// fastest layout (logrows 14: a poly lane, two act lanes, a dot lane of 3, 12 advice and 13
-/// fixed columns). Each half within EIP-170, and every tampering rejected.
+/// fastest layout with its outputs committed by a hash (logrows 14: a poly lane, two act lanes,
+/// a dot lane of 3, two gate columns for the Poseidon hash). Each half within EIP-170, and
+/// every tampering rejected.
 #[test]
 fn a_verifier_build_splits_rejects_every_tampering() {
-    let name = "lenet_ccddd@proving";
+    let name = "lenet_ccddd@proving+hashed-output";
     let build = open(name);
     let c = build.contracts().unwrap();
     let tail = c
         .verifier_tail
         .as_ref()
-        .expect("lenet_ccddd@proving's verifier is split");
+        .expect("lenet_ccddd@proving+hashed-output's verifier is split");
     let limit = zkinfer::verifier::CODE_SIZE_LIMIT;
     assert!(c.verifier.runtime_code().len() <= limit && tail.runtime_code().len() <= limit);
     assert_eq!(

@@ -200,7 +200,16 @@ impl Chips {
                 .add(ctx, acc_cell, Constant(field(1i128 << (shift - 1))))
         };
         let out = if relu { y.max(0) } else { y };
-        let out_cell = ctx.load_witness(field(out));
+        // The output is the lane's own cell (row r+2 of `v`), not a gate cell copied to it: a
+        // virtual cell of halo2-base's "external" kind, which the lane binds to its cell when
+        // it places the job (`constrain_virtual_equals_external`), and every consumer is copied
+        // from. (`mock_external_assigned` is halo2-base's way to make one before that cell
+        // exists; it is "mock" only if nothing ever binds it, and the lane binds every job's.)
+        let out_cell = ctx
+            .copy_manager
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .mock_external_assigned(field(out));
         jobs.lock().unwrap_or_else(|e| e.into_inner()).push(ActJob {
             p,
             out: Some(out_cell),

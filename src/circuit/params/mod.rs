@@ -7,8 +7,8 @@ use super::{
     layout::assign,
     plan_dots, plan_poly,
     tables::{check_tables, model_tables},
-    zk::act_jobs_per_lane,
     zk::PolyOp,
+    zk::{act_lanes_needed, ActKind},
     ActJobs, BaseCircuitBuilder, BaseCircuitParams, CircuitBuilderStage, DotJobs, Error, FnLookups,
     Fr, PolyJobs, Result, ZkParams,
 };
@@ -278,7 +278,7 @@ pub fn choose_batch_params(
         let lanes = Lanes::BOTH.with_act(true);
         let t = trial(ak, lanes, model, trace, &tables, vis, predicate, batch)?;
         let (true, true, Some(w), Some(p), Some(a)) = (
-            t.act_jobs > 0 && t.min_dot_rows() <= usable,
+            !t.act_kinds.is_empty() && t.min_dot_rows() <= usable,
             t.fits(usable, MAX_FAST_ADVICE),
             dot_width(&t, usable),
             t.poly_lanes(usable),

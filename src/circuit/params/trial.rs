@@ -2,9 +2,10 @@
 //! (gate columns, lookups, dot-lane and poly-lane rows).
 
 use super::{
-    act_jobs_per_lane, assign, plan_dots, plan_poly, prove_weight, verify_gas_estimate, ActJobs,
-    BaseCircuitBuilder, BaseCircuitParams, CircuitBuilderStage, DotJobs, FnLookups, Fr, Layout,
-    PolyJobs, PolyOp, Predicate, QuantModel, Result, Secrets, Trace, Visibility, BLINDING_ROWS,
+    act_lanes_needed, assign, plan_dots, plan_poly, prove_weight, verify_gas_estimate, ActJobs,
+    ActKind, BaseCircuitBuilder, BaseCircuitParams, CircuitBuilderStage, DotJobs, FnLookups, Fr,
+    Layout, PolyJobs, PolyOp, Predicate, QuantModel, Result, Secrets, Trace, Visibility,
+    BLINDING_ROWS,
 };
 
 /// Most terms per row of a dot lane: more columns shorten the circuit but grow the verifier.
@@ -27,8 +28,8 @@ pub(super) struct Trial {
     pub(super) dot_lens: Vec<usize>,
     /// The poly-lane program (empty without dot lanes or convolutions).
     pub(super) poly: Vec<PolyOp>,
-    /// Rescales queued for act lanes (0 without act lanes).
-    pub(super) act_jobs: usize,
+    /// The kinds of the rescales queued for act lanes, in order (empty without act lanes).
+    pub(super) act_kinds: Vec<ActKind>,
 }
 
 impl Trial {
@@ -53,8 +54,7 @@ impl Trial {
     /// The act lanes the queued rescales need at `usable` rows (0: none queued; `None`: more
     /// than [`MAX_ACT_LANES`]).
     pub(super) fn act_lanes(&self, usable: usize) -> Option<usize> {
-        let lanes = self.act_jobs.div_ceil(act_jobs_per_lane(usable).max(1));
-        (lanes <= MAX_ACT_LANES).then_some(lanes)
+        act_lanes_needed(&self.act_kinds, usable, MAX_ACT_LANES)
     }
 
     /// The layout's column counts at `k` with a dot lane of `width` terms (0: none), `poly`
@@ -75,7 +75,7 @@ impl Trial {
             + 2 * act;
         // Constants, the gate's selector per advice column, the range table (halo2-base's,
         // else the act lanes' own); a tag per function lookup; a weight per dot-lane term; a
-        // constant and a selector per poly lane and per act lane.
+        // constant and a selector per poly lane, and the two the act lanes share.
         // (Layouts without act lanes count the range table and its lookup whether used or
         // not, as they always have.)
         let range = usize::from(self.base.num_lookup_advice_per_phase[0] > 0 || act == 0);
@@ -85,7 +85,7 @@ impl Trial {
             + 4 * fn_cols
             + width
             + 2 * poly
-            + 2 * act;
+            + 2 * usize::from(act > 0);
         let lookups = range + fn_cols + act;
         Layout {
             logrows: k,
@@ -207,7 +207,10 @@ pub(super) fn trial(
     }
     let instances = arranger.finish(b.main(0), None).len();
     let base = b.calculate_params(Some(BLINDING_ROWS));
-    let act_jobs = acts.lock().map(|a| a.len()).unwrap_or(0);
+    let act_kinds = acts
+        .lock()
+        .map(|a| a.iter().map(|j| j.kind()).collect())
+        .unwrap_or_default();
     let cells = b.statistics().gate.total_advice_per_phase.iter().sum();
     let n_lookups = lookups.lock().map(|l| l.len()).unwrap_or(0);
     let dot_lens = jobs
@@ -222,7 +225,7 @@ pub(super) fn trial(
         n_lookups,
         dot_lens,
         poly,
-        act_jobs,
+        act_kinds,
     })
 }
 

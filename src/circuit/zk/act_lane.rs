@@ -34,6 +34,13 @@
 //! The gate has degree 4 and reads only the four rows of its own job: jobs are whole blocks of
 //! four rows, `q` is zero elsewhere. Every `l` cell of the usable rows is looked up (unused
 //! ones hold 0).
+//!
+//! Several lanes share one `q` and one `f` column: a block of four rows then holds one job per
+//! lane, all of one kind (the same ReLU flag and shift, hence the same `q`, `D` and `R`), and
+//! the gate holds in every lane. A lane with no job of that kind left gets zeros, which satisfy
+//! it (`p = s = out = 0`, limbs 0) and are copied nowhere. Each further lane costs two advice
+//! columns and a lookup, not two fixed columns more: the fixed columns are evaluated on the
+//! extended domain at every proof and opened by the verifier.
 
 use std::sync::{Arc, Mutex};
 
@@ -80,16 +87,74 @@ pub struct ActJob {
 /// The jobs the layout queues, in order.
 pub type ActJobs = Arc<Mutex<Vec<ActJob>>>;
 
-/// Jobs per lane at `usable` rows.
-pub fn act_jobs_per_lane(usable: usize) -> usize {
-    usable / ACT_ROWS
+/// What the lanes of one block share: the ReLU flag and the shift.
+pub type ActKind = (bool, u32);
+
+impl ActJob {
+    /// The job's kind: jobs of one kind can share a block.
+    pub fn kind(&self) -> ActKind {
+        (self.relu, self.shift)
+    }
 }
 
-/// Columns of one act lane.
+/// Where each job goes, `(block, lane)` (block `b` is rows `4b..4b + 4`), for jobs of `kinds`
+/// in order in `lanes` lanes of `usable` rows: the kinds in order of first appearance, each in
+/// whole blocks of one kind, its jobs in order. `None` when they do not fit.
+pub fn plan_acts(kinds: &[ActKind], lanes: usize, usable: usize) -> Option<Vec<(usize, usize)>> {
+    if lanes == 0 {
+        return kinds.is_empty().then(Vec::new);
+    }
+    let mut order: Vec<ActKind> = Vec::new();
+    for k in kinds {
+        if !order.contains(k) {
+            order.push(*k);
+        }
+    }
+    let (mut start, mut first) = (0, Vec::with_capacity(order.len()));
+    for k in &order {
+        first.push(start);
+        start += kinds.iter().filter(|x| *x == k).count().div_ceil(lanes);
+    }
+    if start > usable / ACT_ROWS {
+        return None;
+    }
+    if lanes == 1 {
+        // One job per block: the jobs' own order (as the lone lane always placed them).
+        return Some((0..kinds.len()).map(|b| (b, 0)).collect());
+    }
+    let mut seen = vec![0usize; order.len()];
+    Some(
+        kinds
+            .iter()
+            .map(|k| {
+                let i = order.iter().position(|o| o == k).unwrap_or(0);
+                let n = seen[i];
+                seen[i] += 1;
+                (first[i] + n / lanes, n % lanes)
+            })
+            .collect(),
+    )
+}
+
+/// The fewest lanes (up to `most`) that hold jobs of `kinds` at `usable` rows (0: no jobs).
+pub fn act_lanes_needed(kinds: &[ActKind], usable: usize, most: usize) -> Option<usize> {
+    if kinds.is_empty() {
+        return Some(0);
+    }
+    (1..=most).find(|&l| plan_acts(kinds, l, usable).is_some())
+}
+
+/// The columns of one lane.
 #[derive(Clone, Debug)]
-pub(super) struct ActLane {
+struct ActLane {
     v: Column<Advice>,
     l: Column<Advice>,
+}
+
+/// The act lanes and the fixed columns they share.
+#[derive(Clone, Debug)]
+pub(super) struct ActLanes {
+    lanes: Vec<ActLane>,
     q: Column<Fixed>,
     f: Column<Fixed>,
 }
@@ -97,50 +162,68 @@ pub(super) struct ActLane {
 const Q_RELU: u64 = 1;
 const Q_RESCALE: u64 = 2;
 
-impl ActLane {
-    /// A lane whose limbs are looked up in `table` (`[0, 2^lookup_bits)`).
+impl ActLanes {
+    /// `lanes` (at least one) lanes sharing `q` and `f`, their limbs looked up in `table`
+    /// (`[0, 2^lookup_bits)`). One lane has the columns, lookup and gate of the lone lane
+    /// this replaced, in the same order (the same verifying key).
     pub(super) fn configure(
         meta: &mut ConstraintSystem<Fr>,
         table: TableColumn,
         lookup_bits: usize,
+        lanes: usize,
     ) -> Self {
-        let lane = ActLane {
+        let lane = |meta: &mut ConstraintSystem<Fr>| ActLane {
             v: meta.advice_column(),
             l: meta.advice_column(),
-            q: meta.fixed_column(),
-            f: meta.fixed_column(),
         };
-        meta.enable_equality(lane.v);
-        meta.lookup("act lane limbs", |m| {
-            vec![(m.query_advice(lane.l, Rotation::cur()), table)]
-        });
+        let first = lane(meta);
+        let (q, f) = (meta.fixed_column(), meta.fixed_column());
+        let mut all = vec![first];
+        all.extend((1..lanes.max(1)).map(|_| lane(meta)));
+        let this = ActLanes { lanes: all, q, f };
+        for lane in &this.lanes {
+            meta.enable_equality(lane.v);
+        }
+        for lane in &this.lanes {
+            meta.lookup("act lane limbs", |m| {
+                vec![(m.query_advice(lane.l, Rotation::cur()), table)]
+            });
+        }
         let big_l = Fr::from(1u64 << lookup_bits);
         let inv = Option::<Fr>::from((big_l - Fr::ONE).invert()).unwrap_or_default();
         meta.create_gate("act lane", |m| {
-            let (p, s, out) = (
-                m.query_advice(lane.v, Rotation::cur()),
-                m.query_advice(lane.v, Rotation(1)),
-                m.query_advice(lane.v, Rotation(2)),
-            );
-            let l: Vec<Expression<Fr>> = (0..4)
-                .map(|i| m.query_advice(lane.l, Rotation(i)))
+            // Advice queries before fixed ones, as the lone lane made them.
+            type Cells = ([Expression<Fr>; 3], [Expression<Fr>; 4]);
+            let cells: Vec<Cells> = this
+                .lanes
+                .iter()
+                .map(|lane| {
+                    (
+                        [0, 1, 2].map(|i| m.query_advice(lane.v, Rotation(i))),
+                        [0, 1, 2, 3].map(|i| m.query_advice(lane.l, Rotation(i))),
+                    )
+                })
                 .collect();
-            let q = m.query_fixed(lane.q, Rotation::cur());
-            let d = m.query_fixed(lane.f, Rotation::cur());
-            let weight = m.query_fixed(lane.f, Rotation::next());
+            let q = m.query_fixed(this.q, Rotation::cur());
+            let d = m.query_fixed(this.f, Rotation::cur());
+            let weight = m.query_fixed(this.f, Rotation::next());
             let c = |x: Fr| Expression::Constant(x);
             let e = (d.clone() - c(big_l)) * c(inv);
-            let rem = weight * (l[0].clone() + e * l[1].clone());
-            let mag = l[2].clone() + c(big_l) * l[3].clone();
-            let smag = s.clone() * mag.clone();
-            let y = mag.clone() - c(Fr::from(2)) * smag.clone();
-            vec![
-                q.clone() * s.clone() * (c(Fr::ONE) - s),
-                q.clone() * (p - y * d - rem),
-                q.clone() * (out - mag + q * smag),
-            ]
+            let mut constraints = Vec::with_capacity(3 * cells.len());
+            for ([p, s, out], l) in cells {
+                let rem = weight.clone() * (l[0].clone() + e.clone() * l[1].clone());
+                let mag = l[2].clone() + c(big_l) * l[3].clone();
+                let smag = s.clone() * mag.clone();
+                let y = mag.clone() - c(Fr::from(2)) * smag.clone();
+                constraints.extend([
+                    q.clone() * s.clone() * (c(Fr::ONE) - s),
+                    q.clone() * (p - y * d.clone() - rem),
+                    q.clone() * (out - mag + q.clone() * smag),
+                ]);
+            }
+            constraints
         });
-        lane
+        this
     }
 }
 
@@ -167,13 +250,13 @@ pub(crate) enum ActTamper {
     },
 }
 
-/// Places the jobs in `lanes` (`usable` rows each; `k` for the error when they do not fit),
-/// `p` and `out` copy-constrained to their builder cells (when `copy` is given: not in
-/// witness-only proving).
+/// Places the jobs in `lanes` as [`plan_acts`] does (`usable` rows each; `k` for the error
+/// when they do not fit), `p` and `out` copy-constrained to their builder cells (when `copy` is
+/// given: not in witness-only proving); a lane without a job in a used block gets zeros.
 #[allow(clippy::too_many_arguments)] // the lane's whole context
 pub(super) fn assign_jobs(
     region: &mut Region<'_, Fr>,
-    lanes: &[ActLane],
+    lanes: &ActLanes,
     jobs: &[ActJob],
     lookup_bits: usize,
     usable: usize,
@@ -181,10 +264,10 @@ pub(super) fn assign_jobs(
     mut copy: Option<&mut CopyConstraintManager<Fr>>,
     #[cfg(test)] tamper: Option<ActTamper>,
 ) -> Result<(), PlonkError> {
-    let per = act_jobs_per_lane(usable);
-    if jobs.len() > per * lanes.len() {
+    let kinds: Vec<ActKind> = jobs.iter().map(ActJob::kind).collect();
+    let Some(plan) = plan_acts(&kinds, lanes.lanes.len(), usable) else {
         return Err(PlonkError::NotEnoughRowsAvailable { current_k: k });
-    }
+    };
     // The gate's argument holds for these jobs only: a shift of one or two limbs with an output
     // cell the lane constrains, or a range check (shift 0) with none; limbs of at most 31 bits
     // (`4 lookup_bits + 1` bits stay far below the field's 254).
@@ -197,9 +280,14 @@ pub(super) fn assign_jobs(
         return Err(PlonkError::Synthesis);
     }
     let mask = (1u128 << lookup_bits) - 1;
-    for (ji, job) in jobs.iter().enumerate() {
-        let lane = &lanes[ji / per];
-        let row = (ji % per) * ACT_ROWS;
+    let blocks = plan.iter().map(|p| p.0 + 1).max().unwrap_or(0);
+    let mut filled = vec![vec![false; lanes.lanes.len()]; blocks];
+    for (ji, (job, &(block, li))) in jobs.iter().zip(&plan).enumerate() {
+        let lane = &lanes.lanes[li];
+        let row = block * ACT_ROWS;
+        filled[block][li] = true;
+        #[cfg(not(test))]
+        let _ = ji;
         let out = if job.relu {
             if job.neg {
                 Fr::ZERO
@@ -244,10 +332,13 @@ pub(super) fn assign_jobs(
             }
             _ => {}
         }
-        let q = if job.relu { Q_RELU } else { Q_RESCALE };
-        raw_assign_fixed(region, lane.q, row, Fr::from(q));
-        raw_assign_fixed(region, lane.f, row, field(1i128 << job.shift));
-        raw_assign_fixed(region, lane.f, row + 1, field(i128::from(job.shift > 0)));
+        if li == 0 {
+            // Every job of a block has the block's kind, and lane 0 is always used.
+            let q = if job.relu { Q_RELU } else { Q_RESCALE };
+            raw_assign_fixed(region, lanes.q, row, Fr::from(q));
+            raw_assign_fixed(region, lanes.f, row, field(1i128 << job.shift));
+            raw_assign_fixed(region, lanes.f, row + 1, field(i128::from(job.shift > 0)));
+        }
         for i in 0..ACT_ROWS {
             let cv = raw_assign_advice(region, lane.v, row + i, Value::known(v[i]));
             raw_assign_advice(region, lane.l, row + i, Value::known(l[i]));
@@ -261,6 +352,14 @@ pub(super) fn assign_jobs(
                     }
                     _ => {}
                 }
+            }
+        }
+    }
+    for (block, used) in filled.iter().enumerate() {
+        for (lane, _) in lanes.lanes.iter().zip(used).filter(|(_, &u)| !u) {
+            for row in block * ACT_ROWS..(block + 1) * ACT_ROWS {
+                raw_assign_advice(region, lane.v, row, Value::known(Fr::ZERO));
+                raw_assign_advice(region, lane.l, row, Value::known(Fr::ZERO));
             }
         }
     }

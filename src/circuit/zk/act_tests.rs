@@ -1,7 +1,10 @@
 //! MockProver tests of the act lane: honest rescales (with and without the ReLU, by one and by
 //! two limbs) and range checks pass; every constrained cell tampered, the other sign, the
-//! neighbouring Euclidean decompositions and values outside the activation range fail.
+//! neighbouring Euclidean decompositions and values outside the activation range fail. Each
+//! case runs with one, two and three lanes sharing their fixed columns (jobs of mixed kinds, so
+//! some blocks have lanes filled with zeros), and must pass or fail the same way in all three.
 
+use super::act_lane::plan_acts;
 use super::*;
 use crate::circuit::CircuitBuilderStage;
 use crate::field::field;
@@ -59,12 +62,36 @@ fn run_on(
     run_full(cases, shared, tamper, edit, None)
 }
 
-/// [`run_on`], with one job's output cell claiming a value.
+/// Lane counts every case runs with.
+const LANES: [usize; 3] = [1, 2, 3];
+
+/// [`run_on`], with one job's output cell claiming a value: whether every lane count of
+/// [`LANES`] accepts (panics when some accept and others reject).
 fn run_full(
     cases: Vec<(i128, u32, bool)>,
     shared: bool,
     tamper: Option<ActTamper>,
     mut edit: impl FnMut(usize, &mut ActJob),
+    claim: Option<(usize, Fr)>,
+) -> bool {
+    let verdicts: Vec<bool> = LANES
+        .iter()
+        .map(|&lanes| run_lanes(lanes, cases.clone(), shared, tamper, &mut edit, claim))
+        .collect();
+    assert!(
+        verdicts.iter().all(|&v| v == verdicts[0]),
+        "lane counts {LANES:?} disagree: {verdicts:?}"
+    );
+    verdicts[0]
+}
+
+/// One MockProver run of [`run_full`] with `lanes` act lanes.
+fn run_lanes(
+    lanes: usize,
+    cases: Vec<(i128, u32, bool)>,
+    shared: bool,
+    tamper: Option<ActTamper>,
+    edit: &mut impl FnMut(usize, &mut ActJob),
     claim: Option<(usize, Fr)>,
 ) -> bool {
     let mut b = BaseCircuitBuilder::<Fr>::from_stage(CircuitBuilderStage::Mock)
@@ -113,7 +140,7 @@ fn run_full(
             dot_width: 0,
             dot_lanes: 0,
             poly_lanes: 0,
-            act_lanes: 1,
+            act_lanes: lanes,
         },
         tamper: None,
         poly_tamper: None,
@@ -268,4 +295,33 @@ fn a_half_sign_fails() {
         run_on(c, true, None, |_, _| {}),
         "honest zero ReLU rejected"
     );
+}
+
+#[test]
+fn jobs_share_blocks_by_kind_only() {
+    let (r1, r2, c0) = ((true, 12), (false, 24), (false, 0));
+    let kinds = [r1, r2, r1, c0, r1, r2];
+    // One lane: one job per block, in order.
+    assert_eq!(
+        plan_acts(&kinds, 1, 24).unwrap(),
+        (0..6).map(|b| (b, 0)).collect::<Vec<_>>()
+    );
+    // Two lanes: r1 r1 | r1 - | r2 r2 | c0 -, each block one kind, lane 0 always used.
+    let plan = plan_acts(&kinds, 2, 16).unwrap();
+    assert_eq!(plan, vec![(0, 0), (2, 0), (0, 1), (3, 0), (1, 0), (2, 1)]);
+    for (i, &(b, _)) in plan.iter().enumerate() {
+        for (j, &(b2, _)) in plan.iter().enumerate() {
+            assert!(
+                b != b2 || kinds[i] == kinds[j],
+                "jobs {i} and {j} share a block"
+            );
+        }
+    }
+    // Four blocks need 16 rows: 15 do not hold them, and one lane needs 24.
+    assert!(plan_acts(&kinds, 2, 15).is_none());
+    assert!(plan_acts(&kinds, 1, 23).is_none());
+    assert_eq!(act_lanes_needed(&kinds, 24, 2), Some(1));
+    assert_eq!(act_lanes_needed(&kinds, 16, 2), Some(2));
+    assert_eq!(act_lanes_needed(&kinds, 12, 2), None);
+    assert_eq!(act_lanes_needed(&[], 0, 2), Some(0));
 }

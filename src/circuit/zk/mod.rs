@@ -15,7 +15,7 @@ use halo2_base::halo2_proofs::{
 use halo2_base::virtual_region::manager::VirtualRegionManager;
 use serde::{Deserialize, Serialize};
 
-use act_lane::ActLane;
+use act_lane::ActLanes;
 use dot_lane::DotLane;
 use fn_table::FnColumns;
 use poly_lane::PolyLane;
@@ -26,7 +26,7 @@ use crate::quant::QFunc;
 
 #[cfg(test)]
 pub(crate) use act_lane::ActTamper;
-pub use act_lane::{act_jobs_per_lane, ActJob, ActJobs};
+pub use act_lane::{act_lanes_needed, ActJob, ActJobs, ActKind};
 pub use dot_lane::plan_dots;
 #[cfg(test)]
 pub(crate) use dot_lane::DotTamper;
@@ -77,7 +77,7 @@ pub struct ZkConfig {
     fns: FnColumns,
     dots: Vec<DotLane>,
     poly: Vec<PolyLane>,
-    acts: Vec<ActLane>,
+    acts: Option<ActLanes>,
     /// The act lanes' own range table, when halo2-base has none.
     act_table: Option<TableColumn>,
     t: Option<Challenge>,
@@ -165,11 +165,7 @@ impl Circuit<Fr> for ZkCircuit {
             }
         };
         let lookup_bits = params.base.lookup_bits.unwrap_or(0);
-        let acts = table.map_or(vec![], |t| {
-            (0..params.act_lanes)
-                .map(|_| ActLane::configure(meta, t, lookup_bits))
-                .collect()
-        });
+        let acts = table.map(|t| ActLanes::configure(meta, t, lookup_bits, params.act_lanes));
         base.set_usable_rows(Self::usable_rows(params.base.k, meta.minimum_rows()));
         ZkConfig {
             base,
@@ -252,17 +248,25 @@ impl Circuit<Fr> for ZkCircuit {
                 )?;
                 drop(queue);
                 let acts = self.acts.lock().unwrap_or_else(|e| e.into_inner());
-                act_lane::assign_jobs(
-                    &mut region,
-                    &config.acts,
-                    &acts,
-                    self.params.base.lookup_bits.unwrap_or(0),
-                    usable,
-                    self.params.base.k as u32,
-                    copy.as_deref_mut(),
-                    #[cfg(test)]
-                    self.act_tamper,
-                )?;
+                match &config.acts {
+                    Some(lanes) => act_lane::assign_jobs(
+                        &mut region,
+                        lanes,
+                        &acts,
+                        self.params.base.lookup_bits.unwrap_or(0),
+                        usable,
+                        self.params.base.k as u32,
+                        copy.as_deref_mut(),
+                        #[cfg(test)]
+                        self.act_tamper,
+                    )?,
+                    None if !acts.is_empty() => {
+                        return Err(PlonkError::NotEnoughRowsAvailable {
+                            current_k: self.params.base.k as u32,
+                        })
+                    }
+                    None => {}
+                }
                 drop(acts);
                 if let Some(t) = config.t {
                     // Every first-phase cell is assigned before the challenge is drawn.

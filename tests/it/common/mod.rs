@@ -95,18 +95,29 @@ pub fn fixture(name: &str, file: &str) -> PathBuf {
         .join(file)
 }
 
-/// The options of a fixture build: `name` may end in `@proving` or `@gas` (`--optimize-for`).
+/// The tags after a fixture name's `@`, `+`-separated (`lenet_ccddd@proving+hashed-output`).
+fn tags(name: &str) -> Vec<&str> {
+    name.split_once('@')
+        .map_or(vec![], |(_, t)| t.split('+').collect())
+}
+
+/// The options of a fixture build: `name`'s tags may say `proving` or `gas` (`--optimize-for`)
+/// and `hashed-output` (`--output-visibility hashed`).
 pub fn fixture_options(name: &str) -> BuildOptions {
     let mut opts = BuildOptions::new(
         fixture(name, "model.onnx"),
         fixture(name, "calibration.jsonl"),
         PathBuf::new(),
     );
-    if name.ends_with("@proving") {
+    let tags = tags(name);
+    if tags.contains(&"proving") {
         opts.optimize = zkinfer::circuit::Optimize::Proving;
     }
-    if name.ends_with("@gas") {
+    if tags.contains(&"gas") {
         opts.optimize = zkinfer::circuit::Optimize::Gas;
+    }
+    if tags.contains(&"hashed-output") {
+        opts.visibility.output = Vis::Hashed;
     }
     opts
 }
@@ -119,7 +130,7 @@ pub fn built(name: &str) -> &'static Path {
         return p;
     }
     let out: &'static Path = Box::leak(cached(&fixture_options(name)).into_boxed_path());
-    if name.ends_with("@proving") {
+    if tags(name).contains(&"proving") {
         let b = Build::open(out).unwrap();
         assert!(
             b.settings.circuit.params.dot_width > 0,
