@@ -205,6 +205,9 @@ impl Chips {
         // it places the job (`constrain_virtual_equals_external`), and every consumer is copied
         // from. (`mock_external_assigned` is halo2-base's way to make one before that cell
         // exists; it is "mock" only if nothing ever binds it, and the lane binds every job's.)
+        // halo2-base's own lookups must never take this cell itself (a range check of at most
+        // `lookup_bits` on it): with one gate column they expect it in that column. None does:
+        // every range check here is of a gate result, and the activation width is two limbs.
         let out_cell = ctx
             .copy_manager
             .lock()

@@ -69,8 +69,9 @@ pub const ACT_ROWS: usize = 4;
 pub struct ActJob {
     /// The accumulator cell, rounding term included (the checked cell of a range check).
     pub p: AssignedValue<Fr>,
-    /// The output cell the layout reads, a witness the lane constrains (none for a range
-    /// check).
+    /// The output cell the layout reads (none for a range check): the layout makes it a
+    /// halo2-base "external" virtual cell, which [`assign_jobs`] binds to the lane's own cell
+    /// (`v` at row `r + 2`); any other cell is copy-constrained to that one.
     pub out: Option<AssignedValue<Fr>>,
     /// ReLU after the rescale.
     pub relu: bool,

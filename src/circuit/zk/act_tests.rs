@@ -4,12 +4,14 @@
 //! case runs with one, two and three lanes sharing their fixed columns (jobs of mixed kinds, so
 //! some blocks have lanes filled with zeros), and must pass or fail the same way in all three.
 
-use super::act_lane::plan_acts;
+use super::act_lane::{plan_acts, ACT_ROWS};
 use super::*;
 use crate::circuit::CircuitBuilderStage;
 use crate::field::field;
 use crate::quant::rescale;
+use halo2_base::gates::{GateChip, GateInstructions};
 use halo2_base::halo2_proofs::dev::MockProver;
+use halo2_base::QuantumCell::Constant;
 
 const K: usize = 9;
 /// Limb bits: the activation width is `2 LB + 1`.
@@ -48,7 +50,14 @@ fn run(tamper: Option<ActTamper>, edit: impl FnMut(usize, &mut ActJob)) -> bool 
 /// [`run`] with job `job`'s output cell (and its public instance) holding `out` instead of
 /// the honest value: a prover whose lane output agrees with it (`tamper`) defeats every copy.
 fn run_claiming(job: usize, out: Fr, tamper: ActTamper) -> bool {
-    run_full(cases(), true, Some(tamper), |_, _| {}, Some((job, out)))
+    run_full(
+        cases(),
+        true,
+        Some(tamper),
+        |_, _| {},
+        Some((job, out)),
+        false,
+    )
 }
 
 /// [`run`] over the jobs `cases`, the limbs looked up in halo2-base's range table when
@@ -59,24 +68,31 @@ fn run_on(
     tamper: Option<ActTamper>,
     edit: impl FnMut(usize, &mut ActJob),
 ) -> bool {
-    run_full(cases, shared, tamper, edit, None)
+    run_full(cases, shared, tamper, edit, None, false)
 }
 
 /// Lane counts every case runs with.
 const LANES: [usize; 3] = [1, 2, 3];
 
 /// [`run_on`], with one job's output cell claiming a value: whether every lane count of
-/// [`LANES`] accepts (panics when some accept and others reject).
+/// [`LANES`] accepts (panics when some accept and others reject). With `external`, each
+/// rescale's output is made as the layout makes it (an external cell the lane binds) and read
+/// in turn directly as an instance, through a gate copy, or by nobody; else it is a gate cell
+/// copied to the lane, exposed directly.
 fn run_full(
     cases: Vec<(i128, u32, bool)>,
     shared: bool,
     tamper: Option<ActTamper>,
     mut edit: impl FnMut(usize, &mut ActJob),
     claim: Option<(usize, Fr)>,
+    external: bool,
 ) -> bool {
     let verdicts: Vec<bool> = LANES
         .iter()
-        .map(|&lanes| run_lanes(lanes, cases.clone(), shared, tamper, &mut edit, claim))
+        .map(|&lanes| {
+            let case = (cases.clone(), shared, external);
+            run_lanes(lanes, case, tamper, &mut edit, claim)
+        })
         .collect();
     assert!(
         verdicts.iter().all(|&v| v == verdicts[0]),
@@ -88,8 +104,7 @@ fn run_full(
 /// One MockProver run of [`run_full`] with `lanes` act lanes.
 fn run_lanes(
     lanes: usize,
-    cases: Vec<(i128, u32, bool)>,
-    shared: bool,
+    (cases, shared, external): (Vec<(i128, u32, bool)>, bool, bool),
     tamper: Option<ActTamper>,
     edit: &mut impl FnMut(usize, &mut ActJob),
     claim: Option<(usize, Fr)>,
@@ -106,9 +121,17 @@ fn run_lanes(
         let round = if shift > 0 { 1i128 << (shift - 1) } else { 0 };
         let p = ctx.load_witness(field(acc + round));
         let out = if relu { y.max(0) } else { y };
-        let out_cell = match claim {
-            Some((j, v)) if j == i => ctx.load_witness(v),
-            _ => ctx.load_witness(field(out)),
+        let value = match claim {
+            Some((j, v)) if j == i => v,
+            _ => field(out),
+        };
+        let out_cell = if external && shift > 0 {
+            ctx.copy_manager
+                .lock()
+                .unwrap()
+                .mock_external_assigned(value)
+        } else {
+            ctx.load_witness(value)
         };
         let mut job = ActJob {
             p,
@@ -121,7 +144,11 @@ fn run_lanes(
         };
         edit(i, &mut job);
         acts.lock().unwrap().push(job);
-        outs.push(out_cell);
+        match (external && shift > 0, i % 3) {
+            (true, 1) => outs.push(GateChip::default().add(ctx, out_cell, Constant(Fr::zero()))),
+            (true, 2) => {}
+            _ => outs.push(out_cell),
+        }
     }
     b.assigned_instances = vec![outs.clone()];
     let inst: Vec<Fr> = outs.iter().map(|c| *c.value()).collect();
@@ -287,7 +314,14 @@ fn a_half_sign_fails() {
         out: field(5),
     };
     assert!(
-        !run_full(c.clone(), true, Some(t), |_, _| {}, Some((job, field(5)))),
+        !run_full(
+            c.clone(),
+            true,
+            Some(t),
+            |_, _| {},
+            Some((job, field(5))),
+            false
+        ),
         "a half sign accepted"
     );
     // The same job honest passes (the harness itself is sound).
@@ -324,4 +358,88 @@ fn jobs_share_blocks_by_kind_only() {
     assert_eq!(act_lanes_needed(&kinds, 16, 2), Some(2));
     assert_eq!(act_lanes_needed(&kinds, 12, 2), None);
     assert_eq!(act_lanes_needed(&[], 0, 2), Some(0));
+}
+
+/// The outputs as the layout makes them: external cells the lane binds, read as instances,
+/// through gate copies, or by nobody. Honest jobs pass; a lane output changed alone, or with
+/// every reader agreeing, fails.
+#[test]
+fn external_outputs_are_the_lane_cells() {
+    let ext = |tamper: Option<ActTamper>, claim: Option<(usize, Fr)>| {
+        run_full(cases(), true, tamper, |_, _| {}, claim, true)
+    };
+    assert!(ext(None, None), "honest external outputs rejected");
+    for (job, &(acc, shift, relu)) in cases().iter().enumerate() {
+        if shift == 0 {
+            continue;
+        }
+        let (y, _) = rescale(acc, shift);
+        let honest = field(if relu { y.max(0) } else { y });
+        for delta in [field(1), field(-1)] {
+            let t = ActTamper::Cell {
+                job,
+                limb: false,
+                row: 2,
+                delta,
+            };
+            assert!(
+                !ext(Some(t), None),
+                "job {job}: lane output {delta:?} off accepted"
+            );
+            assert!(
+                !ext(Some(t), Some((job, honest + delta))),
+                "job {job}: lane output {delta:?} off, readers agreeing, accepted"
+            );
+        }
+    }
+}
+
+/// Every sequence of up to six jobs of three kinds, in one to four lanes: each (block, lane)
+/// holds one job, a block one kind, lane 0 of every used block is filled, blocks are
+/// contiguous from 0 and within the rows, and `act_lanes_needed` is the fewest that fit.
+#[test]
+fn every_small_plan_keeps_the_block_rules() {
+    let all = [(true, 12), (false, 24), (false, 0)];
+    for len in 0..=6u32 {
+        for code in 0..3usize.pow(len) {
+            let kinds: Vec<ActKind> = (0..len).map(|i| all[code / 3usize.pow(i) % 3]).collect();
+            for lanes in 1..=4 {
+                for usable in [0, 4, 8, 12, 16, 27] {
+                    let Some(plan) = plan_acts(&kinds, lanes, usable) else {
+                        continue;
+                    };
+                    let blocks = plan.iter().map(|p| p.0 + 1).max().unwrap_or(0);
+                    assert!(
+                        blocks * ACT_ROWS <= usable,
+                        "{kinds:?} {lanes}: over the rows"
+                    );
+                    for b in 0..blocks {
+                        let here: Vec<usize> =
+                            (0..plan.len()).filter(|&j| plan[j].0 == b).collect();
+                        assert!(
+                            here.iter().any(|&j| plan[j].1 == 0),
+                            "{kinds:?}: block {b} without lane 0"
+                        );
+                        assert!(
+                            here.iter().all(|&j| kinds[j] == kinds[here[0]]),
+                            "{kinds:?}: block {b} mixes kinds"
+                        );
+                    }
+                    for (i, p) in plan.iter().enumerate() {
+                        assert!(
+                            p.1 < lanes && !plan[..i].contains(p),
+                            "{kinds:?}: slot {p:?} reused"
+                        );
+                    }
+                }
+                let need = act_lanes_needed(&kinds, 12, 4);
+                if let Some(n) = need.filter(|&n| n > 1) {
+                    assert!(
+                        plan_acts(&kinds, n - 1, 12).is_none(),
+                        "{kinds:?}: {n} lanes not the fewest"
+                    );
+                }
+            }
+        }
+    }
 }
