@@ -166,7 +166,8 @@ const Q_RESCALE: u64 = 2;
 impl ActLanes {
     /// `lanes` (at least one) lanes sharing `q` and `f`, their limbs looked up in `table`
     /// (`[0, 2^lookup_bits)`). One lane has the columns, lookup and gate of the lone lane
-    /// this replaced, in the same order (the same verifying key).
+    /// this replaced, in the same order (the same constraint system; the keys of builds with
+    /// act lanes still changed, since outputs are now the lane's cells).
     pub(super) fn configure(
         meta: &mut ConstraintSystem<Fr>,
         table: TableColumn,
