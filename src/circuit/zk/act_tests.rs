@@ -274,8 +274,10 @@ fn other_decompositions_and_out_of_range_quotients_fail() {
     }
 }
 
-#[test]
-fn a_wrong_output_fails_even_when_every_copy_agrees() {
+/// For each rescale of [`cases`] and each output off by one either way: the job, the wrong
+/// output, its `delta`, and the lane tampering that puts it in the lane's output cell.
+fn wrong_outputs() -> Vec<(usize, Fr, Fr, ActTamper)> {
+    let mut out = vec![];
     for (job, &(acc, shift, relu)) in cases().iter().enumerate() {
         if shift == 0 {
             continue;
@@ -283,18 +285,26 @@ fn a_wrong_output_fails_even_when_every_copy_agrees() {
         let (y, _) = rescale(acc, shift);
         let honest = field(if relu { y.max(0) } else { y });
         for delta in [field(1), field(-1)] {
-            let out = honest + delta;
             let t = ActTamper::Cell {
                 job,
                 limb: false,
                 row: 2,
                 delta,
             };
-            assert!(
-                !run_claiming(job, out, t),
-                "job {job} (relu {relu}): output {delta:?} off accepted"
-            );
+            out.push((job, honest + delta, delta, t));
         }
+    }
+    out
+}
+
+#[test]
+fn a_wrong_output_fails_even_when_every_copy_agrees() {
+    for (job, out, delta, t) in wrong_outputs() {
+        let relu = cases()[job].2;
+        assert!(
+            !run_claiming(job, out, t),
+            "job {job} (relu {relu}): output {delta:?} off accepted"
+        );
     }
 }
 
@@ -369,28 +379,15 @@ fn external_outputs_are_the_lane_cells() {
         run_full(cases(), true, tamper, |_, _| {}, claim, true)
     };
     assert!(ext(None, None), "honest external outputs rejected");
-    for (job, &(acc, shift, relu)) in cases().iter().enumerate() {
-        if shift == 0 {
-            continue;
-        }
-        let (y, _) = rescale(acc, shift);
-        let honest = field(if relu { y.max(0) } else { y });
-        for delta in [field(1), field(-1)] {
-            let t = ActTamper::Cell {
-                job,
-                limb: false,
-                row: 2,
-                delta,
-            };
-            assert!(
-                !ext(Some(t), None),
-                "job {job}: lane output {delta:?} off accepted"
-            );
-            assert!(
-                !ext(Some(t), Some((job, honest + delta))),
-                "job {job}: lane output {delta:?} off, readers agreeing, accepted"
-            );
-        }
+    for (job, out, delta, t) in wrong_outputs() {
+        assert!(
+            !ext(Some(t), None),
+            "job {job}: lane output {delta:?} off accepted"
+        );
+        assert!(
+            !ext(Some(t), Some((job, out))),
+            "job {job}: lane output {delta:?} off, readers agreeing, accepted"
+        );
     }
 }
 
