@@ -98,6 +98,23 @@ impl ActJob {
     }
 }
 
+/// The kinds of `kinds` in order of first appearance, each with its number of jobs.
+fn kind_counts(kinds: &[ActKind]) -> Vec<(ActKind, usize)> {
+    let mut counts: Vec<(ActKind, usize)> = Vec::new();
+    for k in kinds {
+        match counts.iter_mut().find(|(o, _)| o == k) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((*k, 1)),
+        }
+    }
+    counts
+}
+
+/// Blocks the kinds of `counts` take in `lanes` lanes (each kind in whole blocks).
+fn blocks(counts: &[(ActKind, usize)], lanes: usize) -> usize {
+    counts.iter().map(|(_, n)| n.div_ceil(lanes)).sum()
+}
+
 /// Where each job goes, `(block, lane)` (block `b` is rows `4b..4b + 4`), for jobs of `kinds`
 /// in order in `lanes` lanes of `usable` rows: the kinds in order of first appearance, each in
 /// whole blocks of one kind, its jobs in order. `None` when they do not fit.
@@ -105,33 +122,32 @@ pub fn plan_acts(kinds: &[ActKind], lanes: usize, usable: usize) -> Option<Vec<(
     if lanes == 0 {
         return kinds.is_empty().then(Vec::new);
     }
-    let mut order: Vec<ActKind> = Vec::new();
-    for k in kinds {
-        if !order.contains(k) {
-            order.push(*k);
-        }
-    }
-    let (mut start, mut first) = (0, Vec::with_capacity(order.len()));
-    for k in &order {
-        first.push(start);
-        start += kinds.iter().filter(|x| *x == k).count().div_ceil(lanes);
-    }
-    if start > usable / ACT_ROWS {
+    let counts = kind_counts(kinds);
+    if blocks(&counts, lanes) > usable / ACT_ROWS {
         return None;
     }
     if lanes == 1 {
         // One job per block: the jobs' own order (as the lone lane always placed them).
         return Some((0..kinds.len()).map(|b| (b, 0)).collect());
     }
-    let mut seen = vec![0usize; order.len()];
+    // Each kind's first block, and how many of its jobs are placed so far.
+    let mut next: Vec<(ActKind, usize, usize)> = Vec::with_capacity(counts.len());
+    let mut start = 0;
+    for &(k, n) in &counts {
+        next.push((k, start, 0));
+        start += n.div_ceil(lanes);
+    }
     Some(
         kinds
             .iter()
             .map(|k| {
-                let i = order.iter().position(|o| o == k).unwrap_or(0);
-                let n = seen[i];
-                seen[i] += 1;
-                (first[i] + n / lanes, n % lanes)
+                let (_, first, seen) = next
+                    .iter_mut()
+                    .find(|(o, ..)| o == k)
+                    .expect("every kind is counted");
+                let n = *seen;
+                *seen += 1;
+                (*first + n / lanes, n % lanes)
             })
             .collect(),
     )
@@ -142,7 +158,8 @@ pub fn act_lanes_needed(kinds: &[ActKind], usable: usize, most: usize) -> Option
     if kinds.is_empty() {
         return Some(0);
     }
-    (1..=most).find(|&l| plan_acts(kinds, l, usable).is_some())
+    let counts = kind_counts(kinds);
+    (1..=most).find(|&l| blocks(&counts, l) <= usable / ACT_ROWS)
 }
 
 /// The columns of one lane.
